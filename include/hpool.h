@@ -1,0 +1,187 @@
+/*
+ * hpool: one pool API over pthreads, forked processes, or the caller itself.
+ *
+ * Model.
+ *  - Mode is chosen at run time: HPOOL_MODE=thread|process|serial (or the
+ *    config field). The same program, linked once, gives the same results
+ *    in every mode.
+ *  - Everything the caller and the workers share lives in one shared region,
+ *    mmap(MAP_SHARED|MAP_ANONYMOUS) before any worker exists, so it sits at
+ *    the same address in the caller and every worker, in every mode.
+ *  - Tasks and results pass through lock-free rings in that region, one ring
+ *    per worker. No lock is ever held by a worker, so a worker that dies at
+ *    any instruction cannot wedge the pool: its item fails with HPOOL_ECRASH,
+ *    a replacement starts and every other item completes exactly once.
+ *  - What is copied: `in` items and `ctx` bytes (ctx once per call), and the
+ *    results back into `out`. What is not: memory from hpool_shm_alloc(),
+ *    which every worker sees in place. Function pointers are used as they
+ *    are: workers are forked from (or are threads of) the caller.
+ *  - Errors: every call returns 0 or a negative code: -errno, or one of the
+ *    HPOOL_E* codes below (all below -4096). hpool_last_error() says more.
+ */
+#ifndef HPOOL_H
+#define HPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(HPOOL_BUILDING) && defined(__GNUC__)
+#define HPOOL_API __attribute__((visibility("default")))
+#else
+#define HPOOL_API
+#endif
+
+typedef struct hpool hpool;               /* opaque pool */
+typedef struct hpool_future hpool_future; /* one submitted task */
+typedef struct hpool_iter hpool_iter;     /* the result stream of one imap */
+
+typedef enum hpool_mode {
+	HPOOL_MODE_ENV = 0, /* read HPOOL_MODE; when unset: process */
+	HPOOL_MODE_THREAD,  /* workers are pthreads of this process */
+	HPOOL_MODE_PROCESS, /* workers are processes forked from this one */
+	HPOOL_MODE_SERIAL,  /* no workers: tasks run in the calling thread */
+} hpool_mode;
+
+/* Library error codes: all below -4096, so they never meet an -errno. */
+#define HPOOL_ETASK (-5001)     /* a task returned nonzero (see its status) */
+#define HPOOL_ECRASH (-5002)    /* the worker running the item died */
+#define HPOOL_ECANCELED (-5003) /* the pool was terminated before the item ran */
+#define HPOOL_ECLOSED (-5004)   /* the pool no longer takes work */
+#define HPOOL_DONE (-5005)      /* hpool_next: the stream is finished */
+#define HPOOL_EFORKED (-5006)   /* pool used from a child forked by its owner */
+
+/* One task: read `in` (and `ctx`), write the result to `out`. Returns 0 or
+ * a nonzero code that becomes the item's status. Runs unchanged in every
+ * mode; in process mode it runs in a forked worker, so it must not rely on
+ * writes to the caller's private memory. */
+typedef int (*hpool_fn)(void *out, const void *in, const void *ctx);
+
+typedef struct hpool_config {
+	hpool_mode mode;   /* HPOOL_MODE_ENV by default */
+	unsigned workers;  /* 0: $HPOOL_WORKERS, else one per physical core
+			      of the cpuset this process may run on */
+	int (*init)(const void *ctx); /* run once per worker before its first
+					 task; nonzero fails hpool_create */
+	const void *init_ctx; /* copied into the region; may be NULL */
+	size_t init_ctx_size;
+	unsigned max_tasks_per_worker; /* process mode: replace a worker after
+					  this many items; 0 = never */
+	size_t shm_size; /* arena bytes; 0: $HPOOL_SHM_SIZE, else 256 MiB
+			    (reserved address space; pages are used on touch) */
+	int bind;        /* -1: $HPOOL_BIND; 0: none; 1: one core per worker */
+} hpool_config;
+
+/* Fill *cfg with the defaults (all fields 0, bind -1).
+ * Context: any thread. */
+HPOOL_API void hpool_config_init(hpool_config *cfg);
+
+/* Create a pool: map the shared region, start the workers, run `init` in
+ * each and wait until all are ready. cfg NULL: defaults and environment.
+ * Context: any thread. In process mode, forking from a process that runs
+ *   other threads is allowed but reported by hpool_last_error().
+ * Return: 0; -EINVAL (bad config or HPOOL_* value, message names it);
+ *   -ENOMEM; HPOOL_ETASK (an init returned nonzero); -errno of a failed
+ *   fork, pthread_create or mmap. */
+HPOOL_API int hpool_create(hpool **pool, const hpool_config *cfg);
+
+/* Finish all queued work, stop the workers, free everything. Futures not
+ * yet waited keep their results and stay valid for hpool_wait.
+ * Context: one thread, after every other call on this pool has returned.
+ * Return: 0; -EINVAL (NULL); HPOOL_ECLOSED (already destroyed);
+ *   HPOOL_EFORKED. */
+HPOOL_API int hpool_destroy(hpool *pool);
+
+/* Stop now: kill (process mode) or abandon (thread mode, see README) the
+ * running tasks; every unfinished item fails with HPOOL_ECANCELED; free.
+ * Returns within a second even while long tasks run.
+ * Context: any thread; calls blocked in other threads return.
+ * Return: as hpool_destroy. */
+HPOOL_API int hpool_terminate(hpool *pool);
+
+/* Context: any thread. Return: the pool's mode / worker count (0 serial). */
+HPOOL_API hpool_mode hpool_mode_of(const hpool *pool);
+HPOOL_API unsigned hpool_workers(const hpool *pool);
+
+typedef struct hpool_map_opts {
+	size_t chunk; /* items per task; 0: automatic (guided) */
+	int *status;  /* optional: n ints, each item's status */
+	void (*progress)(size_t done, size_t total, void *arg);
+	void *progress_arg;
+	int64_t timeout_ns; /* per item; 0: none */
+} hpool_map_opts;
+
+/* out[i] = fn(in[i]) for every i < n; blocks until all are done.
+ * ctx (ctx_size bytes) is copied once and shown to every task.
+ * Context: any thread, several at once.
+ * Return: 0 when every item succeeded; else the first failure by index:
+ *   HPOOL_ETASK, HPOOL_ECRASH, -ETIMEDOUT, HPOOL_ECANCELED; -EINVAL (bad
+ *   arguments, nothing run); -ENOMEM (arena too small for one chunk);
+ *   HPOOL_ECLOSED; HPOOL_EFORKED. */
+HPOOL_API int hpool_map(hpool *pool, hpool_fn fn, const void *ctx,
+			size_t ctx_size, const void *in, size_t in_size,
+			void *out, size_t out_size, size_t n,
+			const hpool_map_opts *opts);
+
+/* One task, asynchronously. Waits while every worker's ring is full.
+ * Context: any thread.
+ * Return: 0 and *fut; -EINVAL; -ENOMEM; HPOOL_ECLOSED; HPOOL_EFORKED. */
+HPOOL_API int hpool_submit(hpool *pool, hpool_fn fn, const void *ctx,
+			   size_t ctx_size, const void *in, size_t in_size,
+			   size_t out_size, hpool_future **fut);
+
+/* Wait for the task and copy its result (out_size bytes) to `out` (may be
+ * NULL). timeout_ns < 0: forever; 0: poll.
+ * Context: one thread per future.
+ * Return: the item's status: 0, the task's own nonzero code, HPOOL_ECRASH,
+ *   -ETIMEDOUT (task overdue), HPOOL_ECANCELED; or -ETIMEDOUT when this
+ *   wait timed out (the future stays valid; any other return frees it);
+ *   -EINVAL (NULL future). */
+HPOOL_API int hpool_wait(hpool_future *fut, void *out, int64_t timeout_ns);
+
+/* Context: any thread. Return: 1 when the task is done, else 0. */
+HPOOL_API int hpool_ready(const hpool_future *fut);
+
+/* Results as a stream: ordered 1 in input order, 0 in completion order.
+ * Input is read ahead by a bounded window of chunks, never all of it; `in`
+ * must stay valid until hpool_iter_free.
+ * Context: any thread; the iterator belongs to one thread.
+ * Return: as hpool_submit. */
+HPOOL_API int hpool_imap(hpool *pool, hpool_fn fn, const void *ctx,
+			 size_t ctx_size, const void *in, size_t in_size,
+			 size_t out_size, size_t n, int ordered,
+			 const hpool_map_opts *opts, hpool_iter **it);
+
+/* Next result: sets *index, copies the result to `out` (may be NULL).
+ * Return: the item's status (as hpool_wait), HPOOL_DONE at the end,
+ *   -ETIMEDOUT when nothing arrived in time, -EINVAL. */
+HPOOL_API int hpool_next(hpool_iter *it, size_t *index, void *out,
+			 int64_t timeout_ns);
+
+/* Free the iterator; items still running are waited for and dropped.
+ * Context: the iterator's thread. */
+HPOOL_API void hpool_iter_free(hpool_iter *it);
+
+/* Memory that the caller and every worker see at the same address; passed
+ * as in/out/ctx (or pointed to from them) it is used in place, not copied.
+ * Context: any thread of the caller.
+ * Return: the block (16-byte aligned; 4096 from 4 KiB up), or NULL with
+ *   hpool_last_error() set (arena exhausted, size 0, bad pool). */
+HPOOL_API void *hpool_shm_alloc(hpool *pool, size_t size);
+HPOOL_API void hpool_shm_free(hpool *pool, void *ptr);
+
+/* Context: any thread, signal handlers too (static strings).
+ * Return: a description of `code`. */
+HPOOL_API const char *hpool_strerror(int code);
+
+/* This thread's last failure, in words: which call, item, worker, pid,
+ * signal or variable. Context: any thread. Return: never NULL. */
+HPOOL_API const char *hpool_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HPOOL_H */

@@ -1,0 +1,237 @@
+/*
+ * Internal declarations shared by the layers of hpool (hpool__ prefix).
+ * Layers, bottom up: error, config, topology, shm, ring, wait, worker, pool.
+ * No layer calls one above it.
+ */
+#ifndef HPOOL_INTERNAL_H
+#define HPOOL_INTERNAL_H
+
+#include "hpool.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <hwloc.h>
+
+/* Non-static internal symbols: hidden from the shared library; the test
+ * library builds them with default visibility so tests can call them. */
+#ifdef HPOOL_TESTING
+#define HPOOL_INTERNAL __attribute__((visibility("default")))
+#else
+#define HPOOL_INTERNAL __attribute__((visibility("hidden")))
+#endif
+
+#define HPOOL__CACHELINE 64
+#define HPOOL__ALIGNED __attribute__((aligned(HPOOL__CACHELINE)))
+
+/* ---- error.c ------------------------------------------------------------ */
+
+/* Record this thread's last-error message (printf format). */
+HPOOL_INTERNAL void hpool__set_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Record a message and return `code` (for `return hpool__fail(...)`). */
+HPOOL_INTERNAL int hpool__fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A broken invariant: print file, line, message to stderr and abort(). */
+HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
+	__attribute__((noreturn));
+#define HPOOL__DIE(msg) hpool__die(__FILE__, __LINE__, (msg))
+#ifdef HPOOL_DEBUG
+#define HPOOL__ASSERT(c) ((c) ? (void)0 : HPOOL__DIE("assertion failed: " #c))
+#else
+#define HPOOL__ASSERT(c) ((void)0)
+#endif
+/* Name of a signal ("SIGSEGV"); "signal N" style text for unknown ones is
+ * written to buf. Context: any thread. */
+HPOOL_INTERNAL const char *hpool__signame(int sig, char *buf, size_t len);
+
+/* ---- config.c ----------------------------------------------------------- */
+
+/* The settings a pool runs with: hpool_config merged with HPOOL_*. */
+struct hpool__settings {
+	hpool_mode mode;    /* THREAD, PROCESS or SERIAL, never ENV */
+	unsigned workers;   /* 0: decided by topology */
+	int bind;           /* 0 none, 1 core */
+	size_t shm_size;    /* arena bytes, > 0 */
+};
+
+#define HPOOL__SHM_DEFAULT ((size_t)256 << 20)
+#define HPOOL__SHM_MIN ((size_t)1 << 20)
+#define HPOOL__SHM_MAX ((size_t)1 << 40)
+#define HPOOL__WORKERS_MAX 1024u
+
+/* Merge cfg (NULL: defaults) with the environment, strictly. Fields set in
+ * cfg win, except mode, which the environment sets only when cfg->mode is
+ * HPOOL_MODE_ENV. Return: 0, or -EINVAL with hpool_last_error() naming the
+ * variable or field, its value and what is accepted. */
+HPOOL_INTERNAL int hpool__settings_resolve(const hpool_config *cfg,
+					   struct hpool__settings *out);
+/* Strict parsers; each returns 0 or -EINVAL (without setting a message). */
+HPOOL_INTERNAL int hpool__parse_mode(const char *s, hpool_mode *mode);
+HPOOL_INTERNAL int hpool__parse_uint(const char *s, unsigned long max,
+				     unsigned long *v); /* decimal, 1..max */
+HPOOL_INTERNAL int hpool__parse_bind(const char *s, int *bind);
+HPOOL_INTERNAL int hpool__parse_size(const char *s, size_t *bytes); /* K M G */
+
+/* ---- topology.c --------------------------------------------------------- */
+
+struct hpool__topo; /* private memory: hwloc topology + the allowed cpuset */
+
+/* This machine, restricted to the cpus this process may run on (its
+ * affinity mask and cgroup limits). Return: 0, -ENOMEM, -EIO (hwloc). */
+HPOOL_INTERNAL int hpool__topo_open(struct hpool__topo **t);
+/* A synthetic machine ("pack:2 core:4 pu:2"); `allowed` is an hwloc list
+ * string ("0-3,6") of PU os indexes, NULL for all. Return: 0, -EINVAL. */
+HPOOL_INTERNAL int hpool__topo_open_synthetic(const char *desc,
+					      const char *allowed,
+					      struct hpool__topo **t);
+HPOOL_INTERNAL void hpool__topo_close(struct hpool__topo *t);
+/* Physical cores with at least one allowed PU (allowed PUs when the
+ * topology knows no cores). Always >= 1. */
+HPOOL_INTERNAL unsigned hpool__topo_cores(const struct hpool__topo *t);
+/* Allowed PUs. Always >= 1. */
+HPOOL_INTERNAL unsigned hpool__topo_pus(const struct hpool__topo *t);
+/* The allowed PUs of the core worker `w` is bound to (core w % cores), as
+ * an hwloc list string written to buf. Return: 0, -ENOSPC. */
+HPOOL_INTERNAL int hpool__topo_worker_cpulist(const struct hpool__topo *t,
+					      unsigned w, char *buf,
+					      size_t len);
+/* Bind the calling thread (thread != 0) or process to worker w's core.
+ * Return: 0 or -errno. */
+HPOOL_INTERNAL int hpool__topo_bind(const struct hpool__topo *t, unsigned w,
+				    int thread);
+
+/* ---- shm.c -------------------------------------------------------------- */
+
+/*
+ * The shared region: one mmap(MAP_SHARED | MAP_ANONYMOUS). Its header
+ * (struct hpool__shm, at the first byte) holds the arena's state, so every
+ * process that inherited the mapping allocates from the same arena. Blocks
+ * are identified by same-address pointers (or offsets from the base).
+ */
+struct hpool__shm;
+
+/* Map a region with an arena of `size` bytes (rounded up to pages).
+ * Context: before any worker starts. Return: 0, -EINVAL, -ENOMEM. */
+HPOOL_INTERNAL int hpool__shm_create(size_t size, struct hpool__shm **shm);
+/* Unmap. Context: when nothing else uses the region. */
+HPOOL_INTERNAL void hpool__shm_destroy(struct hpool__shm *shm);
+/* Allocate / free. Lock-free; safe from any thread of any process that
+ * shares the region, at the same time. A process that dies inside these
+ * may leak the block it was handling, never corrupt the arena.
+ * Alignment: 16 bytes; blocks of 4 KiB and more are page-aligned and their
+ * pages go back to the system when freed. Return: NULL when exhausted. */
+HPOOL_INTERNAL void *hpool__shm_alloc(struct hpool__shm *shm, size_t size);
+HPOOL_INTERNAL void hpool__shm_free(struct hpool__shm *shm, void *p);
+/* True when [p, p+len) lies inside the region. */
+HPOOL_INTERNAL bool hpool__shm_contains(const struct hpool__shm *shm,
+					const void *p, size_t len);
+/* True when p is the start of a live arena block. */
+HPOOL_INTERNAL bool hpool__shm_is_block(const struct hpool__shm *shm,
+					const void *p);
+
+/* ---- ring.c (protocol in the comment block at the top of ring.c) -------- */
+
+/* A bounded single-producer / single-consumer ring of fixed-size slots,
+ * placed in the shared region. Each index has exactly one writer. */
+struct hpool__ring {
+	/* producer's line: tail is written only by the producer */
+	_Atomic uint32_t tail HPOOL__ALIGNED;
+	uint32_t head_cache; /* producer's private copy of head */
+	/* consumer's line: head is written only by the consumer (or by the
+	 * supervisor while the consumer is dead) */
+	_Atomic uint32_t head HPOOL__ALIGNED;
+	uint32_t tail_cache; /* consumer's private copy of tail */
+	/* read-only after init */
+	uint32_t mask HPOOL__ALIGNED;
+	uint32_t slot_size;
+	unsigned char slots[] HPOOL__ALIGNED;
+};
+
+/* Bytes needed for a ring; capacity a power of two >= 2, slot_size a
+ * multiple of 8. Return 0 when the shape is invalid. */
+HPOOL_INTERNAL size_t hpool__ring_bytes(uint32_t capacity, uint32_t slot_size);
+/* Initialise an empty ring whose indices start at `start` (tests use
+ * values near 2^32 to cross the wrap). Return: 0, -EINVAL. */
+HPOOL_INTERNAL int hpool__ring_init(struct hpool__ring *r, uint32_t capacity,
+				    uint32_t slot_size, uint32_t start);
+/* Producer: the next free slot, or NULL when full. */
+HPOOL_INTERNAL void *hpool__ring_reserve(struct hpool__ring *r);
+/* Producer: make the reserved slot visible to the consumer. */
+HPOOL_INTERNAL void hpool__ring_publish(struct hpool__ring *r);
+/* Consumer: the oldest published slot, or NULL when empty. The slot stays
+ * in the ring (still owned by the consumer) until hpool__ring_release. */
+HPOOL_INTERNAL void *hpool__ring_peek(struct hpool__ring *r);
+/* Consumer: done with the oldest slot; the producer may reuse it. */
+HPOOL_INTERNAL void hpool__ring_release(struct hpool__ring *r);
+/* Anyone: published slots not yet released (a snapshot). */
+HPOOL_INTERNAL uint32_t hpool__ring_count(const struct hpool__ring *r);
+/* Slot at index `i` (any value; masked). */
+static inline void *hpool__ring_slot(struct hpool__ring *r, uint32_t i)
+{
+	return r->slots + (size_t)(i & r->mask) * r->slot_size;
+}
+
+/* ---- wait.c ------------------------------------------------------------- */
+
+/*
+ * An event: a futex word in the shared region. Waiters spin on their
+ * condition, then register as sleepers and sleep on `seq`; a signaller that
+ * has made a condition true wakes them only when one is registered, so the
+ * hot path makes no system call. Works across processes (shared futex).
+ */
+struct hpool__event {
+	_Atomic uint32_t seq;      /* futex word: bumped by each real wake */
+	_Atomic uint32_t sleepers; /* waiters registered to sleep */
+};
+
+typedef bool (*hpool__cond_fn)(void *arg);
+
+/* Monotonic clock in ns. */
+HPOOL_INTERNAL int64_t hpool__now_ns(void);
+HPOOL_INTERNAL void hpool__event_init(struct hpool__event *e);
+/* After making a waited-for condition true (the condition's store must
+ * come before this call): wake every sleeper, if there is one. Implies a
+ * full barrier. Context: any thread or process sharing e. */
+HPOOL_INTERNAL void hpool__event_signal(struct hpool__event *e);
+/* Wait until cond(arg) is true: spin for up to spin_ns, then sleep on e.
+ * deadline_ns: absolute hpool__now_ns() time, or < 0 for none.
+ * Return: 0 when cond is true, -ETIMEDOUT. */
+HPOOL_INTERNAL int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond,
+				     void *arg, int64_t spin_ns,
+				     int64_t deadline_ns);
+#define HPOOL__SPIN_NS 20000 /* about two futex round trips */
+
+/* ---- fault injection (test builds only) --------------------------------- */
+
+/* Points where a test can make the calling process die (SIGKILL). */
+enum hpool__fault {
+	HPOOL__F_NONE = 0,
+	HPOOL__F_RING_RESERVED,  /* producer: slot written, not published */
+	HPOOL__F_RING_PUBLISHED, /* producer: published */
+	HPOOL__F_RING_PEEKED,    /* consumer: slot read, nothing done */
+	HPOOL__F_RING_WORKED,    /* consumer: result written, not released */
+	HPOOL__F_RING_RELEASED,  /* consumer: released */
+	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
+	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
+	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */
+	HPOOL__F_CHUNK_DONE,     /* worker: chunk marked done, ring not released */
+	HPOOL__F_COUNT
+};
+#ifdef HPOOL_FAULT_INJECTION
+extern HPOOL_INTERNAL _Atomic int hpool__fault_at;
+/* Count-down: die at the hpool__fault_skip+1-th pass of the point. */
+extern HPOOL_INTERNAL _Atomic int hpool__fault_skip;
+HPOOL_INTERNAL void hpool__fault_hit(int point);
+#define HPOOL__FAULT(p)                                                     \
+	do {                                                                \
+		if (__builtin_expect(atomic_load_explicit(&hpool__fault_at, \
+				memory_order_relaxed) == (p), 0))           \
+			hpool__fault_hit(p);                                \
+	} while (0)
+#else
+#define HPOOL__FAULT(p) ((void)0)
+#endif
+
+#endif /* HPOOL_INTERNAL_H */

@@ -1,0 +1,4 @@
+#ifndef HPOOL_POOL_H
+#define HPOOL_POOL_H
+#include "internal.h"
+#endif
