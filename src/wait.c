@@ -1,1 +1,105 @@
+/*
+ * Waiting: spin on the condition for a short while, then sleep on a shared
+ * futex word. The signaller pays a system call only when someone sleeps.
+ *
+ * Lost-wake-up argument (a Dekker pair, both sides seq_cst):
+ *   waiter:     sleepers += 1;  (S1)   then re-check cond   (L1)
+ *   signaller:  cond := true;   (C1)   then load sleepers   (L2)
+ * With a full fence between each store and the following load, either L1
+ * sees C1 (the waiter does not sleep) or L2 sees S1 (the signaller wakes).
+ * The waiter reads seq before re-checking, and FUTEX_WAIT only sleeps while
+ * seq still has that value, so a wake that bumps seq in between is not lost.
+ *
+ * The futex is a shared one (no FUTEX_PRIVATE_FLAG): urcu's futex_async
+ * issues plain FUTEX_WAIT/FUTEX_WAKE, keyed on the physical page, so it
+ * works between processes that share the region.
+ */
 #include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <time.h>
+#include <urcu/arch.h>
+#include <urcu/futex.h>
+
+int64_t hpool__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void hpool__event_init(struct hpool__event *e)
+{
+	atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->sleepers, 0, memory_order_relaxed);
+}
+
+void hpool__event_signal(struct hpool__event *e)
+{
+	/* Full fence: C1 (the caller's condition store) before L2. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&e->sleepers, memory_order_relaxed) == 0)
+		return;
+	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
+	futex_async((int32_t *)&e->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
+		      int64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_seq_cst);
+	int ret = 0;
+
+	atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst); /* S1 */
+	if (cond(arg)) /* L1: pairs with C1 through the fences */
+		goto out;
+	if (deadline_ns >= 0) {
+		int64_t left = deadline_ns - hpool__now_ns();
+
+		if (left <= 0) {
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		tsp = &ts;
+	}
+	/* Returns at a wake, a changed seq (EAGAIN), a signal (EINTR) or the
+	 * timeout: every case re-checks the condition in the caller. */
+	futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp, NULL, 0);
+out:
+	atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_relaxed);
+	return ret;
+}
+
+int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
+		      int64_t spin_ns, int64_t deadline_ns)
+{
+	int64_t spin_end;
+	unsigned i = 0;
+
+	if (cond(arg))
+		return 0;
+	spin_end = hpool__now_ns() + spin_ns;
+	if (deadline_ns >= 0 && deadline_ns < spin_end)
+		spin_end = deadline_ns;
+	/* Spin: read the clock every 64 rounds, not every round. */
+	for (;;) {
+		caa_cpu_relax();
+		if (cond(arg))
+			return 0;
+		if ((++i & 63) == 0 && hpool__now_ns() >= spin_end)
+			break;
+	}
+	for (;;) {
+		if (cond(arg))
+			return 0;
+		if (deadline_ns >= 0 && hpool__now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		if (sleep_once(e, cond, arg, deadline_ns) == -ETIMEDOUT)
+			return cond(arg) ? 0 : -ETIMEDOUT;
+	}
+}
