@@ -1,1 +1,338 @@
-#include "internal.h"
+/*
+ * Process mode: the supervisor. One process per pool, forked by
+ * hpool_create from the caller, single-threaded for its whole life, so
+ * every worker (the first ones and every replacement) is forked from a
+ * clean single-threaded process whatever the caller does later.
+ *
+ * It waits in poll() on three descriptors, so an idle pool costs nothing:
+ *   signalfd(SIGCHLD)  a worker died: reap it, repair its ring, replace it;
+ *   pidfd(caller)      the caller died: kill the workers, exit (no orphans);
+ *   the request pipe   the caller asks: 'w' look again, 'q' drain and quit,
+ *                      't' kill everything, cancel what is left, quit.
+ * While calls with a timeout are in flight it also wakes every few ms to
+ * kill workers whose item is overdue.
+ *
+ * Workers: PR_SET_PDEATHSIG(SIGKILL) tied to this single-threaded parent
+ * (reliable, unlike a caller thread that may exit), plus a getppid() check
+ * for a parent that died before the prctl.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TIMEOUT_POLL_MS 2
+
+struct sup {
+	struct hpool__shared *sh;
+	const struct hpool__topo *topo;
+	pid_t *pids;          /* current pid per slot, 0 none */
+	int sfd, req, pidfd;  /* descriptors workers must not keep */
+	bool draining, terminating;
+};
+
+struct worker_arg {
+	struct hpool__shared *sh;
+	unsigned w;
+	const struct hpool__topo *topo;
+	int code;
+};
+
+static void *worker_thread(void *p)
+{
+	struct worker_arg *a = p;
+
+	a->code = hpool__worker_loop(a->sh, a->w, a->topo);
+	return NULL;
+}
+
+/* In the forked worker: tie its life to the supervisor, drop descriptors
+ * it does not need, and run the loop in a fresh thread (see worker.c on
+ * OpenMP). */
+static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
+						    pid_t parent)
+{
+	struct worker_arg a = { s->sh, w, s->topo, 0 };
+	sigset_t none;
+	pthread_t th;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	close(s->sfd);
+	close(s->req);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_NAME, "hpool-worker");
+	if (pthread_create(&th, NULL, worker_thread, &a))
+		_exit(HPOOL__EXIT_INIT + 1);
+	pthread_join(th, NULL);
+	_exit(a.code);
+}
+
+static int spawn(struct sup *s, unsigned w)
+{
+	struct hpool__wctl *c = &s->sh->w[w];
+	pid_t me = getpid();
+	pid_t pid;
+
+	atomic_store_explicit(&c->state, HPOOL__W_STARTING,
+			      memory_order_relaxed);
+	c->incarnation++;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		worker_main(s, w, me);
+	s->pids[w] = pid;
+	atomic_store_explicit(&c->pid, pid, memory_order_release);
+	return 0;
+}
+
+static void kill_all(struct sup *s, uint32_t reason)
+{
+	unsigned i;
+
+	for (i = 0; i < s->sh->nworkers; i++) {
+		if (!s->pids[i])
+			continue;
+		atomic_store_explicit(&s->sh->w[i].kill_reason, reason,
+				      memory_order_relaxed);
+		s->sh->w[i].kill_target = HPOOL__IDLE;
+		kill(s->pids[i], SIGKILL);
+	}
+}
+
+static unsigned live(const struct sup *s)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < s->sh->nworkers; i++)
+		n += s->pids[i] != 0;
+	return n;
+}
+
+static void on_death(struct sup *s, pid_t pid, int status)
+{
+	struct hpool__shared *sh = s->sh;
+	struct hpool__wctl *c;
+	uint32_t reason, state;
+	int code, sig = 0, ex = -1;
+	unsigned w;
+
+	for (w = 0; w < sh->nworkers && s->pids[w] != pid; w++)
+		;
+	if (w == sh->nworkers)
+		return; /* not ours (cannot happen: we fork nothing else) */
+	c = &sh->w[w];
+	s->pids[w] = 0;
+	if (WIFSIGNALED(status))
+		sig = WTERMSIG(status);
+	else if (WIFEXITED(status))
+		ex = WEXITSTATUS(status);
+	reason = atomic_exchange_explicit(&c->kill_reason, HPOOL__K_NONE,
+					  memory_order_relaxed);
+	code = reason == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
+	       reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
+					    HPOOL_ECRASH;
+	state = atomic_load_explicit(&c->state, memory_order_acquire);
+	if (state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED) {
+		/* Died in init, or init failed: never restart this slot (a
+		 * failing init would fail again), fail what it holds. */
+		if (state == HPOOL__W_STARTING)
+			c->init_status = HPOOL_ECRASH;
+		atomic_store_explicit(&c->state, HPOOL__W_DEAD,
+				      memory_order_release);
+		hpool__ring_fail_all(sh, c, HPOOL_ECRASH);
+		hpool__event_signal(&sh->ready);
+		hpool__event_signal(&sh->space);
+		return;
+	}
+	hpool__repair(sh, c, code, reason == HPOOL__K_TIMEOUT ?
+		      c->kill_target : HPOOL__IDLE, sig, ex, pid);
+	if (s->terminating)
+		return;
+	/* Replace it unless the pool is draining and its ring is empty. */
+	if (!s->draining || hpool__ring_count(c->ring)) {
+		if (spawn(s, w) < 0) {
+			atomic_store_explicit(&c->state, HPOOL__W_DEAD,
+					      memory_order_release);
+			hpool__ring_fail_all(sh, c, HPOOL_ECRASH);
+		}
+	}
+}
+
+static void reap(struct sup *s)
+{
+	struct signalfd_siginfo si;
+	int status;
+	pid_t pid;
+
+	while (read(s->sfd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		on_death(s, pid, status);
+}
+
+/* Kill workers whose running item is past its deadline. The target is
+ * recorded first, so that the repair fails that item only. */
+static void check_deadlines(struct sup *s)
+{
+	int64_t now = hpool__now_ns();
+	unsigned i;
+
+	for (i = 0; i < s->sh->nworkers; i++) {
+		struct hpool__wctl *c = &s->sh->w[i];
+		int64_t d = atomic_load_explicit(&c->deadline_ns,
+						 memory_order_relaxed);
+
+		if (!s->pids[i] || !d || now < d ||
+		    atomic_load_explicit(&c->kill_reason, memory_order_relaxed))
+			continue;
+		c->kill_target = atomic_load_explicit(&c->running,
+						      memory_order_relaxed);
+		atomic_store_explicit(&c->kill_reason, HPOOL__K_TIMEOUT,
+				      memory_order_relaxed);
+		kill(s->pids[i], SIGKILL);
+	}
+}
+
+static void terminate_all(struct sup *s)
+{
+	unsigned i;
+	int status;
+	pid_t pid;
+
+	s->terminating = true;
+	kill_all(s, HPOOL__K_CANCEL);
+	while (live(s) && (pid = waitpid(-1, &status, 0)) > 0)
+		on_death(s, pid, status);
+	for (i = 0; i < s->sh->nworkers; i++)
+		hpool__ring_fail_all(s->sh, &s->sh->w[i], HPOOL_ECANCELED);
+	hpool__event_signal(&s->sh->space);
+}
+
+static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
+		    int req, pid_t owner)
+{
+	struct sup s = { .sh = sh, .topo = topo, .req = req, .pidfd = -1 };
+	sigset_t set;
+	unsigned i;
+
+	prctl(PR_SET_NAME, "hpool-sup");
+	s.pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
+	if (getppid() != owner)
+		return 0; /* the caller is already gone */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	s.pids = calloc(sh->nworkers, sizeof(*s.pids));
+	if (s.sfd < 0 || !s.pids)
+		return 1;
+	for (i = 0; i < sh->nworkers; i++)
+		if (spawn(&s, i) < 0) {
+			atomic_store_explicit(&sh->w[i].state, HPOOL__W_DEAD,
+					      memory_order_release);
+			sh->w[i].init_status = -EAGAIN;
+			hpool__event_signal(&sh->ready);
+		}
+
+	for (;;) {
+		struct pollfd fds[3] = {
+			{ .fd = s.sfd, .events = POLLIN },
+			{ .fd = s.req, .events = POLLIN },
+			{ .fd = s.pidfd, .events = POLLIN },
+		};
+		int timeout = atomic_load_explicit(&sh->timeouts,
+				memory_order_relaxed) ? TIMEOUT_POLL_MS : -1;
+		char buf[16];
+		ssize_t k;
+
+		if (s.draining && !live(&s))
+			return 0;
+		if (poll(fds, s.pidfd >= 0 ? 3 : 2, timeout) < 0 &&
+		    errno != EINTR)
+			return 1;
+		if (fds[2].revents || (s.pidfd < 0 && getppid() != owner)) {
+			kill_all(&s, HPOOL__K_CANCEL); /* caller died */
+			return 0;
+		}
+		if (fds[1].revents) {
+			k = read(s.req, buf, sizeof(buf));
+			if (k <= 0) { /* the caller closed its end: it is gone */
+				kill_all(&s, HPOOL__K_CANCEL);
+				return 0;
+			}
+			if (memchr(buf, 't', (size_t)k)) {
+				terminate_all(&s);
+				return 0;
+			}
+			if (memchr(buf, 'q', (size_t)k))
+				s.draining = true;
+		}
+		if (fds[0].revents)
+			reap(&s);
+		if (timeout >= 0)
+			check_deadlines(&s);
+	}
+}
+
+int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
+		     struct hpool__sup *sup)
+{
+	pid_t owner = getpid();
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		_exit(sup_main(sh, topo, p[0], owner));
+	}
+	close(p[0]);
+	sup->pid = pid;
+	sup->req_fd = p[1];
+	return 0;
+}
+
+void hpool__sup_request(struct hpool__sup *sup, char what)
+{
+	ssize_t k;
+
+	do
+		k = write(sup->req_fd, &what, 1);
+	while (k < 0 && errno == EINTR);
+}
+
+int hpool__sup_join(struct hpool__sup *sup)
+{
+	int status = 0;
+
+	close(sup->req_fd);
+	while (waitpid(sup->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
