@@ -502,9 +502,10 @@ static int fill(struct call *c)
 {
 	int e = 1;
 
-	while (c->issued < c->n && (e = issue(c)) == 1 &&
+	while (c->issued < c->n &&
 	       !atomic_load_explicit(&c->pool->terminated,
-				     memory_order_relaxed))
+				     memory_order_relaxed) &&
+	       (e = issue(c)) == 1)
 		;
 	return e < 0 ? e : 0;
 }
@@ -634,7 +635,10 @@ static void map_harvest(struct call *c, struct hpool__chunk *ch,
 			o->status[ch->first + i] = st;
 		if (st && ch->first + i < *first_bad) {
 			*first_bad = ch->first + i;
-			*ret = st;
+			/* A task's own code is in status[]; map says ETASK. */
+			*ret = st == HPOOL_ECRASH || st == HPOOL_ECANCELED ||
+					       st == -ETIMEDOUT ?
+				       st : HPOOL_ETASK;
 			explain(ch, *first_bad, st, "hpool_map");
 		}
 	}
@@ -1181,6 +1185,17 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 			}
 		}
 	}
+	if (s.mode == HPOOL_MODE_SERIAL && sh->init) {
+		/* The caller is the one worker: init runs once, here. */
+		int st = sh->init(sh->init_ctx);
+
+		if (st) {
+			sh->w[0].init_status = st;
+			atomic_store_explicit(&sh->w[0].state,
+					      HPOOL__W_INIT_FAILED,
+					      memory_order_relaxed);
+		}
+	}
 	hpool__event_wait(&sh->ready, all_started, sh, HPOOL__SPIN_NS, -1);
 	for (i = 0; i < p->nworkers; i++) {
 		struct hpool__wctl *w = &sh->w[i];
@@ -1367,4 +1382,21 @@ hpool_mode hpool_mode_of(const hpool *p)
 unsigned hpool_workers(const hpool *p)
 {
 	return check_pool(p, "hpool_workers") ? 0 : p->nworkers;
+}
+
+/* Tests only: the pids this pool runs (supervisor first, then workers). */
+HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+int hpool__pool_pids(const hpool *p, int *pids, unsigned max)
+{
+	unsigned i, n = 0;
+
+	if (check_pool(p, "hpool__pool_pids") ||
+	    p->mode != HPOOL_MODE_PROCESS)
+		return 0;
+	if (n < max)
+		pids[n++] = p->sup.pid;
+	for (i = 0; i < p->nworkers && n < max; i++)
+		pids[n++] = atomic_load_explicit(&p->sh->w[i].pid,
+						 memory_order_acquire);
+	return (int)n;
 }

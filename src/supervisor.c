@@ -41,6 +41,22 @@ struct sup {
 	bool draining, terminating;
 };
 
+/* Start from a known state, as after exec: the caller's signal handlers
+ * (a crash reporter, a test framework) must not turn a worker's SIGSEGV
+ * into something else, nor run in the supervisor. */
+static void default_signals(void)
+{
+	struct sigaction sa;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL); /* EINVAL for some: fine */
+}
+
 struct worker_arg {
 	struct hpool__shared *sh;
 	unsigned w;
@@ -70,10 +86,10 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	if (getppid() != parent)
 		_exit(0);
 	close(s->sfd);
-	close(s->req);
+	if (s->req >= 0)
+		close(s->req);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
-	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "hpool-worker");
@@ -233,6 +249,7 @@ static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	unsigned i;
 
 	prctl(PR_SET_NAME, "hpool-sup");
+	default_signals();
 	s.pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
 	if (getppid() != owner)
 		return 0; /* the caller is already gone */
@@ -273,7 +290,14 @@ static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 		}
 		if (fds[1].revents) {
 			k = read(s.req, buf, sizeof(buf));
-			if (k <= 0) { /* the caller closed its end: it is gone */
+			if (k <= 0 && s.draining) {
+				/* destroy closed its end after 'q': keep
+				 * draining, stop watching the pipe */
+				close(s.req);
+				s.req = -1;
+				continue;
+			}
+			if (k <= 0) { /* closed without 'q': the caller died */
 				kill_all(&s, HPOOL__K_CANCEL);
 				return 0;
 			}

@@ -66,6 +66,12 @@ void hpool__run_task(struct hpool__wctl *w, uint32_t head,
 		HPOOL__FAULT(HPOOL__F_ITEM_STARTED);
 		st = job->fn(out, in, job->ctx);
 		HPOOL__FAULT(HPOOL__F_ITEM_RAN);
+		/* Terminated while fn ran (a thread-mode task cannot be
+		 * stopped): the caller has moved on and freed the chunk, so
+		 * touch nothing of it. */
+		if (stop && atomic_load_explicit(stop, memory_order_acquire) ==
+				    HPOOL__CLOSE_NOW)
+			return;
 		/* Thread and serial modes cannot stop an overdue task; they
 		 * report it when it returns. */
 		if (post_timeout && job->timeout_ns &&
@@ -161,8 +167,9 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 		HPOOL__FAULT(HPOOL__F_RING_PEEKED);
 		served += t->hi - t->lo;
 		hpool__run_task(w, head, t, post_timeout, &sh->closing);
-		if (t->lo != t->hi)
-			return 0; /* closing now: the rest is canceled */
+		if (t->lo != t->hi || atomic_load_explicit(&sh->closing,
+				memory_order_acquire) == HPOOL__CLOSE_NOW)
+			return 0; /* terminated: the caller canceled the rest */
 		hpool__chunk_finish(t->chunk);
 		HPOOL__FAULT(HPOOL__F_CHUNK_DONE);
 		hpool__ring_release(w->ring);

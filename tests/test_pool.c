@@ -1,0 +1,1165 @@
+/*
+ * The pool, in every mode: one source, each test run once per mode
+ * (thread, process, serial). Where a mode promises something different (a
+ * crash kills a thread-mode caller), the test checks that mode's promise.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+
+static hpool_mode g_mode;
+
+static hpool *make_pool(unsigned workers)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = workers;
+	cfg.shm_size = 64 << 20;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	assert_non_null(p);
+	return p;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+struct affine { long a, b; };
+
+static int task_affine(void *out, const void *in, const void *ctx)
+{
+	const struct affine *k = ctx;
+
+	*(long *)out = k->a * *(const long *)in + k->b;
+	return 0;
+}
+
+/* Fails items divisible by 7 with code 100 + i % 3. */
+static int task_fail7(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+
+	*(long *)out = x;
+	return x % 7 == 0 ? (int)(100 + x % 3) : 0;
+}
+
+/* Shared scratch for tasks: region memory, same address everywhere. */
+struct scratch {
+	_Atomic int runs[4096];   /* times each item ran */
+	_Atomic int started;
+	_Atomic int victim_pid;
+	_Atomic int stop;
+};
+
+struct crash_ctx {
+	struct scratch *s;
+	long victim;  /* item that dies */
+	int how;      /* 0 segv, 1 abort, 2 _exit(3), 3 wait to be killed */
+};
+
+static int task_crash(void *out, const void *in, const void *ctx)
+{
+	const struct crash_ctx *c = ctx;
+	long x = *(const long *)in;
+
+	atomic_fetch_add(&c->s->runs[x], 1);
+	*(long *)out = x * 2;
+	if (x != c->victim)
+		return 0;
+	switch (c->how) {
+	case 0: {
+		volatile uintptr_t bad = 8; /* a real fault, not raise() */
+
+		*(volatile int *)bad = 1;
+		break;
+	}
+	case 1:
+		abort();
+	case 2:
+		_exit(3);
+	default:
+		atomic_store(&c->s->victim_pid, getpid());
+		for (;;)
+			pause();
+	}
+	return 0;
+}
+
+static long *iota(size_t n)
+{
+	long *v = malloc(n * sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (long)i;
+	return v;
+}
+
+/* ---- map ---------------------------------------------------------------- */
+
+static void check_map(size_t n, size_t chunk)
+{
+	hpool *p = make_pool(3);
+	struct affine k = { 3, -5 };
+	hpool_map_opts o = { .chunk = chunk };
+	long *in = iota(n), *out = calloc(n + 1, sizeof(long));
+
+	out[n] = 777; /* guard: nothing written past n */
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), n, &o), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i], 3 * (long)i - 5);
+	assert_int_equal(out[n], 777);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
+static void test_map_auto(void **st)
+{
+	check_map(1, 0);
+	check_map(1000, 0);
+	check_map(100003, 0);
+}
+
+static void test_map_chunk1(void **st)
+{
+	check_map(5000, 1);
+}
+
+static void test_map_chunk_odd(void **st)
+{
+	check_map(999, 7);
+	check_map(10, 1000);
+}
+
+static void test_map_n0(void **st)
+{
+	hpool *p = make_pool(2);
+
+	/* n = 0 is a valid, empty map: nothing runs, nothing is read. */
+	assert_int_equal(hpool_map(p, task_affine, NULL, 0, NULL, sizeof(long),
+				   NULL, sizeof(long), 0, NULL), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_map_status(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 100;
+	long *in = iota(n), out[100];
+	int status[100];
+	hpool_map_opts o = { .status = status, .chunk = 3 };
+
+	assert_int_equal(hpool_map(p, task_fail7, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), n, &o), HPOOL_ETASK);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(status[i], i % 7 ? 0 : (int)(100 + i % 3));
+		assert_int_equal(out[i], (long)i); /* failed items keep out */
+	}
+	assert_non_null(strstr(hpool_last_error(), "item 0"));
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+static size_t progress_last, progress_calls;
+static void on_progress(size_t done, size_t total, void *arg)
+{
+	assert_int_equal(total, 1000);
+	assert_true(done > progress_last);
+	progress_last = done;
+	progress_calls++;
+	assert_ptr_equal(arg, &progress_last);
+}
+
+static void test_map_progress(void **st)
+{
+	hpool *p = make_pool(2);
+	long *in = iota(1000), *out = calloc(1000, sizeof(long));
+	struct affine k = { 1, 0 };
+	hpool_map_opts o = { .progress = on_progress,
+			     .progress_arg = &progress_last, .chunk = 10 };
+
+	progress_last = progress_calls = 0;
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 1000, &o),
+			 0);
+	assert_int_equal(progress_last, 1000);
+	assert_int_equal(progress_calls, 100);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
+/* A large result per item (bigger than any ring slot) comes back whole. */
+struct big { char b[100000]; };
+static int task_big(void *out, const void *in, const void *ctx)
+{
+	memset(out, (int)(*(const long *)in & 0x7f), sizeof(struct big));
+	return 0;
+}
+
+static void test_map_large_results(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 40;
+	long *in = iota(n);
+	struct big *out = malloc(n * sizeof(*out));
+
+	assert_int_equal(hpool_map(p, task_big, NULL, 0, in, sizeof(long), out,
+				   sizeof(*out), n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(out->b); j += 997)
+			assert_int_equal(out[i].b[j], (char)i);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
+/* ---- shared memory in place ------------------------------------------- */
+
+/* out = the address the task was given for its result. */
+static int task_where(void *out, const void *in, const void *ctx)
+{
+	*(uintptr_t *)out = (uintptr_t)out;
+	return 0;
+}
+
+static void test_shm_in_place(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 64;
+	uintptr_t *so = hpool_shm_alloc(p, n * sizeof(*so));
+	uintptr_t *po = malloc(n * sizeof(*po));
+
+	assert_non_null(so);
+	assert_int_equal(hpool_map(p, task_where, NULL, 0, NULL, 0, so,
+				   sizeof(*so), n, NULL), 0);
+	/* Region memory is written where it is, in every mode. */
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(so[i], (uintptr_t)&so[i]);
+	assert_int_equal(hpool_map(p, task_where, NULL, 0, NULL, 0, po,
+				   sizeof(*po), n, NULL), 0);
+	/* Private memory is copied in process mode only. */
+	for (size_t i = 0; i < n; i++)
+		if (g_mode == HPOOL_MODE_PROCESS)
+			assert_int_not_equal(po[i], (uintptr_t)&po[i]);
+		else
+			assert_int_equal(po[i], (uintptr_t)&po[i]);
+	hpool_shm_free(p, so);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(po);
+}
+
+/* ctx pointing at region memory: tasks write through it (pattern 8). */
+static int task_fill(void *out, const void *in, const void *ctx)
+{
+	long *const *dst = ctx;
+	long x = *(const long *)in;
+
+	(*dst)[x] = x * x;
+	return 0;
+}
+
+static void test_shm_through_ctx(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 1000;
+	long *dst = hpool_shm_alloc(p, n * sizeof(long)), *in = iota(n);
+
+	assert_non_null(dst);
+	assert_int_equal(hpool_map(p, task_fill, &dst, sizeof(dst), in,
+				   sizeof(long), NULL, 0, n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(dst[i], (long)(i * i));
+	hpool_shm_free(p, dst);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+static void test_shm_bad(void **st)
+{
+	hpool *p = make_pool(1);
+	long local;
+
+	assert_null(hpool_shm_alloc(p, 0));
+	assert_null(hpool_shm_alloc(p, (size_t)1 << 40));
+	assert_non_null(strstr(hpool_last_error(), "HPOOL_SHM_SIZE"));
+	hpool_shm_free(p, &local); /* refused, reported, nothing corrupted */
+	assert_non_null(strstr(hpool_last_error(), "not a block"));
+	hpool_shm_free(p, NULL);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* ---- submit / wait ------------------------------------------------------ */
+
+static int task_sleep_echo(void *out, const void *in, const void *ctx)
+{
+	long ms = *(const long *)in;
+
+	sleep_ms(ms);
+	*(long *)out = ms + 1;
+	return ms == 7 ? 42 : 0;
+}
+
+static void test_submit_wait(void **st)
+{
+	hpool *p = make_pool(2);
+	hpool_future *f[32];
+	long out;
+
+	for (long i = 0; i < 32; i++) {
+		long v = i % 5;
+
+		/* The input is copied at submit: reusing it is safe. */
+		assert_int_equal(hpool_submit(p, task_sleep_echo, NULL, 0, &v,
+					      sizeof(v), sizeof(long), &f[i]),
+				 0);
+		v = 999;
+	}
+	for (long i = 0; i < 32; i++) {
+		assert_int_equal(hpool_wait(f[i], &out, -1), 0);
+		assert_int_equal(out, i % 5 + 1);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_submit_code_and_timeout(void **st)
+{
+	hpool *p = make_pool(2);
+	hpool_future *f;
+	long v = 7, out = 0;
+
+	assert_int_equal(hpool_submit(p, task_sleep_echo, NULL, 0, &v,
+				      sizeof(v), sizeof(long), &f), 0);
+	/* The task's own nonzero code comes back as the status. */
+	assert_int_equal(hpool_wait(f, &out, -1), 42);
+	assert_int_equal(out, 8);
+
+	v = 300;
+	assert_int_equal(hpool_submit(p, task_sleep_echo, NULL, 0, &v,
+				      sizeof(v), sizeof(long), &f), 0);
+	if (g_mode != HPOOL_MODE_SERIAL) {
+		/* A wait that times out leaves the future valid. */
+		assert_int_equal(hpool_wait(f, &out, 1000), -ETIMEDOUT);
+		assert_int_equal(hpool_ready(f), 0);
+	}
+	assert_int_equal(hpool_wait(f, &out, -1), 0);
+	assert_int_equal(out, 301);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_futures_survive_destroy(void **st)
+{
+	hpool *p = make_pool(2);
+	hpool_future *f[8];
+	long out;
+
+	for (long i = 0; i < 8; i++)
+		assert_int_equal(hpool_submit(p, task_sleep_echo, NULL, 0, &i,
+					      sizeof(i), sizeof(long), &f[i]),
+				 0);
+	/* destroy finishes queued work; the results stay with the futures */
+	assert_int_equal(hpool_destroy(p), 0);
+	for (long i = 0; i < 8; i++) {
+		assert_int_equal(hpool_ready(f[i]), 1);
+		assert_int_equal(hpool_wait(f[i], &out, -1), i == 7 ? 42 : 0);
+		assert_int_equal(out, i + 1);
+	}
+}
+
+/* ---- imap ---------------------------------------------------------------- */
+
+static int task_count(void *out, const void *in, const void *ctx)
+{
+	struct scratch *const *s = ctx;
+	long x = *(const long *)in;
+
+	atomic_fetch_add(&(*s)->started, 1);
+	*(long *)out = x + 1000;
+	return x % 11 == 5 ? 9 : 0;
+}
+
+static void check_imap(int ordered, size_t chunk)
+{
+	hpool *p = make_pool(3);
+	size_t n = 4000, idx, seen = 0;
+	struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
+	char *got = calloc(n, 1);
+	long *in = iota(n), out;
+	hpool_map_opts o = { .chunk = chunk };
+	hpool_iter *it;
+	int r, first = 1;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(hpool_imap(p, task_count, &s, sizeof(s), in,
+				    sizeof(long), sizeof(long), n, ordered, &o,
+				    &it), 0);
+	while ((r = hpool_next(it, &idx, &out, -1)) != HPOOL_DONE) {
+		if (first) {
+			/* Bounded read-ahead: far from all of the input has
+			 * been issued when the first result arrives. */
+			assert_true(atomic_load(&s->started) < (int)n / 2);
+			first = 0;
+		}
+		assert_true(idx < n);
+		assert_int_equal(got[idx], 0);
+		got[idx] = 1;
+		if (ordered)
+			assert_int_equal(idx, seen);
+		assert_int_equal(r, idx % 11 == 5 ? 9 : 0);
+		assert_int_equal(out, (long)idx + 1000);
+		seen++;
+	}
+	assert_int_equal(seen, n);
+	assert_int_equal(hpool_next(it, &idx, &out, 0), HPOOL_DONE);
+	hpool_iter_free(it);
+	hpool_shm_free(p, s);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(got);
+	free(in);
+}
+
+static void test_imap_ordered(void **st)
+{
+	check_imap(1, 0);
+	check_imap(1, 1);
+}
+
+static void test_imap_unordered(void **st)
+{
+	check_imap(0, 0);
+	check_imap(0, 3);
+}
+
+static void test_imap_early_free(void **st)
+{
+	hpool *p = make_pool(2);
+	long *in = iota(10000), out;
+	struct affine k = { 1, 1 };
+	hpool_iter *it;
+	size_t idx;
+
+	assert_int_equal(hpool_imap(p, task_affine, &k, sizeof(k), in,
+				    sizeof(long), sizeof(long), 10000, 1, NULL,
+				    &it), 0);
+	assert_int_equal(hpool_next(it, &idx, &out, -1), 0);
+	assert_int_equal(idx, 0);
+	hpool_iter_free(it); /* drops the rest without leaking the window */
+	/* the pool is still fully usable */
+	assert_int_equal(hpool_imap(p, task_affine, &k, sizeof(k), in,
+				    sizeof(long), sizeof(long), 0, 0, NULL,
+				    &it), 0);
+	assert_int_equal(hpool_next(it, &idx, &out, -1), HPOOL_DONE);
+	hpool_iter_free(it);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+/* ---- init and recycling ------------------------------------------------- */
+
+static long worker_token;
+static int init_token(const void *ctx)
+{
+	worker_token = *(const long *)ctx;
+	return 0;
+}
+static int init_fail(const void *ctx)
+{
+	return 17;
+}
+static int task_token(void *out, const void *in, const void *ctx)
+{
+	*(long *)out = worker_token;
+	return 0;
+}
+
+static void test_init(void **st)
+{
+	hpool_config cfg;
+	long token = 4242, out[200];
+	hpool *p;
+
+	worker_token = 0;
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.init = init_token;
+	cfg.init_ctx = &token;
+	cfg.init_ctx_size = sizeof(token);
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	token = 0; /* init_ctx was copied at create */
+	assert_int_equal(hpool_map(p, task_token, NULL, 0, NULL, 0, out,
+				   sizeof(long), 200, NULL), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(out[i], 4242);
+	assert_int_equal(hpool_destroy(p), 0);
+
+	cfg.init = init_fail;
+	assert_int_equal(hpool_create(&p, &cfg), HPOOL_ETASK);
+	assert_non_null(strstr(hpool_last_error(), "init returned 17"));
+}
+
+static int task_pid(void *out, const void *in, const void *ctx)
+{
+	*(long *)out = getpid();
+	return 0;
+}
+
+static void test_max_tasks(void **st)
+{
+	hpool_config cfg;
+	long out[100];
+	int distinct = 0;
+	hpool *p;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.max_tasks_per_worker = 10;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	hpool_map_opts o = { .chunk = 1 };
+	assert_int_equal(hpool_map(p, task_pid, NULL, 0, NULL, 0, out,
+				   sizeof(long), 100, &o), 0);
+	for (int i = 0; i < 100; i++) {
+		int j;
+
+		for (j = 0; j < i && out[j] != out[i]; j++)
+			;
+		distinct += j == i;
+	}
+	/* Process mode replaces a worker after 10 items; the other modes
+	 * document that they do not recycle. */
+	if (g_mode == HPOOL_MODE_PROCESS)
+		assert_true(distinct >= 10);
+	else
+		assert_int_equal(distinct, 1);
+	assert_int_equal(hpool_workers(p), g_mode == HPOOL_MODE_SERIAL ? 1 : 2);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* ---- crashes ---------------------------------------------------------- */
+
+static void *killer(void *arg)
+{
+	struct scratch *s = arg;
+	int pid;
+
+	while (!(pid = atomic_load(&s->victim_pid)))
+		sleep_ms(1);
+	kill(pid, SIGKILL);
+	return NULL;
+}
+
+/* One crash of item `victim` by `how`, with chunk `chunk`: only that item
+ * fails, every other runs exactly once, the pool keeps its size. */
+static void crash_once(hpool *p, struct scratch *s, size_t n, long victim,
+		       int how, size_t chunk)
+{
+	struct crash_ctx c = { s, victim, how };
+	hpool_map_opts o = { .chunk = chunk };
+	long *in = iota(n), *out = calloc(n, sizeof(long));
+	int *status = calloc(n, sizeof(int));
+	pthread_t th;
+
+	o.status = status;
+	memset(s, 0, sizeof(*s));
+	if (how == 3)
+		pthread_create(&th, NULL, killer, s);
+	assert_int_equal(hpool_map(p, task_crash, &c, sizeof(c), in,
+				   sizeof(long), out, sizeof(long), n, &o),
+			 HPOOL_ECRASH);
+	if (how == 3)
+		pthread_join(th, NULL);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(atomic_load(&s->runs[i]), 1);
+		if ((long)i == victim) {
+			assert_int_equal(status[i], HPOOL_ECRASH);
+		} else {
+			assert_int_equal(status[i], 0);
+			assert_int_equal(out[i], 2 * (long)i);
+		}
+	}
+	{
+		char want[64];
+		const char *e = hpool_last_error();
+
+		snprintf(want, sizeof(want), "item %ld", victim);
+		if (!strstr(e, want) || !strstr(e, "pid"))
+			print_message("last error: %s\n", e);
+		assert_non_null(strstr(e, want));
+		assert_non_null(strstr(e, "pid"));
+		if (!strstr(e, how == 0 ? "SIGSEGV" : how == 1 ? "SIGABRT" :
+			       how == 2 ? "exited with status 3" : "SIGKILL"))
+			print_message("how %d: last error: %s\n", how, e);
+		assert_non_null(strstr(e, how == 0 ? "SIGSEGV" :
+					  how == 1 ? "SIGABRT" :
+					  how == 2 ? "exited with status 3" :
+						     "SIGKILL"));
+	}
+	assert_int_equal(hpool_workers(p), 3);
+	free(in);
+	free(out);
+	free(status);
+}
+
+/* Thread and serial modes: no isolation without processes, a crash takes
+ * the caller down, which is what these modes promise. `submit` picks the
+ * call that runs the crashing task. */
+static void expect_crash_kills_caller(int submit)
+{
+	pid_t pid = fork();
+	int ws;
+
+	if (pid == 0) {
+		hpool_config cfg;
+		struct scratch s;
+		struct crash_ctx c = { &s, 3, 0 };
+		long in[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, out[8];
+		hpool_future *f;
+		hpool *p;
+
+		/* cmocka catches SIGSEGV in the test process */
+		signal(SIGSEGV, SIG_DFL);
+		memset(&s, 0, sizeof(s));
+		hpool_config_init(&cfg);
+		cfg.mode = g_mode;
+		cfg.workers = 2;
+		if (hpool_create(&p, &cfg))
+			_exit(1);
+		if (submit) {
+			if (hpool_submit(p, task_crash, &c, sizeof(c), &in[3],
+					 sizeof(long), sizeof(long), &f) == 0)
+				hpool_wait(f, out, -1);
+		} else {
+			hpool_map(p, task_crash, &c, sizeof(c), in,
+				  sizeof(long), out, sizeof(long), 8, NULL);
+		}
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFSIGNALED(ws));
+	assert_int_equal(WTERMSIG(ws), SIGSEGV);
+}
+
+static void test_crash(void **st)
+{
+	if (g_mode != HPOOL_MODE_PROCESS) {
+		expect_crash_kills_caller(0);
+		return;
+	}
+	hpool *p = make_pool(3);
+	struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
+
+	for (int how = 0; how < 4; how++) {
+		crash_once(p, s, 50, 17, how, 1);   /* chunk 1 */
+		crash_once(p, s, 500, 250, how, 0); /* automatic chunks */
+		crash_once(p, s, 60, 25, how, 10);  /* mid-chunk */
+		crash_once(p, s, 60, 0, how, 60);   /* first of one chunk */
+		crash_once(p, s, 60, 59, how, 60);  /* last of one chunk */
+	}
+	/* many repetitions: the pool keeps going */
+	for (int r = 0; r < 30; r++)
+		crash_once(p, s, 40, r % 40, r % 3, r % 2 ? 1 : 0);
+	hpool_shm_free(p, s);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_crash_future(void **st)
+{
+	if (g_mode != HPOOL_MODE_PROCESS) {
+		expect_crash_kills_caller(1);
+		return;
+	}
+	hpool *p = make_pool(2);
+	struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
+	struct crash_ctx c = { s, 1, 1 };
+	hpool_future *f0, *f1;
+	long v0 = 0, v1 = 1, out;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(hpool_submit(p, task_crash, &c, sizeof(c), &v1,
+				      sizeof(long), sizeof(long), &f1), 0);
+	assert_int_equal(hpool_submit(p, task_crash, &c, sizeof(c), &v0,
+				      sizeof(long), sizeof(long), &f0), 0);
+	assert_int_equal(hpool_wait(f1, &out, -1), HPOOL_ECRASH);
+	assert_non_null(strstr(hpool_last_error(), "SIGABRT"));
+	assert_int_equal(hpool_wait(f0, &out, -1), 0);
+	assert_int_equal(out, 0);
+	hpool_shm_free(p, s);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* ---- timeouts and terminate ------------------------------------------- */
+
+static int task_slow_victim(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+
+	if (x == 3)
+		sleep_ms(400);
+	*(long *)out = x;
+	return 0;
+}
+
+static void test_timeout(void **st)
+{
+	hpool *p = make_pool(2);
+	long *in = iota(10), out[10];
+	int status[10];
+	hpool_map_opts o = { .chunk = 1, .status = status,
+			     .timeout_ns = 50 * 1000000LL };
+
+	/* Process mode kills the overdue worker; thread and serial modes
+	 * report the overrun when the task returns. Same statuses. */
+	assert_int_equal(hpool_map(p, task_slow_victim, NULL, 0, in,
+				   sizeof(long), out, sizeof(long), 10, &o),
+			 -ETIMEDOUT);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(status[i], i == 3 ? -ETIMEDOUT : 0);
+		if (i != 3)
+			assert_int_equal(out[i], i);
+	}
+	assert_non_null(strstr(hpool_last_error(), "item 3"));
+	/* the pool is whole afterwards */
+	o.timeout_ns = 0;
+	assert_int_equal(hpool_map(p, task_slow_victim, NULL, 0, in,
+				   sizeof(long), out, sizeof(long), 3, &o), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+static int task_long(void *out, const void *in, const void *ctx)
+{
+	struct scratch *const *s = ctx;
+
+	atomic_fetch_add(&(*s)->started, 1);
+	/* a second at most: serial terminate waits for the running task */
+	for (int i = 0; i < 100 && !atomic_load(&(*s)->stop); i++)
+		sleep_ms(10);
+	*(long *)out = 1;
+	return 0;
+}
+
+struct term_arg {
+	hpool *p;
+	struct scratch *s;
+	int ret;
+	int status[16];
+};
+
+static void *term_mapper(void *arg)
+{
+	struct term_arg *a = arg;
+	long in[16] = { 0 }, out[16];
+	hpool_map_opts o = { .chunk = 1, .status = a->status };
+
+	a->ret = hpool_map(a->p, task_long, &a->s, sizeof(a->s), in,
+			   sizeof(long), out, sizeof(long), 16, &o);
+	return NULL;
+}
+
+static void test_terminate(void **st)
+{
+	struct term_arg a = { 0 };
+	struct scratch *s = calloc(1, sizeof(*s));
+	pthread_t th;
+	int canceled = 0;
+
+	a.p = make_pool(2);
+	/* Thread and serial workers read the scratch in place; process
+	 * workers need it in the region. */
+	a.s = g_mode == HPOOL_MODE_PROCESS ? hpool_shm_alloc(a.p, sizeof(*s)) :
+					     s;
+	memset(a.s, 0, sizeof(*a.s));
+	pthread_create(&th, NULL, term_mapper, &a);
+	while (!atomic_load(&a.s->started))
+		sleep_ms(1);
+	assert_int_equal(hpool_terminate(a.p), 0);
+	pthread_join(th, NULL);
+	atomic_store(&s->stop, 1); /* let abandoned thread-mode tasks end */
+	assert_int_equal(a.ret, HPOOL_ECANCELED);
+	for (int i = 0; i < 16; i++) {
+		assert_true(a.status[i] == 0 ||
+			    a.status[i] == HPOOL_ECANCELED);
+		canceled += a.status[i] == HPOOL_ECANCELED;
+	}
+	assert_true(canceled >= 13);
+	/* a terminated pool refuses work */
+	assert_int_equal(hpool_map(a.p, task_long, NULL, 0, NULL, 0, NULL, 0,
+				   1, NULL), HPOOL_ECLOSED);
+	if (g_mode != HPOOL_MODE_THREAD)
+		free(s);
+}
+
+/* ---- concurrency, forks, orphans --------------------------------------- */
+
+struct conc_arg {
+	hpool *p;
+	long base;
+	int ok;
+};
+
+static void *conc_caller(void *arg)
+{
+	struct conc_arg *a = arg;
+	struct affine k = { 2, a->base };
+	long in[300], out[300];
+
+	a->ok = 1;
+	for (int i = 0; i < 300; i++)
+		in[i] = i;
+	for (int r = 0; r < 20; r++) {
+		hpool_future *f;
+		long v = r, o;
+
+		if (hpool_map(a->p, task_affine, &k, sizeof(k), in,
+			      sizeof(long), out, sizeof(long), 300, NULL))
+			a->ok = 0;
+		for (int i = 0; i < 300; i++)
+			if (out[i] != 2 * i + a->base)
+				a->ok = 0;
+		if (hpool_submit(a->p, task_affine, &k, sizeof(k), &v,
+				 sizeof(v), sizeof(long), &f) ||
+		    hpool_wait(f, &o, -1) || o != 2 * r + a->base)
+			a->ok = 0;
+	}
+	return NULL;
+}
+
+static void test_concurrent_callers(void **st)
+{
+	hpool *p = make_pool(2);
+	struct conc_arg a[4];
+	pthread_t th[4];
+
+	for (int i = 0; i < 4; i++) {
+		a[i].p = p;
+		a[i].base = 1000 * i;
+		pthread_create(&th[i], NULL, conc_caller, &a[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].ok, 1);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_forked_child(void **st)
+{
+	hpool *p = make_pool(2);
+	pid_t pid = fork();
+	int ws;
+
+	if (pid == 0) {
+		long v = 1, out[1];
+		hpool_future *f;
+
+		if (hpool_map(p, task_pid, NULL, 0, NULL, 0, out, sizeof(long),
+			      1, NULL) != HPOOL_EFORKED)
+			_exit(1);
+		if (!strstr(hpool_last_error(), "forked"))
+			_exit(2);
+		if (hpool_submit(p, task_pid, NULL, 0, &v, sizeof(v),
+				 sizeof(long), &f) != HPOOL_EFORKED)
+			_exit(3);
+		if (hpool_destroy(p) != HPOOL_EFORKED)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+	/* the parent's pool is untouched */
+	long out[4];
+	assert_int_equal(hpool_map(p, task_pid, NULL, 0, NULL, 0, out,
+				   sizeof(long), 4, NULL), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static bool gone(int pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	/* a zombie is dead, waiting for its new parent to reap it */
+	if (fscanf(f, "%*d %*s %c", &state) != 1)
+		state = 'Z';
+	fclose(f);
+	return state == 'Z' || state == 'X';
+}
+
+static void test_no_orphans(void **st)
+{
+	int fd[2], pids[64], n = 0, ws;
+	pid_t caller;
+
+	assert_int_equal(pipe(fd), 0);
+	caller = fork();
+	if (caller == 0) {
+		hpool_config cfg;
+		hpool *p;
+		int k, buf[64];
+
+		close(fd[0]);
+		hpool_config_init(&cfg);
+		cfg.mode = g_mode;
+		cfg.workers = 3;
+		if (hpool_create(&p, &cfg))
+			_exit(1);
+		k = hpool__pool_pids(p, buf, 64);
+		/* count first: the workers hold the pipe open too */
+		if (write(fd[1], &k, sizeof(k)) < 0 ||
+		    write(fd[1], buf, (size_t)k * sizeof(int)) < 0)
+			_exit(2);
+		close(fd[1]);
+		pause(); /* until killed with its pool alive */
+		_exit(0);
+	}
+	close(fd[1]);
+	int want = -1;
+
+	assert_int_equal(read(fd[0], &want, sizeof(want)), sizeof(want));
+	for (; n < want; n++)
+		assert_int_equal(read(fd[0], &pids[n], sizeof(int)),
+				 sizeof(int));
+	close(fd[0]);
+	assert_int_equal(n, g_mode == HPOOL_MODE_PROCESS ? 4 : 0);
+	for (int i = 0; i < n; i++)
+		assert_false(gone(pids[i]));
+	kill(caller, SIGKILL);
+	assert_int_equal(waitpid(caller, &ws, 0), caller);
+	/* Workers and supervisor must go without the caller's help; the
+	 * bound is a liveness limit, not a timing claim. */
+	for (int i = 0; i < n; i++) {
+		int tries = 0;
+
+		while (!gone(pids[i]) && tries++ < 1000)
+			sleep_ms(10);
+		if (!gone(pids[i])) {
+			char cmd[96];
+
+			snprintf(cmd, sizeof(cmd), "cat /proc/%d/status | head"
+				 " -8 >&2", pids[i]);
+			print_message("pid %d (#%d) still there\n", pids[i], i);
+			if (system(cmd))
+				print_message("no status\n");
+		}
+		assert_true(gone(pids[i]));
+	}
+}
+
+/* ---- OpenMP inside workers --------------------------------------------- */
+
+static int task_omp(void *out, const void *in, const void *ctx)
+{
+	long sum = 0;
+
+#pragma omp parallel for reduction(+ : sum) num_threads(2)
+	for (long i = 0; i < 1000; i++)
+		sum += i;
+	*(long *)out = sum;
+	return 0;
+}
+
+static void test_openmp_after_parent_used_it(void **st)
+{
+	long sum = 0, out[8];
+
+	/* The caller runs a parallel region first: libgomp now has a
+	 * thread pool, which a plainly forked child would wait on forever. */
+#pragma omp parallel for reduction(+ : sum) num_threads(2)
+	for (long i = 0; i < 100; i++)
+		sum += i;
+	assert_int_equal(sum, 4950);
+	hpool *p = make_pool(2);
+	hpool_map_opts o = { .chunk = 1 };
+
+	assert_int_equal(hpool_map(p, task_omp, NULL, 0, NULL, 0, out,
+				   sizeof(long), 8, &o), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out[i], 499500);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* ---- bad input -------------------------------------------------------- */
+
+static void test_bad_input(void **st)
+{
+	hpool *p = make_pool(1), *q;
+	long in[4] = { 0 }, out[4];
+	hpool_future *f;
+	hpool_iter *it;
+	hpool_map_opts neg = { .timeout_ns = -1 };
+	struct affine k = { 1, 1 };
+
+	assert_int_equal(hpool_map(NULL, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 -EINVAL);
+	assert_int_equal(hpool_map(p, NULL, &k, sizeof(k), in, sizeof(long),
+				   out, sizeof(long), 4, NULL), -EINVAL);
+	assert_non_null(strstr(hpool_last_error(), "fn is NULL"));
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), NULL,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 -EINVAL);
+	assert_non_null(strstr(hpool_last_error(), "in is NULL"));
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), NULL, sizeof(long), 4, NULL),
+			 -EINVAL);
+	assert_int_equal(hpool_map(p, task_affine, NULL, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 -EINVAL);
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, (size_t)1 << 40, 4,
+				   NULL), -EINVAL);
+	assert_non_null(strstr(hpool_last_error(), "HPOOL_SHM_SIZE"));
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), SIZE_MAX,
+				   NULL), -EINVAL);
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 4, &neg),
+			 -EINVAL);
+	assert_int_equal(hpool_submit(p, task_affine, &k, sizeof(k), in,
+				      sizeof(long), sizeof(long), NULL),
+			 -EINVAL);
+	assert_int_equal(hpool_submit(p, NULL, &k, sizeof(k), in,
+				      sizeof(long), sizeof(long), &f), -EINVAL);
+	assert_null(f);
+	assert_int_equal(hpool_imap(p, task_affine, &k, sizeof(k), in,
+				    sizeof(long), sizeof(long), 4, 1, NULL,
+				    NULL), -EINVAL);
+	assert_int_equal(hpool_imap(p, NULL, &k, sizeof(k), in, sizeof(long),
+				    sizeof(long), 4, 1, NULL, &it), -EINVAL);
+	assert_null(it);
+	assert_int_equal(hpool_wait(NULL, out, -1), -EINVAL);
+	assert_int_equal(hpool_next(NULL, NULL, out, -1), -EINVAL);
+	assert_int_equal(hpool_ready(NULL), 0);
+	assert_int_equal(hpool_create(NULL, NULL), -EINVAL);
+	assert_int_equal(hpool_destroy(NULL), -EINVAL);
+	/* nothing was lost: the pool still works */
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 0);
+	assert_int_equal(out[3], 1);
+	/* calls after destroy */
+	assert_int_equal(hpool_destroy(p), 0);
+	assert_int_equal(hpool_destroy(p), HPOOL_ECLOSED);
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 HPOOL_ECLOSED);
+	assert_non_null(strstr(hpool_last_error(), "destroyed"));
+	assert_int_equal(hpool_submit(p, task_affine, &k, sizeof(k), in,
+				      sizeof(long), sizeof(long), &f),
+			 HPOOL_ECLOSED);
+	assert_null(hpool_shm_alloc(p, 16));
+	assert_int_equal(hpool_workers(p), 0);
+	/* unreadable environment */
+	setenv("HPOOL_WORKERS", "lots", 1);
+	assert_int_equal(hpool_create(&q, NULL), -EINVAL);
+	assert_non_null(strstr(hpool_last_error(), "HPOOL_WORKERS"));
+	unsetenv("HPOOL_WORKERS");
+}
+
+static void test_mode_and_workers(void **st)
+{
+	hpool *p = make_pool(3);
+
+	assert_int_equal(hpool_mode_of(p), g_mode);
+	assert_int_equal(hpool_workers(p), g_mode == HPOOL_MODE_SERIAL ? 1 : 3);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void test_env_mode(void **st)
+{
+	static const char *names[] = { "", "thread", "process", "serial" };
+	hpool *p;
+
+	setenv("HPOOL_MODE", names[g_mode], 1);
+	assert_int_equal(hpool_create(&p, NULL), 0);
+	assert_int_equal(hpool_mode_of(p), g_mode);
+	assert_int_equal(hpool_destroy(p), 0);
+	unsetenv("HPOOL_MODE");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_auto),
+		cmocka_unit_test(test_map_chunk1),
+		cmocka_unit_test(test_map_chunk_odd),
+		cmocka_unit_test(test_map_n0),
+		cmocka_unit_test(test_map_status),
+		cmocka_unit_test(test_map_progress),
+		cmocka_unit_test(test_map_large_results),
+		cmocka_unit_test(test_shm_in_place),
+		cmocka_unit_test(test_shm_through_ctx),
+		cmocka_unit_test(test_shm_bad),
+		cmocka_unit_test(test_submit_wait),
+		cmocka_unit_test(test_submit_code_and_timeout),
+		cmocka_unit_test(test_futures_survive_destroy),
+		cmocka_unit_test(test_imap_ordered),
+		cmocka_unit_test(test_imap_unordered),
+		cmocka_unit_test(test_imap_early_free),
+		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_max_tasks),
+		cmocka_unit_test(test_crash),
+		cmocka_unit_test(test_crash_future),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_terminate),
+		cmocka_unit_test(test_concurrent_callers),
+		cmocka_unit_test(test_forked_child),
+		cmocka_unit_test(test_no_orphans),
+		cmocka_unit_test(test_openmp_after_parent_used_it),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_mode_and_workers),
+		cmocka_unit_test(test_env_mode),
+	};
+	static const struct { hpool_mode m; const char *name; } modes[] = {
+		{ HPOOL_MODE_THREAD, "pool/thread" },
+		{ HPOOL_MODE_PROCESS, "pool/process" },
+		{ HPOOL_MODE_SERIAL, "pool/serial" },
+	};
+	const char *only = getenv("HPOOL_TEST_MODE");
+	int fails = 0;
+
+	unsetenv("HPOOL_MODE");
+	unsetenv("HPOOL_WORKERS");
+	for (unsigned i = 0; i < 3; i++) {
+		if (only && !strstr(modes[i].name, only))
+			continue;
+		g_mode = modes[i].m;
+		fails += _cmocka_run_group_tests(modes[i].name, tests,
+						 sizeof(tests) / sizeof(tests[0]),
+						 NULL, NULL);
+	}
+	return fails ? 1 : 0;
+}
