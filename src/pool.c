@@ -343,7 +343,10 @@ static int call_init(struct call *c, hpool *p, hpool_fn fn, const void *ctx,
 		     void *out, size_t out_size, size_t n,
 		     const hpool_map_opts *o, bool ordered)
 {
-	bool process = p->mode == HPOOL_MODE_PROCESS;
+	/* Workers see the caller's private memory only in serial mode: a
+	 * thread-mode task abandoned by hpool_terminate may still write its
+	 * result after the call returned, so it must write into the region. */
+	bool workers = p->mode != HPOOL_MODE_SERIAL;
 	size_t per_item, guided, depth;
 
 	memset(c, 0, sizeof(*c));
@@ -355,12 +358,12 @@ static int call_init(struct call *c, hpool *p, hpool_fn fn, const void *ctx,
 	c->n = n;
 	c->ordered = ordered;
 	c->chunk = o ? o->chunk : 0;
-	/* In place: region memory in every mode; everything in thread and
-	 * serial modes, which share the caller's memory. */
-	c->copy_in = in_size && process &&
+	/* In place: region memory in every mode; everything in serial mode,
+	 * where tasks run in the caller. */
+	c->copy_in = in_size && workers &&
 		     !hpool__shm_contains(p->shm, in, n * in_size);
 	c->copy_out = out_size &&
-		      (!out || (process && !hpool__shm_contains(p->shm, out,
+		      (!out || (workers && !hpool__shm_contains(p->shm, out,
 							n * out_size)));
 	/* Guided chunks: a quarter of each worker's share of what is left,
 	 * capped so that a cell stays near CELL_BYTES. */

@@ -93,6 +93,9 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "hpool-worker");
+	/* Before READY, so that whoever sees READY sees the pid. */
+	atomic_store_explicit(&s->sh->w[w].pid, getpid(),
+			      memory_order_release);
 	if (pthread_create(&th, NULL, worker_thread, &a))
 		_exit(HPOOL__EXIT_INIT + 1);
 	pthread_join(th, NULL);

@@ -263,9 +263,9 @@ static void test_shm_in_place(void **st)
 		assert_int_equal(so[i], (uintptr_t)&so[i]);
 	assert_int_equal(hpool_map(p, task_where, NULL, 0, NULL, 0, po,
 				   sizeof(*po), n, NULL), 0);
-	/* Private memory is copied in process mode only. */
+	/* Private memory is copied wherever workers run the tasks. */
 	for (size_t i = 0; i < n; i++)
-		if (g_mode == HPOOL_MODE_PROCESS)
+		if (g_mode != HPOOL_MODE_SERIAL)
 			assert_int_not_equal(po[i], (uintptr_t)&po[i]);
 		else
 			assert_int_equal(po[i], (uintptr_t)&po[i]);
