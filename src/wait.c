@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <time.h>
 #include <urcu/arch.h>
 #include <urcu/futex.h>
@@ -86,13 +87,20 @@ int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	spin_end = hpool__now_ns() + spin_ns;
 	if (deadline_ns >= 0 && deadline_ns < spin_end)
 		spin_end = deadline_ns;
-	/* Spin: read the clock every 64 rounds, not every round. */
+	/* Spin: read the clock every 64 rounds, not every round. After the
+	 * first rounds, yield every 64: when the pool has more runnable
+	 * threads than cores (workers plus a dispatching caller), a pure spin
+	 * would take the core from the very thread it waits for. */
 	for (;;) {
 		caa_cpu_relax();
 		if (cond(arg))
 			return 0;
-		if ((++i & 63) == 0 && hpool__now_ns() >= spin_end)
-			break;
+		if ((++i & 63) == 0) {
+			if (hpool__now_ns() >= spin_end)
+				break;
+			if (i >= 512)
+				sched_yield();
+		}
 	}
 	for (;;) {
 		if (cond(arg))
