@@ -16,6 +16,7 @@
 #include "pool.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,7 +53,10 @@ struct hpool {
 	bool stopped_clean;     /* every worker stopped (region unmappable) */
 	pthread_mutex_t lock;   /* pushes, lists, rr */
 	unsigned rr;
-	_Atomic int terminated; /* waits stop and report ECANCELED */
+	/* Set once, when the pool stops for good: waits stop and report this
+	 * code for unfinished items (HPOOL_ECANCELED: terminate;
+	 * HPOOL_ECRASH: the supervisor died). */
+	_Atomic int terminated;
 	_Atomic unsigned active; /* API calls inside the pool */
 	struct call *calls;     /* live calls and iterators */
 	hpool_future *futures;  /* futures not yet waited */
@@ -142,8 +146,9 @@ static int check_pool(const hpool *p, const char *fn)
 				   "child forked from it (pid %d)", fn,
 				   (int)p->sh->owner, (int)getpid());
 	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
-		return hpool__fail(HPOOL_ECLOSED,
-				   "%s: pool is being terminated", fn);
+		return hpool__fail(HPOOL_ECLOSED, "%s: pool no longer takes "
+				   "work (terminated, or its supervisor died)",
+				   fn);
 	return 0;
 }
 
@@ -159,6 +164,63 @@ static int enter(hpool *p, const char *fn)
 static void leave(hpool *p)
 {
 	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+static void wake_all(hpool *p);
+
+/* Process mode: has the supervisor died (killed from outside)? Its
+ * workers then die with it (PDEATHSIG), so nothing would ever finish:
+ * the pool stops with HPOOL_ECRASH instead of hanging. WNOWAIT: the
+ * zombie stays for hpool_destroy to reap. */
+static bool supervisor_gone(hpool *p)
+{
+	siginfo_t si;
+
+	if (p->mode != HPOOL_MODE_PROCESS || p->sup.pid <= 0)
+		return false;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)p->sup.pid, &si,
+		   WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD; /* reaped by someone else: gone */
+	return si.si_pid == p->sup.pid;
+}
+
+/* hpool__event_wait, in slices in process mode so that a dead supervisor
+ * is noticed. Return: 0 (cond true) or -ETIMEDOUT. */
+static int pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
+		     void *arg, int64_t deadline_ns)
+{
+	const int64_t slice = 200000000; /* 200 ms */
+
+	if (p->mode != HPOOL_MODE_PROCESS)
+		return hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS,
+					 deadline_ns);
+	for (;;) {
+		int64_t end = hpool__now_ns() + slice;
+		int e;
+
+		if (deadline_ns >= 0 && deadline_ns < end)
+			end = deadline_ns;
+		e = hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS, end);
+		if (!e || end == deadline_ns)
+			return e;
+		if (supervisor_gone(p)) {
+			int zero = 0;
+
+			if (atomic_compare_exchange_strong(&p->terminated,
+							   &zero,
+							   HPOOL_ECRASH)) {
+				hpool__set_error("the pool's supervisor (pid "
+						 "%d) died: its workers died "
+						 "with it; unfinished items "
+						 "fail", (int)p->sup.pid);
+				wake_all(p);
+			}
+			return cond(arg) ? 0 : -ETIMEDOUT;
+		}
+	}
 }
 
 /* ---- pushing into the rings --------------------------------------------- */
@@ -235,8 +297,8 @@ static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 		if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
 			return HPOOL_ECLOSED;
 		/* Full: a ring full is a wait, never a failure. */
-		hpool__event_wait(&p->sh->space, has_space, p, HPOOL__SPIN_NS,
-				  hpool__now_ns() + 100000000);
+		pool_wait(p, &p->sh->space, has_space, p,
+			  hpool__now_ns() + 100000000);
 	}
 }
 
@@ -255,8 +317,8 @@ static int dispatch(hpool *p, struct hpool__chunk *c)
 /* ---- item status and messages ------------------------------------------- */
 
 /* Say in words why item `index` failed. */
-static void explain(const struct hpool__chunk *c, size_t index, int st,
-		    const char *fn)
+static void explain(const hpool *p, const struct hpool__chunk *c,
+		    size_t index, int st, const char *fn)
 {
 	char sb[32];
 
@@ -282,6 +344,12 @@ static void explain(const struct hpool__chunk *c, size_t index, int st,
 	} else if (st == HPOOL_ECANCELED) {
 		hpool__set_error("%s: item %zu canceled: the pool was "
 				 "terminated", fn, index);
+	} else if (st == HPOOL_ECRASH &&
+		   atomic_load_explicit(&p->terminated,
+					memory_order_relaxed) == HPOOL_ECRASH) {
+		hpool__set_error("%s: item %zu failed: the pool's supervisor "
+				 "(pid %d) died and its workers with it", fn,
+				 index, (int)p->sup.pid);
 	} else if (st == HPOOL_ECRASH) {
 		hpool__set_error("%s: item %zu failed: its worker died", fn,
 				 index);
@@ -552,8 +620,11 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 	int i;
 
 	*err = 0;
-	if (!c->wcount) { /* terminated before anything was issued */
-		*err = HPOOL_ECANCELED;
+	if (!c->wcount) { /* stopped before anything was issued */
+		*err = atomic_load_explicit(&c->pool->terminated,
+					    memory_order_relaxed);
+		if (!*err)
+			*err = HPOOL_ECANCELED;
 		return NULL;
 	}
 	for (;;) {
@@ -562,14 +633,13 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 		i = find_done(c);
 		if (i >= 0)
 			break;
-		if (atomic_load_explicit(&c->pool->terminated,
-					 memory_order_relaxed)) {
-			*err = HPOOL_ECANCELED;
+		if ((*err = atomic_load_explicit(&c->pool->terminated,
+						 memory_order_relaxed))) {
 			i = 0;
 			break;
 		}
-		if (hpool__event_wait(&c->job->ev, job_changed, c,
-				      HPOOL__SPIN_NS, deadline_ns)) {
+		if (pool_wait(c->pool, &c->job->ev, job_changed, c,
+			      deadline_ns)) {
 			*err = -ETIMEDOUT;
 			return NULL;
 		}
@@ -582,13 +652,17 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 	return ch;
 }
 
-/* Status of item i of a harvested chunk; unfinished ones (terminate) are
- * canceled. */
-static int harvest_status(const struct hpool__chunk *ch, uint32_t i)
+/* Status of item i of a harvested chunk; an unfinished one (the pool
+ * stopped) gets the reason the pool stopped. */
+static int harvest_status(const hpool *p, const struct hpool__chunk *ch,
+			  uint32_t i)
 {
 	uint64_t r = atomic_load_explicit(&ch->res[i], memory_order_acquire);
+	int why = atomic_load_explicit(&p->terminated, memory_order_relaxed);
 
-	return (r & HPOOL__RES_DONE) ? HPOOL__RES_STATUS(r) : HPOOL_ECANCELED;
+	if (r & HPOOL__RES_DONE)
+		return HPOOL__RES_STATUS(r);
+	return why ? why : HPOOL_ECANCELED;
 }
 
 static int validate(hpool_fn fn, const void *ctx, size_t ctx_size,
@@ -632,7 +706,7 @@ static void map_harvest(struct call *c, struct hpool__chunk *ch,
 	uint32_t i;
 
 	for (i = 0; i < ch->count; i++) {
-		int st = harvest_status(ch, i);
+		int st = harvest_status(c->pool, ch, i);
 
 		if (o && o->status)
 			o->status[ch->first + i] = st;
@@ -642,7 +716,7 @@ static void map_harvest(struct call *c, struct hpool__chunk *ch,
 			*ret = st == HPOOL_ECRASH || st == HPOOL_ECANCELED ||
 					       st == -ETIMEDOUT ?
 				       st : HPOOL_ETASK;
-			explain(ch, *first_bad, st, "hpool_map");
+			explain(c->pool, ch, *first_bad, st, "hpool_map");
 		}
 	}
 	if (c->copy_out)
@@ -686,12 +760,12 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		ch = next_done(&c, -1, &err);
 		if (!ch)
 			break;
-		if (err == HPOOL_ECANCELED && !stop)
-			stop = HPOOL_ECANCELED;
+		if (err && !stop)
+			stop = err;
 		map_harvest(&c, ch, o, &first_bad, &ret);
 	}
-	if (!stop && atomic_load_explicit(&p->terminated, memory_order_relaxed))
-		stop = HPOOL_ECANCELED;
+	if (!stop)
+		stop = atomic_load_explicit(&p->terminated, memory_order_relaxed);
 	/* Items never issued (terminate, or no worker left) get the reason. */
 	for (i = c.issued; i < n; i++) {
 		if (o && o->status)
@@ -783,20 +857,21 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 				hpool__fail(-ETIMEDOUT, "hpool_next: no result "
 					    "within %lld ns",
 					    (long long)timeout_ns) :
-				hpool__fail(HPOOL_ECANCELED, "hpool_next: the "
-					    "pool was terminated");
+				hpool__fail(err, "hpool_next: the pool "
+					    "stopped: %s", hpool_strerror(err));
 			goto out;
 		}
 		c->cur_pos = 0;
 	}
-	st = harvest_status(c->cur, c->cur_pos);
+	st = harvest_status(c->pool, c->cur, c->cur_pos);
 	if (index)
 		*index = c->cur->first + c->cur_pos;
 	if (out && c->out_size)
 		memcpy(out, c->cur->out + (size_t)c->cur_pos * c->out_size,
 		       c->out_size);
 	if (st)
-		explain(c->cur, c->cur->first + c->cur_pos, st, "hpool_next");
+		explain(c->pool, c->cur, c->cur->first + c->cur_pos, st,
+			"hpool_next");
 	c->cur_pos++;
 	c->harvested++;
 	/* Keep the window full while the consumer works on this result. */
@@ -964,15 +1039,14 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 				   (int)p->sh->owner);
 	deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
 	atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
-	if (hpool__event_wait(&f->job->ev, fut_done, f, HPOOL__SPIN_NS,
-			      deadline)) {
+	if (pool_wait(p, &f->job->ev, fut_done, f, deadline)) {
 		leave(p);
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "
 				   "%lld ns", (long long)timeout_ns);
 	}
-	st = harvest_status(f->chunk, 0);
+	st = harvest_status(p, f->chunk, 0);
 	if (st)
-		explain(f->chunk, 0, st, "hpool_wait");
+		explain(p, f->chunk, 0, st, "hpool_wait");
 	if (out && f->out_size && st != HPOOL_ECANCELED)
 		memcpy(out, f->chunk->out, f->out_size);
 	fut_unlink(f);
@@ -1309,7 +1383,7 @@ static void detach_futures(hpool *p)
 
 	for (f = p->futures; f; f = next) {
 		next = f->next;
-		f->status = harvest_status(f->chunk, 0);
+		f->status = harvest_status(p, f->chunk, 0);
 		if (f->out_size && f->status != HPOOL_ECANCELED) {
 			f->result = malloc(f->out_size);
 			if (f->result)
@@ -1337,10 +1411,16 @@ static int finish(hpool *p, bool now, const char *name)
 	struct call *c;
 	int e = check_pool(p, name);
 
+	/* A pool whose supervisor died is still destroyed normally. */
+	if (e == HPOOL_ECLOSED && p->magic == POOL_LIVE)
+		e = 0;
 	if (e)
 		return e;
 	if (now) {
-		atomic_store_explicit(&p->terminated, 1, memory_order_release);
+		int zero = 0;
+
+		atomic_compare_exchange_strong(&p->terminated, &zero,
+					       HPOOL_ECANCELED);
 		wake_all(p);
 	}
 	p->stopped_clean = true;

@@ -27,11 +27,51 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define TIMEOUT_POLL_MS 2
+#define MAX_LIB_FDS 256
+
+/* The caller's ends of every live pool's request socket. A supervisor
+ * forked for a new pool closes the others', so that no process of one
+ * pool holds another pool's descriptors. */
+static pthread_mutex_t lib_fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static int lib_fds[MAX_LIB_FDS];
+static unsigned n_lib_fds;
+
+static void lib_fd_add(int fd)
+{
+	pthread_mutex_lock(&lib_fds_lock);
+	if (n_lib_fds < MAX_LIB_FDS)
+		lib_fds[n_lib_fds++] = fd;
+	pthread_mutex_unlock(&lib_fds_lock);
+}
+
+static void lib_fd_del(int fd)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&lib_fds_lock);
+	for (i = 0; i < n_lib_fds && lib_fds[i] != fd; i++)
+		;
+	if (i < n_lib_fds)
+		lib_fds[i] = lib_fds[--n_lib_fds];
+	pthread_mutex_unlock(&lib_fds_lock);
+}
+
+/* In a fresh child: the only thread, so the table is read unlocked (the
+ * fork copied it whole; a half-done add or del can only leave a stale or
+ * missing entry, which closes nothing of ours). */
+static void close_lib_fds(void)
+{
+	unsigned i;
+
+	for (i = 0; i < n_lib_fds && i < MAX_LIB_FDS; i++)
+		close(lib_fds[i]);
+}
 
 struct sup {
 	struct hpool__shared *sh;
@@ -325,7 +365,9 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	/* A socket, not a pipe: a request to a supervisor that died must
+	 * fail with EPIPE, not kill the caller with SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
@@ -337,11 +379,13 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	}
 	if (pid == 0) {
 		close(p[1]);
+		close_lib_fds();
 		_exit(sup_main(sh, topo, p[0], owner));
 	}
 	close(p[0]);
 	sup->pid = pid;
 	sup->req_fd = p[1];
+	lib_fd_add(p[1]);
 	return 0;
 }
 
@@ -350,7 +394,7 @@ void hpool__sup_request(struct hpool__sup *sup, char what)
 	ssize_t k;
 
 	do
-		k = write(sup->req_fd, &what, 1);
+		k = send(sup->req_fd, &what, 1, MSG_NOSIGNAL);
 	while (k < 0 && errno == EINTR);
 }
 
@@ -358,6 +402,7 @@ int hpool__sup_join(struct hpool__sup *sup)
 {
 	int status = 0;
 
+	lib_fd_del(sup->req_fd);
 	close(sup->req_fd);
 	while (waitpid(sup->pid, &status, 0) < 0 && errno == EINTR)
 		;

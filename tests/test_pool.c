@@ -978,6 +978,56 @@ static void test_no_orphans(void **st)
 	}
 }
 
+static void *kill_supervisor_later(void *arg)
+{
+	struct term_arg *a = arg;
+	int pids[8];
+
+	while (!atomic_load(&a->s->started))
+		sleep_ms(1);
+	if (hpool__pool_pids(a->p, pids, 8) > 0)
+		kill(pids[0], SIGKILL);
+	return NULL;
+}
+
+static void test_supervisor_killed(void **st)
+{
+	struct term_arg a = { 0 };
+	int pids[8], n;
+	pthread_t th;
+
+	a.p = make_pool(2);
+	n = hpool__pool_pids(a.p, pids, 8);
+	if (g_mode != HPOOL_MODE_PROCESS) {
+		/* no helper processes to kill in these modes */
+		assert_int_equal(n, 0);
+		assert_int_equal(hpool_destroy(a.p), 0);
+		return;
+	}
+	assert_int_equal(n, 3);
+	a.s = hpool_shm_alloc(a.p, sizeof(*a.s));
+	memset(a.s, 0, sizeof(*a.s));
+	pthread_create(&th, NULL, kill_supervisor_later, &a);
+	/* the map must return (its workers die with the supervisor) */
+	term_mapper(&a);
+	pthread_join(th, NULL);
+	assert_int_equal(a.ret, HPOOL_ECRASH);
+	assert_non_null(strstr(hpool_last_error(), "supervisor"));
+	for (int i = 0; i < 16; i++)
+		assert_true(a.status[i] == HPOOL_ECRASH || a.status[i] == 0);
+	/* it takes no new work, and is still destroyed cleanly */
+	assert_int_equal(hpool_map(a.p, task_long, NULL, 0, NULL, 0, NULL, 0,
+				   1, NULL), HPOOL_ECLOSED);
+	assert_int_equal(hpool_destroy(a.p), 0);
+	for (int i = 0; i < n; i++) {
+		int tries = 0;
+
+		while (!gone(pids[i]) && tries++ < 1000)
+			sleep_ms(10);
+		assert_true(gone(pids[i]));
+	}
+}
+
 /* ---- OpenMP inside workers --------------------------------------------- */
 
 static int task_omp(void *out, const void *in, const void *ctx)
@@ -1138,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
+		cmocka_unit_test(test_supervisor_killed),
 		cmocka_unit_test(test_openmp_after_parent_used_it),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_mode_and_workers),
