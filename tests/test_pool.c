@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <omp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1028,6 +1029,114 @@ static void test_supervisor_killed(void **st)
 	}
 }
 
+/* ---- binding, idle cost, threaded fork -------------------------------- */
+
+static int task_ncpus(void *out, const void *in, const void *ctx)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	sched_getaffinity(0, sizeof(set), &set); /* 0: the calling thread */
+	*(long *)out = CPU_COUNT(&set);
+	return 0;
+}
+
+static void test_bind_core(void **st)
+{
+	hpool_config cfg;
+	long out[64];
+	cpu_set_t all;
+	hpool *p;
+
+	CPU_ZERO(&all);
+	sched_getaffinity(0, sizeof(all), &all);
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.bind = 1;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	hpool_map_opts o = { .chunk = 1 };
+	assert_int_equal(hpool_map(p, task_ncpus, NULL, 0, NULL, 0, out,
+				   sizeof(long), 64, &o), 0);
+	/* Bound workers see one core's PUs (one PU per core on the test
+	 * machines; never the whole set when there are several cores).
+	 * Serial mode has no workers to bind: the caller is left alone. */
+	for (int i = 0; i < 64; i++)
+		if (g_mode == HPOOL_MODE_SERIAL || CPU_COUNT(&all) == 1)
+			assert_int_equal(out[i], CPU_COUNT(&all));
+		else
+			assert_true(out[i] < CPU_COUNT(&all));
+	assert_int_equal(hpool_destroy(p), 0);
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+}
+
+/* CPU time (ticks) of a process from /proc/PID/stat: utime + stime. */
+static long cpu_ticks(int pid)
+{
+	char path[64];
+	long ut = 0, stt = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+		   "%ld %ld", &ut, &stt) != 2)
+		ut = stt = 0;
+	fclose(f);
+	return ut + stt;
+}
+
+static void test_idle_costs_nothing(void **st)
+{
+	hpool *p = make_pool(2);
+	int pids[8], n = hpool__pool_pids(p, pids, 8);
+	long before = 0, after = 0, hz = sysconf(_SC_CLK_TCK);
+	long out[8];
+
+	assert_int_equal(hpool_map(p, task_pid, NULL, 0, NULL, 0, out,
+				   sizeof(long), 8, NULL), 0);
+	sleep_ms(50); /* past the spin: everyone asleep */
+	before = cpu_ticks(getpid());
+	for (int i = 0; i < n; i++)
+		before += cpu_ticks(pids[i]);
+	sleep_ms(500);
+	after = cpu_ticks(getpid());
+	for (int i = 0; i < n; i++)
+		after += cpu_ticks(pids[i]);
+	/* A spinning pool would burn ~500 ms per worker; a sleeping one
+	 * nothing. The bound (a fifth of one core) is about CPU, not time. */
+	assert_true(after - before <= hz / 10);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static void *sleeper(void *arg)
+{
+	sleep_ms(300);
+	return NULL;
+}
+
+static void test_threaded_fork_reported(void **st)
+{
+	hpool_config cfg;
+	pthread_t th;
+	hpool *p;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 1;
+	pthread_create(&th, NULL, sleeper, NULL);
+	hpool__set_error("nothing yet");
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	if (g_mode == HPOOL_MODE_PROCESS)
+		assert_non_null(strstr(hpool_last_error(), "threads"));
+	else /* nothing is forked in these modes */
+		assert_string_equal(hpool_last_error(), "nothing yet");
+	pthread_join(th, NULL);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* ---- OpenMP inside workers --------------------------------------------- */
 
 static int task_omp(void *out, const void *in, const void *ctx)
@@ -1189,6 +1298,9 @@ int main(void)
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
 		cmocka_unit_test(test_supervisor_killed),
+		cmocka_unit_test(test_bind_core),
+		cmocka_unit_test(test_idle_costs_nothing),
+		cmocka_unit_test(test_threaded_fork_reported),
 		cmocka_unit_test(test_openmp_after_parent_used_it),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_mode_and_workers),
