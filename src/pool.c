@@ -72,7 +72,6 @@ struct call {
 	bool ordered, detached;
 	size_t chunk;           /* fixed chunk, 0 auto */
 	size_t issued, harvested;
-	uint32_t seen;          /* job->epoch when last scanned */
 	size_t cell_items, cell_bytes, in_off, out_off;
 	struct hpool__chunk **win; /* issued, unharvested, in issue order */
 	unsigned wcap, wcount;
@@ -268,7 +267,12 @@ static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 			if (!alive(w))
 				continue;
 			nlive++;
-			n = hpool__ring_count(w->ring);
+			/* The producer's own view (tail and its cached head)
+			 * stays in this core's cache; it can only overstate
+			 * the load, and reserve rereads head when full. */
+			n = atomic_load_explicit(&w->ring->tail,
+						 memory_order_relaxed) -
+			    w->ring->head_cache;
 			if (n < best_n) {
 				best_n = n;
 				best = w;
@@ -585,16 +589,6 @@ struct wait_arg {
 	struct call *c;
 };
 
-static bool job_changed(void *arg)
-{
-	struct call *c = arg;
-
-	/* Pairs with the release-add of epoch in hpool__chunk_finish. */
-	return atomic_load_explicit(&c->job->epoch, memory_order_acquire) !=
-		       c->seen ||
-	       atomic_load_explicit(&c->pool->terminated, memory_order_relaxed);
-}
-
 /* Find a finished chunk in the window: the oldest only when ordered.
  * Return its window index, or -1. */
 static int find_done(struct call *c)
@@ -607,6 +601,16 @@ static int find_done(struct call *c)
 					 memory_order_acquire))
 			return (int)i;
 	return -1;
+}
+
+/* The call's wait condition: a chunk of its window is done, or the pool
+ * stopped. Workers signal the job's event after each done store. */
+static bool job_changed(void *arg)
+{
+	struct call *c = arg;
+
+	return find_done(c) >= 0 ||
+	       atomic_load_explicit(&c->pool->terminated, memory_order_relaxed);
 }
 
 /* Take a finished chunk out of the window, waiting up to deadline_ns.
@@ -628,8 +632,6 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 		return NULL;
 	}
 	for (;;) {
-		c->seen = atomic_load_explicit(&c->job->epoch,
-					       memory_order_acquire);
 		i = find_done(c);
 		if (i >= 0)
 			break;

@@ -50,10 +50,8 @@ struct hpool__job {
 	const void *ctx;         /* region copy, or the caller's shm block */
 	size_t in_size, out_size;
 	int64_t timeout_ns;      /* per item; 0 none */
-	struct hpool__event ev;  /* signalled each time a chunk is done */
-	_Atomic uint32_t epoch;  /* bumped after each chunk is done: a change
-				    counter (repeats are harmless); release-add
-				    pairs with the caller's acquire load */
+	struct hpool__event ev;  /* signalled after each chunk's done store;
+				    the caller waits on its chunks' done */
 };
 
 /* shared: a run of items of one job, the unit that goes through a ring. */

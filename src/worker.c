@@ -27,11 +27,9 @@ void hpool__chunk_finish(struct hpool__chunk *c)
 	struct hpool__job *job = c->job;
 
 	/* Pairs with the caller's acquire load of done before it reads
-	 * res[] and out. */
+	 * res[] and out. Idempotent: a repair after a death right here
+	 * stores it again. */
 	atomic_store_explicit(&c->done, 1, memory_order_release);
-	/* epoch is a change counter, not a count: a repeat (repair after a
-	 * death right here) only costs the caller one more scan. */
-	atomic_fetch_add_explicit(&job->epoch, 1, memory_order_release);
 	hpool__event_signal(&job->ev);
 }
 
