@@ -55,9 +55,10 @@ typedef enum hpool_mode {
 #define HPOOL_EFORKED (-5006)   /* pool used from a child forked by its owner */
 
 /* One task: read `in` (and `ctx`), write the result to `out`. Returns 0 or
- * a nonzero code that becomes the item's status. Runs unchanged in every
- * mode; in process mode it runs in a forked worker, so it must not rely on
- * writes to the caller's private memory. */
+ * a nonzero code that becomes the item's status; use positive codes, since
+ * negative ones can be mistaken for -errno and HPOOL_E* values. Runs
+ * unchanged in every mode; in process mode it runs in a forked worker, so
+ * it must not rely on writes to the caller's private memory. */
 typedef int (*hpool_fn)(void *out, const void *in, const void *ctx);
 
 typedef struct hpool_config {
@@ -65,7 +66,10 @@ typedef struct hpool_config {
 	unsigned workers;  /* 0: $HPOOL_WORKERS, else one per physical core
 			      of the cpuset this process may run on */
 	int (*init)(const void *ctx); /* run once per worker before its first
-					 task; nonzero fails hpool_create */
+					 task, in the thread that runs its
+					 tasks (keep per-worker state in
+					 _Thread_local); nonzero fails
+					 hpool_create */
 	const void *init_ctx; /* copied into the region; may be NULL */
 	size_t init_ctx_size;
 	unsigned max_tasks_per_worker; /* process mode: replace a worker after
@@ -156,6 +160,8 @@ HPOOL_API int hpool_imap(hpool *pool, hpool_fn fn, const void *ctx,
 			 const hpool_map_opts *opts, hpool_iter **it);
 
 /* Next result: sets *index, copies the result to `out` (may be NULL).
+ * When no result is handed out, *index is SIZE_MAX: that tells a wait that
+ * timed out from an item whose own status is -ETIMEDOUT (opts.timeout_ns).
  * Return: the item's status (as hpool_wait), HPOOL_DONE at the end,
  *   -ETIMEDOUT when nothing arrived in time, -EINVAL. */
 HPOOL_API int hpool_next(hpool_iter *it, size_t *index, void *out,

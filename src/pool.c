@@ -314,7 +314,7 @@ static int dispatch(hpool *p, struct hpool__chunk *c)
 	if (p->mode != HPOOL_MODE_SERIAL)
 		return push(p, c, 0, c->count);
 	hpool__run_task(NULL, 0, &t, true, NULL);
-	hpool__chunk_finish(c);
+	hpool__chunk_finish(p->sh, c);
 	return 0;
 }
 
@@ -405,7 +405,6 @@ static int job_create(struct call *c, hpool_fn fn, const void *ctx,
 	job->in_size = c->in_size;
 	job->out_size = c->out_size;
 	job->timeout_ns = timeout_ns;
-	hpool__event_init(&job->ev);
 	c->job = job;
 	return 0;
 }
@@ -485,10 +484,26 @@ static void call_register(struct call *c)
 		hpool__sup_request(&p->sup, 'w');
 }
 
+/* Free a chunk of a released call, unless a task may still use it: after
+ * hpool_terminate an abandoned thread-mode task can still read its chunk
+ * and the job (ctx), and write its result, so a chunk that is not done
+ * stays in the region, which takes no new work. Return: true if kept. */
+static bool chunk_release(hpool *p, struct hpool__chunk *ch)
+{
+	/* Pairs with the release store of done in hpool__chunk_finish: the
+	 * worker's last access to ch and the job comes before it. */
+	if (atomic_load_explicit(&p->terminated, memory_order_relaxed) &&
+	    !atomic_load_explicit(&ch->done, memory_order_acquire))
+		return true;
+	hpool__shm_free(p->shm, ch);
+	return false;
+}
+
 /* Free what the call holds in the region and in private memory. */
 static void call_release(struct call *c)
 {
 	hpool *p = c->pool;
+	bool kept = false;
 	unsigned i;
 
 	if (!c->detached && c->job) {
@@ -501,12 +516,13 @@ static void call_release(struct call *c)
 						  memory_order_relaxed);
 		pthread_mutex_unlock(&p->lock);
 		for (i = 0; i < c->ncells; i++)
-			hpool__shm_free(p->shm, c->cells[i]);
+			kept |= chunk_release(p, c->cells[i]);
 		for (i = 0; i < c->wcount; i++)
-			hpool__shm_free(p->shm, c->win[i]);
+			kept |= chunk_release(p, c->win[i]);
 		if (c->cur)
-			hpool__shm_free(p->shm, c->cur);
-		hpool__shm_free(p->shm, c->job);
+			kept |= chunk_release(p, c->cur);
+		if (!kept)
+			hpool__shm_free(p->shm, c->job);
 	}
 	free(c->win);
 	free(c->cells);
@@ -640,7 +656,7 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 			i = 0;
 			break;
 		}
-		if (pool_wait(c->pool, &c->job->ev, job_changed, c,
+		if (pool_wait(c->pool, &c->pool->sh->done, job_changed, c,
 			      deadline_ns)) {
 			*err = -ETIMEDOUT;
 			return NULL;
@@ -838,6 +854,10 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 	if (!it)
 		return hpool__fail(-EINVAL, "hpool_next: iterator is NULL");
 	c = &it->c;
+	/* SIZE_MAX until a result is handed out: tells "nothing arrived in
+	 * time" from an item whose own status is -ETIMEDOUT. */
+	if (index)
+		*index = SIZE_MAX;
 	if (c->harvested == c->n)
 		return HPOOL_DONE;
 	if (c->detached)
@@ -957,7 +977,6 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	}
 	job->in_size = in_size;
 	job->out_size = out_size;
-	hpool__event_init(&job->ev);
 	ch = (struct hpool__chunk *)(b + coff);
 	memset(ch, 0, sizeof(*ch) + sizeof(uint64_t));
 	ch->job = job;
@@ -1041,7 +1060,7 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 				   (int)p->sh->owner);
 	deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
 	atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
-	if (pool_wait(p, &f->job->ev, fut_done, f, deadline)) {
+	if (pool_wait(p, &p->sh->done, fut_done, f, deadline)) {
 		leave(p);
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "
 				   "%lld ns", (long long)timeout_ns);
@@ -1194,6 +1213,7 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->sh = sh;
 	hpool__event_init(&sh->ready);
 	hpool__event_init(&sh->space);
+	hpool__event_init(&sh->done);
 	sh->nworkers = p->nworkers;
 	sh->mode = s.mode;
 	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
@@ -1311,19 +1331,12 @@ fail:
 /* Wake every sleeper the pool has: workers, submitters, waiting calls. */
 static void wake_all(hpool *p)
 {
-	struct call *c;
-	hpool_future *f;
 	unsigned i;
 
 	for (i = 0; i < p->nworkers; i++)
 		hpool__event_signal(&p->sh->w[i].wake);
 	hpool__event_signal(&p->sh->space);
-	pthread_mutex_lock(&p->lock);
-	for (c = p->calls; c; c = c->next)
-		hpool__event_signal(&c->job->ev);
-	for (f = p->futures; f; f = f->next)
-		hpool__event_signal(&f->job->ev);
-	pthread_mutex_unlock(&p->lock);
+	hpool__event_signal(&p->sh->done);
 }
 
 /* Stop the workers: drain (destroy) or now (terminate). Returns false when

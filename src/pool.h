@@ -50,8 +50,6 @@ struct hpool__job {
 	const void *ctx;         /* region copy, or the caller's shm block */
 	size_t in_size, out_size;
 	int64_t timeout_ns;      /* per item; 0 none */
-	struct hpool__event ev;  /* signalled after each chunk's done store;
-				    the caller waits on its chunks' done */
 };
 
 /* shared: a run of items of one job, the unit that goes through a ring. */
@@ -97,6 +95,10 @@ struct hpool__wctl {
 struct hpool__shared {
 	struct hpool__event ready;   /* a worker left STARTING */
 	struct hpool__event space;   /* a worker released a ring slot */
+	/* A chunk's done was stored; callers wait here on their own chunks'
+	 * done flags. In the pool, not in the job: the caller may free the
+	 * job the moment it sees done, before the signal reads the event. */
+	struct hpool__event done;
 	_Atomic uint32_t closing;    /* 1: finish the rings, then exit */
 	_Atomic uint32_t timeouts;   /* calls with a timeout in flight */
 	_Atomic uint32_t busy;       /* workers running an item (stats) */
@@ -126,8 +128,10 @@ struct hpool__shared {
 HPOOL_INTERNAL void hpool__run_task(struct hpool__wctl *w, uint32_t head,
 				    struct hpool__task *t, bool post_timeout,
 				    const _Atomic uint32_t *stop);
-/* Mark a chunk done and wake its caller. */
-HPOOL_INTERNAL void hpool__chunk_finish(struct hpool__chunk *c);
+/* Mark a chunk done and wake its caller (through sh->done: c and its job
+ * may be freed as soon as done is stored). */
+HPOOL_INTERNAL void hpool__chunk_finish(struct hpool__shared *sh,
+					struct hpool__chunk *c);
 /* The worker's life: bind, init, then serve its ring until closing and
  * empty (or max_tasks reached). Returns the exit code for a process. */
 HPOOL_INTERNAL int hpool__worker_loop(struct hpool__shared *sh, unsigned w,

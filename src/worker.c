@@ -22,15 +22,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 
-void hpool__chunk_finish(struct hpool__chunk *c)
+void hpool__chunk_finish(struct hpool__shared *sh, struct hpool__chunk *c)
 {
-	struct hpool__job *job = c->job;
-
 	/* Pairs with the caller's acquire load of done before it reads
 	 * res[] and out. Idempotent: a repair after a death right here
 	 * stores it again. */
 	atomic_store_explicit(&c->done, 1, memory_order_release);
-	hpool__event_signal(&job->ev);
+	/* c may be freed from here on: touch only the pool's event. */
+	hpool__event_signal(&sh->done);
 }
 
 void hpool__run_task(struct hpool__wctl *w, uint32_t head,
@@ -168,7 +167,7 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 		if (t->lo != t->hi || atomic_load_explicit(&sh->closing,
 				memory_order_acquire) == HPOOL__CLOSE_NOW)
 			return 0; /* terminated: the caller canceled the rest */
-		hpool__chunk_finish(t->chunk);
+		hpool__chunk_finish(sh, t->chunk);
 		HPOOL__FAULT(HPOOL__F_CHUNK_DONE);
 		hpool__ring_release(w->ring);
 		hpool__event_signal(&sh->space);
@@ -185,7 +184,7 @@ static void settle_head(struct hpool__shared *sh, struct hpool__wctl *w,
 {
 	if (t->lo != t->hi)
 		return;
-	hpool__chunk_finish(t->chunk);
+	hpool__chunk_finish(sh, t->chunk);
 	hpool__ring_release(w->ring);
 	hpool__event_signal(&sh->space);
 }
