@@ -130,6 +130,37 @@ HPOOL_INTERNAL bool hpool__shm_contains(const struct hpool__shm *shm,
 /* True when p is the start of a live arena block. */
 HPOOL_INTERNAL bool hpool__shm_is_block(const struct hpool__shm *shm,
 					const void *p);
+/* hpool__shm_free that says whether p was freed: of two frees of one block
+ * exactly one returns 0, so the caller can report the other without a race
+ * between hpool__shm_is_block and the free.
+ * Context: as hpool__shm_free.
+ * Return: 0; -EINVAL when p is not the start of a live block (nothing
+ *   changed: double, inner, foreign and NULL pointers are refused). */
+HPOOL_INTERNAL int hpool__shm_release(struct hpool__shm *shm, void *p);
+
+/* Fault points of shm.c (test builds): hpool__shm_fault_at names one; the
+ * process dies (SIGKILL) at its hpool__shm_fault_skip+1-th pass. */
+enum hpool__shm_fault {
+	HPOOL__SHMF_NONE = 0,
+	HPOOL__SHMF_POP_READ,     /* small alloc: next read, no CAS yet */
+	HPOOL__SHMF_POPPED,       /* small alloc: off the list, not live */
+	HPOOL__SHMF_MARKED,       /* small alloc: live, not returned */
+	HPOOL__SHMF_RUN_CLAIMED,  /* refill: pages claimed, not labelled */
+	HPOOL__SHMF_RUN_CARVED,   /* refill: labelled and chained, not pushed */
+	HPOOL__SHMF_UNMARKED,     /* small free: not live, not pushed */
+	HPOOL__SHMF_BITS_PARTIAL, /* large alloc: some words claimed */
+	HPOOL__SHMF_CLAIMED,      /* large alloc: claimed, not labelled */
+	HPOOL__SHMF_UNLABELLED,   /* large free: label gone, pages kept */
+	HPOOL__SHMF_RETURNED,     /* large free: pages returned, bits set */
+	HPOOL__SHMF_COUNT
+};
+#ifdef HPOOL_FAULT_INJECTION
+extern HPOOL_INTERNAL _Atomic int hpool__shm_fault_at;
+extern HPOOL_INTERNAL _Atomic int hpool__shm_fault_skip;
+/* When set, called at the point instead of dying: a test runs other
+ * threads' steps at that instant (set it while single-threaded). */
+extern HPOOL_INTERNAL void (*hpool__shm_fault_hook)(int point);
+#endif
 
 /* ---- ring.c (protocol in the comment block at the top of ring.c) -------- */
 
