@@ -1113,12 +1113,11 @@ void hpool_shm_free(hpool *p, void *ptr)
 {
 	if (!ptr || check_pool(p, "hpool_shm_free"))
 		return;
-	if (!hpool__shm_is_block(p->shm, ptr)) {
-		hpool__set_error("hpool_shm_free: %p is not a block from "
-				 "hpool_shm_alloc of this pool", ptr);
-		return;
-	}
-	hpool__shm_free(p->shm, ptr);
+	/* One atomic decision: of two frees of a block, one is refused. */
+	if (hpool__shm_release(p->shm, ptr))
+		hpool__set_error("hpool_shm_free: %p is not a live block from "
+				 "hpool_shm_alloc of this pool (freed twice, "
+				 "or never allocated here)", ptr);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */

@@ -310,7 +310,14 @@ static void test_shm_bad(void **st)
 	assert_null(hpool_shm_alloc(p, (size_t)1 << 40));
 	assert_non_null(strstr(hpool_last_error(), "HPOOL_SHM_SIZE"));
 	hpool_shm_free(p, &local); /* refused, reported, nothing corrupted */
-	assert_non_null(strstr(hpool_last_error(), "not a block"));
+	assert_non_null(strstr(hpool_last_error(), "not a live block"));
+	void *b = hpool_shm_alloc(p, 100);
+	assert_non_null(b);
+	hpool__set_error("none");
+	hpool_shm_free(p, b);
+	assert_string_equal(hpool_last_error(), "none");
+	hpool_shm_free(p, b); /* twice: refused, reported */
+	assert_non_null(strstr(hpool_last_error(), "freed twice"));
 	hpool_shm_free(p, NULL);
 	assert_int_equal(hpool_destroy(p), 0);
 }
@@ -437,6 +444,7 @@ static void check_imap(int ordered, size_t chunk)
 	}
 	assert_int_equal(seen, n);
 	assert_int_equal(hpool_next(it, &idx, &out, 0), HPOOL_DONE);
+	assert_int_equal(idx, SIZE_MAX);
 	hpool_iter_free(it);
 	hpool_shm_free(p, s);
 	assert_int_equal(hpool_destroy(p), 0);
@@ -482,10 +490,11 @@ static void test_imap_early_free(void **st)
 
 /* ---- init and recycling ------------------------------------------------- */
 
-static long worker_token;
+/* Atomic: in thread mode every worker's init stores it at once. */
+static _Atomic long worker_token;
 static int init_token(const void *ctx)
 {
-	worker_token = *(const long *)ctx;
+	atomic_store(&worker_token, *(const long *)ctx);
 	return 0;
 }
 static int init_fail(const void *ctx)
@@ -494,7 +503,7 @@ static int init_fail(const void *ctx)
 }
 static int task_token(void *out, const void *in, const void *ctx)
 {
-	*(long *)out = worker_token;
+	*(long *)out = atomic_load(&worker_token);
 	return 0;
 }
 
@@ -504,7 +513,7 @@ static void test_init(void **st)
 	long token = 4242, out[200];
 	hpool *p;
 
-	worker_token = 0;
+	atomic_store(&worker_token, 0);
 	hpool_config_init(&cfg);
 	cfg.mode = g_mode;
 	cfg.workers = 2;
@@ -783,6 +792,11 @@ static void *term_mapper(void *arg)
 	return NULL;
 }
 
+/* Thread mode: an abandoned task may still read its scratch after the test
+ * ends, so it is never freed; kept here so that LeakSanitizer sees it as
+ * reachable, not lost. */
+static struct scratch *volatile abandoned_scratch; /* volatile: kept */
+
 static void test_terminate(void **st)
 {
 	struct term_arg a = { 0 };
@@ -814,6 +828,8 @@ static void test_terminate(void **st)
 				   1, NULL), HPOOL_ECLOSED);
 	if (g_mode != HPOOL_MODE_THREAD)
 		free(s);
+	else
+		abandoned_scratch = s;
 }
 
 /* ---- concurrency, forks, orphans --------------------------------------- */
@@ -1139,6 +1155,19 @@ static void test_threaded_fork_reported(void **st)
 
 /* ---- OpenMP inside workers --------------------------------------------- */
 
+/* ThreadSanitizer does not see the OpenMP runtime's own synchronisation
+ * (libgomp/libomp are not instrumented) and reports false races inside it,
+ * so a TSan build leaves this test out of the list, with a note: it is not
+ * counted as a pass. */
+#if defined(__SANITIZE_THREAD__)
+#define HPOOL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HPOOL_TEST_TSAN 1
+#endif
+#endif
+
+#ifndef HPOOL_TEST_TSAN
 static int task_omp(void *out, const void *in, const void *ctx)
 {
 	long sum = 0;
@@ -1169,6 +1198,7 @@ static void test_openmp_after_parent_used_it(void **st)
 		assert_int_equal(out[i], 499500);
 	assert_int_equal(hpool_destroy(p), 0);
 }
+#endif /* !HPOOL_TEST_TSAN */
 
 /* ---- bad input -------------------------------------------------------- */
 
@@ -1301,7 +1331,9 @@ int main(void)
 		cmocka_unit_test(test_bind_core),
 		cmocka_unit_test(test_idle_costs_nothing),
 		cmocka_unit_test(test_threaded_fork_reported),
+#ifndef HPOOL_TEST_TSAN
 		cmocka_unit_test(test_openmp_after_parent_used_it),
+#endif
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_mode_and_workers),
 		cmocka_unit_test(test_env_mode),
@@ -1316,6 +1348,11 @@ int main(void)
 
 	unsetenv("HPOOL_MODE");
 	unsetenv("HPOOL_WORKERS");
+#ifdef HPOOL_TEST_TSAN
+	printf("note: ThreadSanitizer build: test_openmp_after_parent_used_it "
+	       "is left out (TSan cannot see the OpenMP runtime); not run, "
+	       "not passed\n");
+#endif
 	for (unsigned i = 0; i < 3; i++) {
 		if (only && !strstr(modes[i].name, only))
 			continue;
