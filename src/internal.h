@@ -187,15 +187,8 @@ HPOOL_INTERNAL size_t hpool__ring_bytes(uint32_t capacity, uint32_t slot_size);
  * values near 2^32 to cross the wrap). Return: 0, -EINVAL. */
 HPOOL_INTERNAL int hpool__ring_init(struct hpool__ring *r, uint32_t capacity,
 				    uint32_t slot_size, uint32_t start);
-/* Producer: the next free slot, or NULL when full. */
-HPOOL_INTERNAL void *hpool__ring_reserve(struct hpool__ring *r);
-/* Producer: make the reserved slot visible to the consumer. */
-HPOOL_INTERNAL void hpool__ring_publish(struct hpool__ring *r);
-/* Consumer: the oldest published slot, or NULL when empty. The slot stays
- * in the ring (still owned by the consumer) until hpool__ring_release. */
-HPOOL_INTERNAL void *hpool__ring_peek(struct hpool__ring *r);
-/* Consumer: done with the oldest slot; the producer may reuse it. */
-HPOOL_INTERNAL void hpool__ring_release(struct hpool__ring *r);
+/* The hot operations (reserve, publish, peek, release, and the producer's
+ * load hint) are inline, in ring.h, included at the end of this file. */
 /* Anyone: published slots not yet released (a snapshot). */
 HPOOL_INTERNAL uint32_t hpool__ring_count(const struct hpool__ring *r);
 /* Slot at index `i` (any value; masked). */
@@ -264,5 +257,7 @@ HPOOL_INTERNAL void hpool__fault_hit(int point);
 #else
 #define HPOOL__FAULT(p) ((void)0)
 #endif
+
+#include "ring.h"
 
 #endif /* HPOOL_INTERNAL_H */

@@ -267,12 +267,9 @@ static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 			if (!alive(w))
 				continue;
 			nlive++;
-			/* The producer's own view (tail and its cached head)
-			 * stays in this core's cache; it can only overstate
-			 * the load, and reserve rereads head when full. */
-			n = atomic_load_explicit(&w->ring->tail,
-						 memory_order_relaxed) -
-			    w->ring->head_cache;
+			/* The producer's own view stays in this core's
+			 * cache; reserve rereads head when it looks full. */
+			n = hpool__ring_used_hint(w->ring);
 			if (n < best_n) {
 				best_n = n;
 				best = w;

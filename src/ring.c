@@ -16,6 +16,9 @@
  *   *_cache     private hints of the role that owns the line; stale values
  *               only make a call look at the shared index again.
  *
+ * The hot operations are inline, in ring.h; this file holds the shape,
+ * the set-up and the protocol.
+ *
  * Ordering (C11 atomics)
  *   publish:  slot stores, then store-release tail   (R1)
  *   peek:     load-acquire tail, pairs with R1, then read the slot
@@ -75,57 +78,6 @@ int hpool__ring_init(struct hpool__ring *r, uint32_t capacity,
 	 * thread is told of it shows its shape with the indices. */
 	atomic_store_explicit(&r->tail, start, memory_order_release);
 	return 0;
-}
-
-void *hpool__ring_reserve(struct hpool__ring *r)
-{
-	/* Only the producer writes tail: relaxed load of its own store. */
-	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-
-	if (tail - r->head_cache > r->mask) {
-		/* Pairs with R2 (release of head): the consumer is done
-		 * with every slot before head, so we may overwrite it. */
-		r->head_cache = atomic_load_explicit(&r->head,
-						     memory_order_acquire);
-		if (tail - r->head_cache > r->mask)
-			return NULL;
-	}
-	return hpool__ring_slot(r, tail);
-}
-
-void hpool__ring_publish(struct hpool__ring *r)
-{
-	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-
-	HPOOL__FAULT(HPOOL__F_RING_RESERVED);
-	/* R1: the slot's contents happen-before the consumer's peek. */
-	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
-	HPOOL__FAULT(HPOOL__F_RING_PUBLISHED);
-}
-
-void *hpool__ring_peek(struct hpool__ring *r)
-{
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-
-	if (head == r->tail_cache) {
-		/* Pairs with R1 (release of tail in publish). */
-		r->tail_cache = atomic_load_explicit(&r->tail,
-						     memory_order_acquire);
-		if (head == r->tail_cache)
-			return NULL;
-	}
-	return hpool__ring_slot(r, head);
-}
-
-void hpool__ring_release(struct hpool__ring *r)
-{
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-
-	HPOOL__ASSERT(head != atomic_load_explicit(&r->tail,
-						   memory_order_relaxed));
-	/* R2: everything done with the slot happens-before its reuse. */
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	HPOOL__FAULT(HPOOL__F_RING_RELEASED);
 }
 
 uint32_t hpool__ring_count(const struct hpool__ring *r)
