@@ -10,11 +10,11 @@ what="${1:-demo}"
 # Build and test dependencies, each with its job (see DESIGN.md):
 # hwloc (topology), liburcu (atomics, futex), cmocka (tests), libck (ring
 # benchmark peer), OpenMP via gcc (peer and tests), python3 + joblib (Python
-# peers in the benchmark), gnuplot (plots), clang (TSan, libFuzzer),
-# valgrind (memcheck pass).
+# peers in the benchmark), gnuplot (plots), clang (TSan, libFuzzer) with
+# libomp-dev (OpenMP for the TSan build), valgrind (memcheck pass).
 pkgs="build-essential autoconf automake libtool pkg-config libhwloc-dev
 liburcu-dev libcmocka-dev libck-dev python3 python3-joblib gnuplot-nox clang
-libclang-rt-dev valgrind"
+libclang-rt-dev libomp-dev valgrind"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -35,6 +35,8 @@ make -s -j"$jobs"
 
 case "$what" in
 demo)	make -s bench ;;
-test)	make -s -j"$jobs" check || { cat tests/*.log 2>/dev/null | tail -200; exit 1; } ;;
+test)	make -s -j"$jobs" check || { cat tests/*.log 2>/dev/null | tail -200; exit 1; }
+	# then ASan+UBSan, TSan, valgrind and the fuzzer (tests/sanitize.sh)
+	sh tests/sanitize.sh ;;
 *)	echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

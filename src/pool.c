@@ -391,7 +391,10 @@ static int job_create(struct call *c, hpool_fn fn, const void *ctx,
 	job = hpool__shm_alloc(p->shm, sizeof(*job) +
 					       (copy_ctx ? ctx_size : 0));
 	if (!job)
-		return -ENOMEM;
+		return hpool__fail(-ENOMEM, "shared arena exhausted: the "
+				   "call's job block of %zu bytes does not "
+				   "fit (raise HPOOL_SHM_SIZE)",
+				   sizeof(*job) + (copy_ctx ? ctx_size : 0));
 	memset(job, 0, sizeof(*job));
 	job->fn = fn;
 	job->ctx = ctx;
@@ -459,7 +462,8 @@ static int call_init(struct call *c, hpool *p, hpool_fn fn, const void *ctx,
 	c->win = calloc(c->wcap, sizeof(*c->win));
 	c->cells = calloc(c->wcap, sizeof(*c->cells));
 	if (!c->win || !c->cells)
-		return -ENOMEM;
+		return hpool__fail(-ENOMEM, "out of memory for a window of "
+				   "%u chunks", c->wcap);
 	return job_create(c, fn, ctx, ctx_size, o ? o->timeout_ns : 0);
 }
 
@@ -1178,7 +1182,7 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 		return e;
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return -ENOMEM;
+		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
 	p->magic = POOL_LIVE;
 	p->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
 	p->mode = s.mode;

@@ -29,6 +29,7 @@
 #endif
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -392,6 +393,26 @@ static void test_real_machine(void **state)
 	assert_int_equal(hpool__topo_open(NULL), -EINVAL);
 }
 
+/* Restrict every thread of this process to cs. hwloc reads a process's
+ * binding as the union over its threads, and a forked child is not always
+ * single-threaded: ThreadSanitizer's runtime starts a background thread in
+ * it. Return: 0 or -1. */
+static int set_process_affinity(const cpu_set_t *cs)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+	int ret = 0;
+
+	if (!dir)
+		return sched_setaffinity(0, sizeof(*cs), cs);
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.' &&
+		    sched_setaffinity((pid_t)atoi(d->d_name), sizeof(*cs), cs))
+			ret = -1;
+	closedir(dir);
+	return ret;
+}
+
 /* Child: restrict itself to one cpu, then open: one core, one PU. The
  * lowest cpu it may use stands for "cpu 0", so the test also holds when
  * run under taskset without cpu 0. */
@@ -410,7 +431,7 @@ static int child_one_cpu(void *arg)
 		return 11;
 	CPU_ZERO(&cs);
 	CPU_SET(cpu, &cs);
-	if (sched_setaffinity(0, sizeof(cs), &cs) < 0)
+	if (set_process_affinity(&cs) < 0)
 		return 12;
 	if (hpool__topo_open(&t) != 0)
 		return 13;
