@@ -283,6 +283,10 @@ static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 			t->chunk = c;
 			t->lo = lo;
 			t->hi = hi;
+			c->ring = best->ring;
+			/* the reserved slot's index: only we write tail */
+			c->slot = atomic_load_explicit(&best->ring->tail,
+						       memory_order_relaxed);
 			hpool__ring_publish(best->ring);
 			p->rr = (best->index + 1) % p->nworkers;
 		}
@@ -485,6 +489,32 @@ static void call_register(struct call *c)
 		hpool__sup_request(&p->sup, 'w');
 }
 
+/* Has the ring slot that carried ch been released (by its worker, or by
+ * the repair after that worker died)? Until then the cell is not the
+ * caller's to reuse or free, finished or not. */
+static bool slot_released(void *arg)
+{
+	const struct hpool__chunk *ch = arg;
+
+	/* Pairs with R2, the release store of head in hpool__ring_release:
+	 * the consumer's last access to the slot's chunk comes before it. */
+	return !ch->ring ||
+	       (int32_t)(atomic_load_explicit(&ch->ring->head,
+					      memory_order_acquire) -
+			 ch->slot) > 0;
+}
+
+/* Before a finished chunk's cell is reused or freed. Process mode only: a
+ * thread worker cannot die alone, and releases right after finishing; a
+ * dead process worker's slot is released by its repair, which signals
+ * space. Returns early if the supervisor is gone (nobody repairs, and
+ * nobody touches the rings any more). */
+static void wait_slot_released(hpool *p, struct hpool__chunk *ch)
+{
+	if (p->mode == HPOOL_MODE_PROCESS && !slot_released(ch))
+		pool_wait(p, &p->sh->space, slot_released, ch, -1);
+}
+
 /* Free a chunk of a released call, unless a task may still use it: after
  * hpool_terminate an abandoned thread-mode task can still read its chunk
  * and the job (ctx), and write its result, so a chunk that is not done
@@ -496,6 +526,7 @@ static bool chunk_release(hpool *p, struct hpool__chunk *ch)
 	if (atomic_load_explicit(&p->terminated, memory_order_relaxed) &&
 	    !atomic_load_explicit(&ch->done, memory_order_acquire))
 		return true;
+	wait_slot_released(p, ch);
 	hpool__shm_free(p->shm, ch);
 	return false;
 }
@@ -550,6 +581,7 @@ static int issue(struct call *c)
 		k = left;
 	if (c->ncells) {
 		ch = c->cells[--c->ncells];
+		wait_slot_released(p, ch); /* the slot it last went through */
 	} else if (c->wcount + (c->cur != NULL) < c->wcap) {
 		ch = hpool__shm_alloc(p->shm, c->cell_bytes);
 		if (!ch && c->wcount == 0 && !c->cur)
@@ -562,6 +594,7 @@ static int issue(struct call *c)
 	} else {
 		return 0;
 	}
+	ch->ring = NULL;
 	ch->job = c->job;
 	ch->first = c->issued;
 	ch->count = (uint32_t)k;
@@ -1074,8 +1107,10 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 	fut_unlink(f);
 	/* A terminated thread-mode task may still write its block: leave it
 	 * to the region, which is then never unmapped. */
-	if (atomic_load_explicit(&f->chunk->done, memory_order_acquire))
+	if (atomic_load_explicit(&f->chunk->done, memory_order_acquire)) {
+		wait_slot_released(p, f->chunk);
 		hpool__shm_free(p->shm, f->block);
+	}
 	leave(p);
 	free(f);
 	return st;
@@ -1133,16 +1168,20 @@ static void *thread_worker(void *arg)
 
 static unsigned count_threads(void)
 {
-	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
 	unsigned n = 0;
+	DIR *d;
 
-	if (!d)
-		return 1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	/* A supervisor forked meanwhile by another thread would copy d. */
+	hpool__fd_lock();
+	d = opendir("/proc/self/task");
+	if (d) {
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.';
+		closedir(d);
+	}
+	hpool__fd_unlock();
+	return n ? n : 1;
 }
 
 struct ready_arg {
@@ -1188,7 +1227,10 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->mode = s.mode;
 	p->shm_size = s.shm_size;
 	pthread_mutex_init(&p->lock, NULL);
-	if ((e = hpool__topo_open(&p->topo))) {
+	hpool__fd_lock(); /* hwloc has files open while it loads */
+	e = hpool__topo_open(&p->topo);
+	hpool__fd_unlock();
+	if (e) {
 		hpool__set_error("hpool_create: cannot read the machine's "
 				 "topology (hwloc)");
 		goto fail;

@@ -63,6 +63,13 @@ struct hpool__chunk {
 	/* the last death that failed one of its items (supervisor writes,
 	 * before the release of that item's res) */
 	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
+	/* The ring slot it was pushed into (caller writes; NULL: none). A
+	 * slot can outlive done: when its worker dies after finishing the
+	 * chunk but before releasing the slot, the repair finishes the
+	 * chunk again. So the caller reuses or frees the cell only once
+	 * that ring's head has passed the slot (pool.c, slot_released). */
+	struct hpool__ring *ring;
+	uint32_t slot;
 	_Atomic uint64_t res[];  /* per item, see HPOOL__RES */
 };
 
@@ -156,6 +163,14 @@ struct hpool__sup {          /* private to the caller */
 	pid_t pid;           /* the supervisor process */
 	int req_fd;          /* write end of the request pipe */
 };
+/* Hold off the fork of any supervisor while this thread has a
+ * descriptor open that no process of a pool should inherit (hwloc's files
+ * while it loads, a directory of /proc): a supervisor forked by another
+ * thread at that moment would copy it, and its workers with it.
+ * hpool__sup_start takes it itself. Context: the caller's threads; not
+ * recursive; hold it briefly. */
+HPOOL_INTERNAL void hpool__fd_lock(void);
+HPOOL_INTERNAL void hpool__fd_unlock(void);
 /* Fork the supervisor, which forks the workers. Return: 0 or -errno. */
 HPOOL_INTERNAL int hpool__sup_start(struct hpool__shared *sh,
 				    const struct hpool__topo *topo,

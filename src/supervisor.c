@@ -33,21 +33,34 @@
 #include <unistd.h>
 
 #define TIMEOUT_POLL_MS 2
+#define START_RETRIES 8 /* replacements in a row that may die starting */
 #define MAX_LIB_FDS 256
 
 /* The caller's ends of every live pool's request socket. A supervisor
  * forked for a new pool closes the others', so that no process of one
- * pool holds another pool's descriptors. */
+ * pool holds another pool's descriptors. The lock also keeps that fork
+ * out of every window in which another thread of the caller has a
+ * descriptor of the library's open but not yet in the table (see
+ * hpool__fd_lock): the fork would copy it. */
 static pthread_mutex_t lib_fds_lock = PTHREAD_MUTEX_INITIALIZER;
 static int lib_fds[MAX_LIB_FDS];
 static unsigned n_lib_fds;
 
-static void lib_fd_add(int fd)
+void hpool__fd_lock(void)
 {
 	pthread_mutex_lock(&lib_fds_lock);
+}
+
+void hpool__fd_unlock(void)
+{
+	pthread_mutex_unlock(&lib_fds_lock);
+}
+
+/* Context: lib_fds_lock held. */
+static void lib_fd_add(int fd)
+{
 	if (n_lib_fds < MAX_LIB_FDS)
 		lib_fds[n_lib_fds++] = fd;
-	pthread_mutex_unlock(&lib_fds_lock);
 }
 
 static void lib_fd_del(int fd)
@@ -77,6 +90,8 @@ struct sup {
 	struct hpool__shared *sh;
 	const struct hpool__topo *topo;
 	pid_t *pids;          /* current pid per slot, 0 none */
+	unsigned *start_fails; /* per slot: replacements in a row that died
+				  before READY */
 	int sfd, req, pidfd;  /* descriptors workers must not keep */
 	bool draining, terminating;
 };
@@ -190,6 +205,7 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	struct hpool__wctl *c;
 	uint32_t reason, state;
 	int code, sig = 0, ex = -1;
+	bool retire;
 	unsigned w;
 
 	for (w = 0; w < sh->nworkers && s->pids[w] != pid; w++)
@@ -208,7 +224,19 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	       reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
 					    HPOOL_ECRASH;
 	state = atomic_load_explicit(&c->state, memory_order_acquire);
-	if (state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED) {
+	retire = state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED;
+	/* A replacement killed by a signal before it was READY (a kill from
+	 * outside lands there as anywhere) ran nothing: repair and replace
+	 * it like any other. Only when its starts keep dying is the slot
+	 * retired, since a crash in init would repeat forever. */
+	if (state == HPOOL__W_READY) {
+		s->start_fails[w] = 0;
+	} else if (state == HPOOL__W_STARTING && c->incarnation > 1 && sig &&
+		   s->start_fails[w] < START_RETRIES) {
+		s->start_fails[w]++;
+		retire = false;
+	}
+	if (retire) {
 		/* Died in init, or init failed: never restart this slot (a
 		 * failing init would fail again), fail what it holds. */
 		if (state == HPOOL__W_STARTING)
@@ -301,7 +329,8 @@ static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	s.pids = calloc(sh->nworkers, sizeof(*s.pids));
-	if (s.sfd < 0 || !s.pids)
+	s.start_fails = calloc(sh->nworkers, sizeof(*s.start_fails));
+	if (s.sfd < 0 || !s.pids || !s.start_fails)
 		return 1;
 	for (i = 0; i < sh->nworkers; i++)
 		if (spawn(&s, i) < 0) {
@@ -365,19 +394,29 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	int p[2];
 	pid_t pid;
 
+	/* From the socket to its entry in the table, no other thread's
+	 * supervisor may be forked (it would copy both ends), and this fork
+	 * waits while another thread has a library descriptor open. */
+	hpool__fd_lock();
 	/* A socket, not a pipe: a request to a supervisor that died must
 	 * fail with EPIPE, not kill the caller with SIGPIPE. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
-		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
+		int e = -errno;
+
+		hpool__fd_unlock();
+		return e;
+	}
 	pid = fork();
 	if (pid < 0) {
 		int e = -errno;
 
 		close(p[0]);
 		close(p[1]);
+		hpool__fd_unlock();
 		return e;
 	}
 	if (pid == 0) {
+		/* The lock stays taken in this copy; nothing here uses it. */
 		close(p[1]);
 		close_lib_fds();
 		_exit(sup_main(sh, topo, p[0], owner));
@@ -386,6 +425,7 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	sup->pid = pid;
 	sup->req_fd = p[1];
 	lib_fd_add(p[1]);
+	hpool__fd_unlock();
 	return 0;
 }
 

@@ -26,7 +26,8 @@ void hpool__chunk_finish(struct hpool__shared *sh, struct hpool__chunk *c)
 {
 	/* Pairs with the caller's acquire load of done before it reads
 	 * res[] and out. Idempotent: a repair after a death right here
-	 * stores it again. */
+	 * stores it again, on the same chunk, since the caller does not
+	 * reuse a cell before its slot is released (hpool__chunk.ring). */
 	atomic_store_explicit(&c->done, 1, memory_order_release);
 	/* c may be freed from here on: touch only the pool's event. */
 	hpool__event_signal(&sh->done);
