@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define TIMEOUT_POLL_MS 2
-#define START_RETRIES 8 /* replacements in a row that may die starting */
+#define START_RETRIES 8 /* replacements in a row that may die in init */
 #define MAX_LIB_FDS 256
 
 /* The caller's ends of every live pool's request socket. A supervisor
@@ -226,13 +226,15 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	state = atomic_load_explicit(&c->state, memory_order_acquire);
 	retire = state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED;
 	/* A replacement killed by a signal before it was READY (a kill from
-	 * outside lands there as anywhere) ran nothing: repair and replace
-	 * it like any other. Only when its starts keep dying is the slot
-	 * retired, since a crash in init would repeat forever. */
+	 * outside lands there as anywhere) ran no item: repair and replace
+	 * it like any other. Without an init it ran none of the caller's
+	 * code either, so it is always replaced, as a READY one would be;
+	 * with one, START_RETRIES such deaths in a row retire the slot,
+	 * since a crash in init would repeat forever. */
 	if (state == HPOOL__W_READY) {
 		s->start_fails[w] = 0;
 	} else if (state == HPOOL__W_STARTING && c->incarnation > 1 && sig &&
-		   s->start_fails[w] < START_RETRIES) {
+		   (!sh->init || s->start_fails[w] < START_RETRIES)) {
 		s->start_fails[w]++;
 		retire = false;
 	}

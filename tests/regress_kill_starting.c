@@ -11,6 +11,8 @@
  * 2. The bound that keeps a crash in init from looping: replacements
  *    whose init always crashes retire the slot after a few tries; the
  *    map returns (failed), it does not hang (run-test.sh's limit).
+ *    (Without an init, a replacement killed while starting is replaced
+ *    every time, as a READY worker is: 1. kills it twenty times.)
  *
  * Exit status 0 on success; plain C, no cmocka (one scenario each).
  */
