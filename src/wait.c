@@ -55,6 +55,9 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	int ret = 0;
 
 	atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst); /* S1 */
+	/* Full fence: S1 before L1. A seq_cst RMW alone does not order the
+	 * cond's own (acquire or relaxed) load after it in C11. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (cond(arg)) /* L1: pairs with C1 through the fences */
 		goto out;
 	if (deadline_ns >= 0) {
