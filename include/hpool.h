@@ -77,9 +77,13 @@ typedef struct hpool_config {
 	size_t shm_size; /* arena bytes; 0: $HPOOL_SHM_SIZE, else 256 MiB
 			    (reserved address space; pages are used on touch) */
 	int bind;        /* -1: $HPOOL_BIND; 0: none; 1: one core per worker */
+	int start;       /* process mode, how workers are forked: -1:
+			    $HPOOL_START; 0: fork (from this process);
+			    1: forkserver (from a clean single-threaded
+			    process made early, see hpool_forkserver_start) */
 } hpool_config;
 
-/* Fill *cfg with the defaults (all fields 0, bind -1).
+/* Fill *cfg with the defaults (all fields 0, bind and start -1).
  * Context: any thread. */
 HPOOL_API void hpool_config_init(hpool_config *cfg);
 
@@ -106,7 +110,19 @@ HPOOL_API int hpool_destroy(hpool *pool);
  * Return: as hpool_destroy. */
 HPOOL_API int hpool_terminate(hpool *pool);
 
-/* Context: any thread. Return: the pool's mode / worker count (0 serial). */
+/* Start the fork server now: a single-threaded process, forked from this
+ * one, from which process pools created with start = forkserver fork their
+ * supervisor (and so every worker). Workers then never inherit a lock that
+ * another thread of the caller held at fork time, nor its OpenMP state.
+ * Call it at the top of main, before any thread exists (setting
+ * HPOOL_START=forkserver in the environment does it before main). Code
+ * loaded later with dlopen is not in the server's workers.
+ * Context: any thread; idempotent.
+ * Return: 0; -errno of socketpair or fork. */
+HPOOL_API int hpool_forkserver_start(void);
+
+/* Context: any thread. Return: the pool's mode; its worker count (1 in
+ * serial mode: the caller); HPOOL_MODE_ENV / 0 for a bad pool. */
 HPOOL_API hpool_mode hpool_mode_of(const hpool *pool);
 HPOOL_API unsigned hpool_workers(const hpool *pool);
 

@@ -11,6 +11,7 @@
  *                  no sign, no spaces, no leading zeros (010 could be read
  *                  as octal 8 by a C programmer; we refuse rather than pick).
  *  HPOOL_BIND      none | core, exactly, lower case only.
+ *  HPOOL_START     fork | forkserver, exactly, lower case only.
  *  HPOOL_SHM_SIZE  plain decimal bytes, optionally followed by one suffix
  *                  K, M or G, powers of 1024; the lower-case k, m, g mean
  *                  the same (as in docker --shm-size and dd). Nothing else:
@@ -32,6 +33,7 @@ void hpool_config_init(hpool_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mode = HPOOL_MODE_ENV;
 	cfg->bind = -1;
+	cfg->start = -1;
 }
 
 int hpool__parse_mode(const char *s, hpool_mode *mode)
@@ -89,6 +91,19 @@ int hpool__parse_uint(const char *s, unsigned long max, unsigned long *v)
 	if (parse_digits(s, max, &x, &end) || *end || x == 0)
 		return -EINVAL;
 	*v = (unsigned long)x;
+	return 0;
+}
+
+int hpool__parse_start(const char *s, int *start)
+{
+	if (!s || !start)
+		return -EINVAL;
+	if (!strcmp(s, "fork"))
+		*start = 0;
+	else if (!strcmp(s, "forkserver"))
+		*start = 1;
+	else
+		return -EINVAL;
 	return 0;
 }
 
@@ -203,6 +218,10 @@ static int check_config(const hpool_config *cfg)
 		return hpool__fail(-EINVAL,
 			"hpool_config.bind = %d: expected -1 (from HPOOL_BIND),"
 			" 0 (none) or 1 (one core per worker)", cfg->bind);
+	if (cfg->start < -1 || cfg->start > 1)
+		return hpool__fail(-EINVAL,
+			"hpool_config.start = %d: expected -1 (from "
+			"HPOOL_START), 0 (fork) or 1 (forkserver)", cfg->start);
 	if (cfg->shm_size &&
 	    (cfg->shm_size < HPOOL__SHM_MIN || cfg->shm_size > HPOOL__SHM_MAX))
 		return hpool__fail(-EINVAL,
@@ -260,6 +279,7 @@ int hpool__settings_resolve(const hpool_config *cfg,
 	s.workers = 0; /* the pool asks the topology */
 	s.bind = 0;
 	s.shm_size = HPOOL__SHM_DEFAULT;
+	s.start = 0;
 
 	v = getenv("HPOOL_MODE");
 	if (v && hpool__parse_mode(v, &s.mode))
@@ -284,6 +304,11 @@ int hpool__settings_resolve(const hpool_config *cfg,
 	if (v && hpool__parse_bind(v, &s.bind))
 		return env_fail("HPOOL_BIND", v, "none or core (lower case)");
 
+	v = getenv("HPOOL_START");
+	if (v && hpool__parse_start(v, &s.start))
+		return env_fail("HPOOL_START", v,
+				"fork or forkserver (lower case)");
+
 	v = getenv("HPOOL_SHM_SIZE");
 	if (v && hpool__parse_size(v, &s.shm_size)) {
 		char what[160], lo[32], hi[32];
@@ -302,6 +327,8 @@ int hpool__settings_resolve(const hpool_config *cfg,
 		s.workers = cfg->workers;
 	if (cfg->bind != -1)
 		s.bind = cfg->bind;
+	if (cfg->start != -1)
+		s.start = cfg->start;
 	if (cfg->shm_size)
 		s.shm_size = cfg->shm_size;
 

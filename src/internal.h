@@ -54,6 +54,7 @@ struct hpool__settings {
 	unsigned workers;   /* 0: decided by topology */
 	int bind;           /* 0 none, 1 core */
 	size_t shm_size;    /* arena bytes, > 0 */
+	int start;          /* 0 fork, 1 forkserver (process mode) */
 };
 
 #define HPOOL__SHM_DEFAULT ((size_t)256 << 20)
@@ -72,6 +73,7 @@ HPOOL_INTERNAL int hpool__parse_mode(const char *s, hpool_mode *mode);
 HPOOL_INTERNAL int hpool__parse_uint(const char *s, unsigned long max,
 				     unsigned long *v); /* decimal, 1..max */
 HPOOL_INTERNAL int hpool__parse_bind(const char *s, int *bind);
+HPOOL_INTERNAL int hpool__parse_start(const char *s, int *start);
 HPOOL_INTERNAL int hpool__parse_size(const char *s, size_t *bytes); /* K M G */
 
 /* ---- topology.c --------------------------------------------------------- */
@@ -115,6 +117,14 @@ struct hpool__shm;
 /* Map a region with an arena of `size` bytes (rounded up to pages).
  * Context: before any worker starts. Return: 0, -EINVAL, -ENOMEM. */
 HPOOL_INTERNAL int hpool__shm_create(size_t size, struct hpool__shm **shm);
+/* As hpool__shm_create, backed by a memfd returned in *fd (close-on-exec),
+ * for a process that cannot inherit the mapping (the fork server's). */
+HPOOL_INTERNAL int hpool__shm_create_fd(size_t size, struct hpool__shm **shm,
+					int *fd);
+HPOOL_INTERNAL size_t hpool__shm_map_size(const struct hpool__shm *shm);
+/* Map region fd at exactly addr (the creator's address), len bytes.
+ * Return: 0; -EEXIST (something is mapped there); -errno. */
+HPOOL_INTERNAL int hpool__shm_attach(int fd, void *addr, size_t len);
 /* Unmap. Context: when nothing else uses the region. */
 HPOOL_INTERNAL void hpool__shm_destroy(struct hpool__shm *shm);
 /* Allocate / free. Lock-free; safe from any thread of any process that

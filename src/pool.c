@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -179,6 +180,11 @@ static bool supervisor_gone(hpool *p)
 
 	if (p->mode != HPOOL_MODE_PROCESS || p->sup.pid <= 0)
 		return false;
+	if (p->sup.pidfd >= 0) { /* the fork server's child */
+		struct pollfd pfd = { .fd = p->sup.pidfd, .events = POLLIN };
+
+		return poll(&pfd, 1, 0) > 0;
+	}
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PID, (id_t)p->sup.pid, &si,
 		   WEXITED | WNOHANG | WNOWAIT) < 0)
@@ -1210,8 +1216,9 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	struct hpool__settings s;
 	struct hpool__shared *sh;
 	unsigned i, threads = 0, pus;
+	int e, memfd = -1;
+	bool fs;
 	hpool *p;
-	int e;
 
 	if (!out)
 		return hpool__fail(-EINVAL, "hpool_create: pool is NULL");
@@ -1226,7 +1233,17 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
 	p->mode = s.mode;
 	p->shm_size = s.shm_size;
+	p->sup.pidfd = -1;
 	pthread_mutex_init(&p->lock, NULL);
+	fs = s.mode == HPOOL_MODE_PROCESS && s.start == 1;
+	if (fs && !hpool__fs_running()) {
+		e = hpool__fail(-EINVAL, "hpool_create: start = forkserver, but "
+				"the fork server is not running: call "
+				"hpool_forkserver_start() at the top of main, "
+				"or set HPOOL_START=forkserver in the "
+				"environment before the program starts");
+		goto fail;
+	}
 	hpool__fd_lock(); /* hwloc has files open while it loads */
 	e = hpool__topo_open(&p->topo);
 	hpool__fd_unlock();
@@ -1238,7 +1255,18 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->nworkers = s.mode == HPOOL_MODE_SERIAL ? 1 :
 		      s.workers ? s.workers : hpool__topo_cores(p->topo);
 	pus = hpool__topo_pus(p->topo);
-	if ((e = hpool__shm_create(s.shm_size, &p->shm))) {
+	if (fs) {
+		/* a memfd: registered at once, so that no other pool's
+		 * supervisor forked meanwhile keeps a copy */
+		hpool__fd_lock();
+		e = hpool__shm_create_fd(s.shm_size, &p->shm, &memfd);
+		if (!e)
+			hpool__lib_fd_add_locked(memfd);
+		hpool__fd_unlock();
+	} else {
+		e = hpool__shm_create(s.shm_size, &p->shm);
+	}
+	if (e) {
 		hpool__set_error("hpool_create: cannot map a shared region of "
 				 "%zu bytes", s.shm_size);
 		goto fail;
@@ -1299,7 +1327,17 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 					      memory_order_relaxed);
 	}
 
-	if (s.mode == HPOOL_MODE_PROCESS) {
+	if (fs) {
+		e = hpool__fs_sup_start(memfd, p->shm,
+					hpool__shm_map_size(p->shm), sh, s.bind,
+					&p->sup);
+		if (e) {
+			hpool__set_error("hpool_create: the fork server could "
+					 "not start a supervisor: %s",
+					 hpool_strerror(e));
+			goto fail;
+		}
+	} else if (s.mode == HPOOL_MODE_PROCESS) {
 		threads = count_threads();
 		if ((e = hpool__sup_start(sh, s.bind ? p->topo : NULL,
 					  &p->sup))) {
@@ -1337,7 +1375,22 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 					      memory_order_relaxed);
 		}
 	}
-	hpool__event_wait(&sh->ready, all_started, sh, HPOOL__SPIN_NS, -1);
+	if (memfd >= 0) { /* the supervisor has its own copy now */
+		hpool__fd_lock();
+		hpool__lib_fd_del_locked(memfd);
+		hpool__fd_unlock();
+		close(memfd);
+		memfd = -1;
+	}
+	/* In slices (process mode): a supervisor that dies before its
+	 * workers are ready fails the create instead of hanging it. */
+	pool_wait(p, &sh->ready, all_started, sh, -1);
+	if (!all_started(sh)) {
+		e = hpool__fail(HPOOL_ECRASH, "hpool_create: the supervisor "
+				"(pid %d) died before its workers were ready",
+				(int)p->sup.pid);
+		goto fail_started;
+	}
 	for (i = 0; i < p->nworkers; i++) {
 		struct hpool__wctl *w = &sh->w[i];
 
@@ -1366,6 +1419,12 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 fail_started:
 	stop_workers(p, true);
 fail:
+	if (memfd >= 0) {
+		hpool__fd_lock();
+		hpool__lib_fd_del_locked(memfd);
+		hpool__fd_unlock();
+		close(memfd);
+	}
 	pool_free(p, true);
 	return e;
 }

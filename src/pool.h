@@ -161,7 +161,9 @@ HPOOL_INTERNAL void hpool__repair(struct hpool__shared *sh,
 
 struct hpool__sup {          /* private to the caller */
 	pid_t pid;           /* the supervisor process */
-	int req_fd;          /* write end of the request pipe */
+	int req_fd;          /* the caller's end of the request socket */
+	int pidfd;           /* fork server's supervisor (not our child): a
+				pidfd for it; -1 when we forked it */
 };
 /* Hold off the fork of any supervisor while this thread has a
  * descriptor open that no process of a pool should inherit (hwloc's files
@@ -171,6 +173,17 @@ struct hpool__sup {          /* private to the caller */
  * recursive; hold it briefly. */
 HPOOL_INTERNAL void hpool__fd_lock(void);
 HPOOL_INTERNAL void hpool__fd_unlock(void);
+/* The table of library descriptors that a new supervisor or server closes
+ * (context: hpool__fd_lock held), and the closing (context: a fresh child,
+ * the only thread). */
+HPOOL_INTERNAL void hpool__lib_fd_add_locked(int fd);
+HPOOL_INTERNAL void hpool__lib_fd_del_locked(int fd);
+HPOOL_INTERNAL void hpool__close_lib_fds(void);
+/* The supervisor's life (what a forked supervisor runs). Return: its exit
+ * code. */
+HPOOL_INTERNAL int hpool__sup_main(struct hpool__shared *sh,
+				   const struct hpool__topo *topo, int req,
+				   pid_t owner);
 /* Fork the supervisor, which forks the workers. Return: 0 or -errno. */
 HPOOL_INTERNAL int hpool__sup_start(struct hpool__shared *sh,
 				    const struct hpool__topo *topo,
@@ -179,7 +192,19 @@ HPOOL_INTERNAL int hpool__sup_start(struct hpool__shared *sh,
  * drain and quit (destroy), 't' kill everything, cancel, quit
  * (terminate). */
 HPOOL_INTERNAL void hpool__sup_request(struct hpool__sup *sup, char what);
-/* Wait for the supervisor to exit; return its wait status. */
+/* Wait for the supervisor to exit; return its wait status (0 for a fork
+ * server's supervisor, whose status the server collects). */
 HPOOL_INTERNAL int hpool__sup_join(struct hpool__sup *sup);
+
+/* ---- forkserver.c ---- */
+
+/* Is this process's fork server running? */
+HPOOL_INTERNAL bool hpool__fs_running(void);
+/* Have the fork server fork a supervisor for the pool whose region is
+ * memfd, mapped at addr (len bytes), root block sh. Return: 0 and *sup;
+ * -ENOENT (no server); -errno. */
+HPOOL_INTERNAL int hpool__fs_sup_start(int memfd, void *addr, size_t len,
+				       struct hpool__shared *sh, int bind,
+				       struct hpool__sup *sup);
 
 #endif /* HPOOL_POOL_H */

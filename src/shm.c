@@ -105,6 +105,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE_SHIFT 12
 #define PAGE_SIZE ((size_t)1 << PAGE_SHIFT)
@@ -513,12 +514,51 @@ static void *large_alloc(struct hpool__shm *shm, size_t size)
 
 /* ---- the calls ----------------------------------------------------------- */
 
+static int shm_make(size_t size, struct hpool__shm **out, int *fdp);
+
 int hpool__shm_create(size_t size, struct hpool__shm **out)
+{
+	return shm_make(size, out, NULL);
+}
+
+/* The fork server's variant: the same region, backed by a memfd (it has no
+ * name in any file system; only a process given the descriptor can map
+ * it), because a supervisor forked from the server cannot inherit an
+ * anonymous mapping made after the server was forked. */
+int hpool__shm_create_fd(size_t size, struct hpool__shm **out, int *fd)
+{
+	if (!fd)
+		return -EINVAL;
+	return shm_make(size, out, fd);
+}
+
+size_t hpool__shm_map_size(const struct hpool__shm *shm)
+{
+	return shm->map_size;
+}
+
+int hpool__shm_attach(int fd, void *addr, size_t len)
+{
+	void *base = mmap(addr, len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, fd,
+			  0);
+
+	if (base == MAP_FAILED)
+		return -errno;
+	if (base != addr) { /* kernels before 4.17 treat the flag as a hint */
+		munmap(base, len);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int shm_make(size_t size, struct hpool__shm **out, int *fdp)
 {
 	struct hpool__shm *shm;
 	size_t npages, meta_off, live_off, used_off, arena_off, map_size;
 	size_t nwords;
 	void *base;
+	int fd = -1;
 
 	if (!out || size == 0 || size > HPOOL__SHM_MAX)
 		return -EINVAL;
@@ -532,11 +572,28 @@ int hpool__shm_create(size_t size, struct hpool__shm **out)
 	arena_off = round_up(used_off + nwords * sizeof(uint64_t), PAGE_SIZE);
 	map_size = arena_off + (npages << PAGE_SHIFT);
 
+	if (fdp) {
+		fd = memfd_create("hpool", MFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, (off_t)map_size) < 0) {
+			int e = -errno;
+
+			close(fd);
+			return e;
+		}
+	}
 	/* NORESERVE: the size is address space; pages count when touched. */
 	base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
+		    MAP_SHARED | MAP_NORESERVE | (fdp ? 0 : MAP_ANONYMOUS), fd,
+		    0);
+	if (base == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
+	}
+	if (fdp)
+		*fdp = fd;
 	/* Plain stores: no other thread or process knows the region yet;
 	 * whoever learns of it later does so through a barrier (fork,
 	 * pthread_create or the caller's own publication). mmap zeroed the

@@ -57,28 +57,34 @@ void hpool__fd_unlock(void)
 }
 
 /* Context: lib_fds_lock held. */
-static void lib_fd_add(int fd)
+void hpool__lib_fd_add_locked(int fd)
 {
 	if (n_lib_fds < MAX_LIB_FDS)
 		lib_fds[n_lib_fds++] = fd;
 }
 
-static void lib_fd_del(int fd)
+/* Context: lib_fds_lock held. */
+void hpool__lib_fd_del_locked(int fd)
 {
 	unsigned i;
 
-	pthread_mutex_lock(&lib_fds_lock);
 	for (i = 0; i < n_lib_fds && lib_fds[i] != fd; i++)
 		;
 	if (i < n_lib_fds)
 		lib_fds[i] = lib_fds[--n_lib_fds];
+}
+
+static void lib_fd_del(int fd)
+{
+	pthread_mutex_lock(&lib_fds_lock);
+	hpool__lib_fd_del_locked(fd);
 	pthread_mutex_unlock(&lib_fds_lock);
 }
 
 /* In a fresh child: the only thread, so the table is read unlocked (the
  * fork copied it whole; a half-done add or del can only leave a stale or
  * missing entry, which closes nothing of ours). */
-static void close_lib_fds(void)
+void hpool__close_lib_fds(void)
 {
 	unsigned i;
 
@@ -314,7 +320,7 @@ static void terminate_all(struct sup *s)
 	hpool__event_signal(&s->sh->space);
 }
 
-static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
+int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 		    int req, pid_t owner)
 {
 	struct sup s = { .sh = sh, .topo = topo, .req = req, .pidfd = -1 };
@@ -324,8 +330,11 @@ static int sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	prctl(PR_SET_NAME, "hpool-sup");
 	default_signals();
 	s.pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
-	if (getppid() != owner)
-		return 0; /* the caller is already gone */
+	/* The caller is already gone? (A fork-server supervisor's parent is
+	 * the server, so only the pidfd can tell; without pidfds, the
+	 * parent check.) */
+	if (s.pidfd < 0 && (errno == ESRCH || getppid() != owner))
+		return 0;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -420,13 +429,14 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	if (pid == 0) {
 		/* The lock stays taken in this copy; nothing here uses it. */
 		close(p[1]);
-		close_lib_fds();
-		_exit(sup_main(sh, topo, p[0], owner));
+		hpool__close_lib_fds();
+		_exit(hpool__sup_main(sh, topo, p[0], owner));
 	}
 	close(p[0]);
 	sup->pid = pid;
 	sup->req_fd = p[1];
-	lib_fd_add(p[1]);
+	sup->pidfd = -1;
+	hpool__lib_fd_add_locked(p[1]);
 	hpool__fd_unlock();
 	return 0;
 }
@@ -446,6 +456,15 @@ int hpool__sup_join(struct hpool__sup *sup)
 
 	lib_fd_del(sup->req_fd);
 	close(sup->req_fd);
+	if (sup->pidfd >= 0) { /* the fork server's child: not ours to wait */
+		struct pollfd pfd = { .fd = sup->pidfd, .events = POLLIN };
+
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+		close(sup->pidfd);
+		sup->pidfd = -1;
+		return 0;
+	}
 	while (waitpid(sup->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return status;

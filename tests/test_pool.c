@@ -1153,6 +1153,170 @@ static void test_threaded_fork_reported(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* ---- start methods: fork and forkserver ------------------------------- */
+
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int held_state; /* 1: locked by holder; 2: let go */
+
+static void *holder(void *arg)
+{
+	pthread_mutex_lock(&held_lock);
+	atomic_store(&held_state, 1);
+	while (atomic_load(&held_state) != 2)
+		sleep_ms(1);
+	pthread_mutex_unlock(&held_lock);
+	return NULL;
+}
+
+/* 0 if this worker could take held_lock, else 1. */
+static int task_trylock(void *out, const void *in, const void *ctx)
+{
+	int busy = pthread_mutex_trylock(&held_lock) != 0;
+
+	if (!busy)
+		pthread_mutex_unlock(&held_lock);
+	*(long *)out = busy;
+	return 0;
+}
+
+/* Create a pool while another thread holds held_lock; return what a task
+ * finds. */
+static long lock_seen_by_tasks(int start)
+{
+	hpool_config cfg;
+	pthread_t th;
+	long out[4];
+	hpool *p;
+
+	atomic_store(&held_state, 0);
+	pthread_create(&th, NULL, holder, NULL);
+	while (atomic_load(&held_state) != 1)
+		sleep_ms(1);
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.start = start;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	assert_int_equal(hpool_map(p, task_trylock, NULL, 0, NULL, 0, out,
+				   sizeof(long), 4, NULL), 0);
+	atomic_store(&held_state, 2);
+	pthread_join(th, NULL);
+	assert_int_equal(hpool_destroy(p), 0);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(out[i], out[0]);
+	return out[0];
+}
+
+static void test_forkserver_clean_state(void **st)
+{
+	/* fork: the workers inherit the lock held at create, forever held.
+	 * forkserver: they come from a process forked before it was taken.
+	 * thread and serial: the holder really holds it. */
+	long fork_busy = lock_seen_by_tasks(0);
+	long fs_busy = lock_seen_by_tasks(1);
+
+	assert_int_equal(fork_busy, 1);
+	assert_int_equal(fs_busy, g_mode == HPOOL_MODE_PROCESS ? 0 : 1);
+}
+
+static int ppid_of(int pid)
+{
+	char path[64];
+	int ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%*d %*s %*c %d", &ppid) != 1)
+		ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+static void test_forkserver_pool(void **st)
+{
+	hpool_config cfg;
+	int pids[8], n;
+	hpool *p;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 3;
+	cfg.start = 1;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	n = hpool__pool_pids(p, pids, 8);
+	if (g_mode == HPOOL_MODE_PROCESS) {
+		/* the supervisor is the server's child, not ours */
+		assert_int_equal(n, 4);
+		assert_int_not_equal(ppid_of(pids[0]), getpid());
+		assert_true(ppid_of(pids[0]) > 0);
+		/* the region, mapped at the same address from a memfd,
+		 * carries results and crashes as before */
+		struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
+
+		crash_once(p, s, 60, 25, 0, 10);
+		crash_once(p, s, 60, 7, 3, 1);
+		hpool_shm_free(p, s);
+	} else {
+		assert_int_equal(n, 0); /* start does not apply */
+	}
+	long *in = iota(1000), out[1000];
+	struct affine k = { 2, 1 };
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long), out, sizeof(long), 1000, NULL),
+			 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(out[i], 2 * i + 1);
+	free(in);
+	assert_int_equal(hpool_destroy(p), 0);
+	if (g_mode == HPOOL_MODE_PROCESS)
+		for (int i = 0; i < n; i++) {
+			int tries = 0;
+
+			while (!gone(pids[i]) && tries++ < 1000)
+				sleep_ms(10);
+			assert_true(gone(pids[i]));
+		}
+}
+
+static void test_forkserver_not_inherited(void **st)
+{
+	pid_t pid = fork();
+	int ws;
+
+	if (pid == 0) {
+		/* the parent's server serves the parent only */
+		hpool_config cfg;
+		hpool *p;
+		int e;
+
+		hpool_config_init(&cfg);
+		cfg.mode = HPOOL_MODE_PROCESS;
+		cfg.start = 1;
+		e = hpool_create(&p, &cfg);
+		if (e != -EINVAL)
+			_exit(1);
+		if (!strstr(hpool_last_error(), "fork server is not running"))
+			_exit(2);
+		/* ...and it can start its own */
+		if (hpool_forkserver_start() || hpool_create(&p, &cfg))
+			_exit(3);
+		if (hpool_destroy(p))
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+	setenv("HPOOL_START", "spawn", 1);
+	hpool *p;
+	assert_int_equal(hpool_create(&p, NULL), -EINVAL);
+	assert_non_null(strstr(hpool_last_error(), "HPOOL_START"));
+	unsetenv("HPOOL_START");
+}
+
 /* ---- OpenMP inside workers --------------------------------------------- */
 
 /* ThreadSanitizer does not see the OpenMP runtime's own synchronisation
@@ -1331,6 +1495,9 @@ int main(void)
 		cmocka_unit_test(test_bind_core),
 		cmocka_unit_test(test_idle_costs_nothing),
 		cmocka_unit_test(test_threaded_fork_reported),
+		cmocka_unit_test(test_forkserver_clean_state),
+		cmocka_unit_test(test_forkserver_pool),
+		cmocka_unit_test(test_forkserver_not_inherited),
 #ifndef HPOOL_TEST_TSAN
 		cmocka_unit_test(test_openmp_after_parent_used_it),
 #endif
@@ -1345,6 +1512,11 @@ int main(void)
 	};
 	const char *only = getenv("HPOOL_TEST_MODE");
 	int fails = 0;
+
+	/* First, while this process has one thread: the fork server that
+	 * pools created with start = forkserver fork from. */
+	if (hpool_forkserver_start())
+		return 1;
 
 	unsetenv("HPOOL_MODE");
 	unsetenv("HPOOL_WORKERS");
