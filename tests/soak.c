@@ -484,7 +484,8 @@ int main(int argc, char **argv)
 	unsigned round = 0;
 
 	opt_seed = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
-	for (int i = 1; i < argc; i++) {
+	/* options come in pairs: --name value */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
 
 		if (!strcmp(a, "--kills"))
@@ -501,7 +502,6 @@ int main(int argc, char **argv)
 			opt_hang_s = (unsigned)num(v);
 		else
 			usage();
-		i++;
 	}
 	if (!opt_seed)
 		opt_seed = 1;
