@@ -1,5 +1,5 @@
 /*
- * test_bad_input: the bad-input matrix of docs/BAD_INPUT.md, one assertion
+ * test_bad_input: the bad-input matrix of README.md ("Bad input"), one assertion
  * per row, run in every mode (thread, process, serial; HPOOL_TEST_MODE picks
  * some). Each row checks the return code and a part of the message, and the
  * tests check afterwards that nothing was lost: the pool still works and
