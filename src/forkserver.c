@@ -148,7 +148,9 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 	sigset_t set;
 
 	prctl(PR_SET_NAME, "hpool-forksrv");
-	if (owner_fd < 0)
+	/* Without pidfds (ENOSYS: old kernels, valgrind) the parent check,
+	 * once a second, tells the caller's death instead. */
+	if (owner_fd < 0 && (errno != ENOSYS || getppid() != owner))
 		_exit(0); /* the caller is gone already */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -167,9 +169,10 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 		pid_t pid;
 		ssize_t k;
 
-		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+		if (poll(fds, 3, owner_fd < 0 ? 1000 : -1) < 0 &&
+		    errno != EINTR)
 			_exit(1);
-		if (fds[1].revents)
+		if (fds[1].revents || (owner_fd < 0 && getppid() != owner))
 			_exit(0); /* the caller died */
 		if (fds[2].revents) {
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))

@@ -1333,8 +1333,10 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 					&p->sup);
 		if (e) {
 			hpool__set_error("hpool_create: the fork server could "
-					 "not start a supervisor: %s",
-					 hpool_strerror(e));
+					 "not start a supervisor: %s%s",
+					 hpool_strerror(e), e == -ENOSYS ?
+					 " (it needs pidfd_open, Linux 5.3)" :
+					 "");
 			goto fail;
 		}
 	} else if (s.mode == HPOOL_MODE_PROCESS) {
