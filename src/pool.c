@@ -390,21 +390,17 @@ static void cell_layout(struct call *c, size_t items)
 
 /* Copy `ctx` into the region unless it is already there. Every mode
  * copies: an imap or a submit outlives the caller's frame. */
-static int job_create(struct call *c, hpool_fn fn, const void *ctx,
-		      size_t ctx_size, int64_t timeout_ns)
+/* Does ctx need a copy in the region (not region memory already)? */
+static bool ctx_copied(const hpool *p, const void *ctx, size_t ctx_size)
 {
-	hpool *p = c->pool;
-	bool copy_ctx = ctx && ctx_size &&
-			!hpool__shm_contains(p->shm, ctx, ctx_size);
-	struct hpool__job *job;
+	return ctx && ctx_size && !hpool__shm_contains(p->shm, ctx, ctx_size);
+}
 
-	job = hpool__shm_alloc(p->shm, sizeof(*job) +
-					       (copy_ctx ? ctx_size : 0));
-	if (!job)
-		return hpool__fail(-ENOMEM, "shared arena exhausted: the "
-				   "call's job block of %zu bytes does not "
-				   "fit (raise HPOOL_SHM_SIZE)",
-				   sizeof(*job) + (copy_ctx ? ctx_size : 0));
+/* Fill a job whose block has room for the ctx copy right after it. */
+static void job_fill(struct hpool__job *job, hpool_fn fn, const void *ctx,
+		     size_t ctx_size, bool copy_ctx, size_t in_size,
+		     size_t out_size, int64_t timeout_ns)
+{
 	memset(job, 0, sizeof(*job));
 	job->fn = fn;
 	job->ctx = ctx;
@@ -412,9 +408,25 @@ static int job_create(struct call *c, hpool_fn fn, const void *ctx,
 		memcpy(job + 1, ctx, ctx_size);
 		job->ctx = job + 1;
 	}
-	job->in_size = c->in_size;
-	job->out_size = c->out_size;
+	job->in_size = in_size;
+	job->out_size = out_size;
 	job->timeout_ns = timeout_ns;
+}
+
+static int job_create(struct call *c, hpool_fn fn, const void *ctx,
+		      size_t ctx_size, int64_t timeout_ns)
+{
+	hpool *p = c->pool;
+	bool copy_ctx = ctx_copied(p, ctx, ctx_size);
+	size_t bytes = sizeof(struct hpool__job) + (copy_ctx ? ctx_size : 0);
+	struct hpool__job *job = hpool__shm_alloc(p->shm, bytes);
+
+	if (!job)
+		return hpool__fail(-ENOMEM, "shared arena exhausted: the "
+				   "call's job block of %zu bytes does not "
+				   "fit (raise HPOOL_SHM_SIZE)", bytes);
+	job_fill(job, fn, ctx, ctx_size, copy_ctx, c->in_size, c->out_size,
+		 timeout_ns);
 	c->job = job;
 	return 0;
 }
@@ -992,8 +1004,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if ((e = validate(fn, ctx, ctx_size, in, in_size, NULL, out_size, 1,
 			  NULL, false, "hpool_submit", p->shm_size)))
 		goto out;
-	copy_ctx = ctx && ctx_size &&
-		   !hpool__shm_contains(p->shm, ctx, ctx_size);
+	copy_ctx = ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, chunk with one result word, in, out. */
 	coff = align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0), 16);
 	ioff = align_up(coff + sizeof(*ch) + sizeof(uint64_t), 16);
@@ -1008,15 +1019,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		goto out;
 	}
 	job = (struct hpool__job *)b;
-	memset(job, 0, sizeof(*job));
-	job->fn = fn;
-	job->ctx = ctx;
-	if (copy_ctx) {
-		memcpy(job + 1, ctx, ctx_size);
-		job->ctx = job + 1;
-	}
-	job->in_size = in_size;
-	job->out_size = out_size;
+	job_fill(job, fn, ctx, ctx_size, copy_ctx, in_size, out_size, 0);
 	ch = (struct hpool__chunk *)(b + coff);
 	memset(ch, 0, sizeof(*ch) + sizeof(uint64_t));
 	ch->job = job;
