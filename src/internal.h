@@ -197,8 +197,8 @@ HPOOL_INTERNAL size_t hpool__ring_bytes(uint32_t capacity, uint32_t slot_size);
  * values near 2^32 to cross the wrap). Return: 0, -EINVAL. */
 HPOOL_INTERNAL int hpool__ring_init(struct hpool__ring *r, uint32_t capacity,
 				    uint32_t slot_size, uint32_t start);
-/* The hot operations (reserve, publish, peek, release, and the producer's
- * load hint) are inline, in ring.h, included at the end of this file. */
+/* The hot operations (reserve, publish, peek, release) are inline, in
+ * ring.h, included at the end of this file. */
 /* Anyone: published slots not yet released (a snapshot). */
 HPOOL_INTERNAL uint32_t hpool__ring_count(const struct hpool__ring *r);
 /* Slot at index `i` (any value; masked). */

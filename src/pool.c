@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -54,6 +55,11 @@ struct hpool {
 	bool stopped_clean;     /* every worker stopped (region unmappable) */
 	pthread_mutex_t lock;   /* pushes, lists, rr */
 	unsigned rr;
+	/* Chunks pushed to each worker and not yet taken back by their call
+	 * (harvested, or a future waited): the load that push balances. It
+	 * is the caller's own count, so choosing a ring reads no line that a
+	 * worker writes. */
+	_Atomic unsigned *inflight;
 	/* Set once, when the pool stops for good: waits stop and report this
 	 * code for unfinished items (HPOOL_ECANCELED: terminate;
 	 * HPOOL_ECRASH: the supervisor died). */
@@ -253,46 +259,57 @@ static bool has_space(void *arg)
 	return false;
 }
 
-/* Put [lo, hi) of chunk c into the least loaded of two rings (the next in
- * round robin and the one after), or any ring with room; wait while all
- * are full. Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
+/* A chunk left its call (harvested, or its future completed): it no longer
+ * counts against its worker's load. */
+static void chunk_taken_back(hpool *p, const struct hpool__chunk *c)
+{
+	if (c->ring)
+		atomic_fetch_sub_explicit(&p->inflight[c->worker], 1,
+					  memory_order_relaxed);
+}
+
+/* Put [lo, hi) of chunk c into the ring of the live worker with the
+ * fewest chunks in flight (ties: round robin), or, if that ring is full,
+ * any ring with room; wait while all are full.
+ * Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
 static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 {
 	for (;;) {
 		struct hpool__wctl *best = NULL;
 		struct hpool__task *t = NULL;
-		uint32_t best_n = UINT32_MAX;
-		unsigned i, nlive = 0;
+		unsigned i, nlive = 0, best_n = UINT_MAX;
 
 		pthread_mutex_lock(&p->lock);
 		for (i = 0; i < p->nworkers; i++) {
-			struct hpool__wctl *w =
-				&p->sh->w[(p->rr + i) % p->nworkers];
-			uint32_t n;
+			unsigned k = (p->rr + i) % p->nworkers, n;
+			struct hpool__wctl *w = &p->sh->w[k];
 
 			if (!alive(w))
 				continue;
 			nlive++;
-			/* The producer's own view stays in this core's
-			 * cache; reserve rereads head when it looks full. */
-			n = hpool__ring_used_hint(w->ring);
+			n = atomic_load_explicit(&p->inflight[k],
+						 memory_order_relaxed);
 			if (n < best_n) {
 				best_n = n;
 				best = w;
 			}
-			/* Two live candidates are enough unless both are
-			 * loaded; then look at every ring. */
-			if (nlive >= 2 && best_n < 2)
-				break;
 		}
-		if (best && (t = hpool__ring_reserve(best->ring))) {
+		if (best && !(t = hpool__ring_reserve(best->ring)))
+			for (i = 0; i < p->nworkers && !t; i++)
+				if (alive(&p->sh->w[i]) &&
+				    (t = hpool__ring_reserve(p->sh->w[i].ring)))
+					best = &p->sh->w[i];
+		if (t) {
 			t->chunk = c;
 			t->lo = lo;
 			t->hi = hi;
 			c->ring = best->ring;
+			c->worker = best->index;
 			/* the reserved slot's index: only we write tail */
 			c->slot = atomic_load_explicit(&best->ring->tail,
 						       memory_order_relaxed);
+			atomic_fetch_add_explicit(&p->inflight[best->index], 1,
+						  memory_order_relaxed);
 			hpool__ring_publish(best->ring);
 			p->rr = (best->index + 1) % p->nworkers;
 		}
@@ -719,6 +736,7 @@ static struct hpool__chunk *next_done(struct call *c, int64_t deadline_ns,
 	memmove(&c->win[i], &c->win[i + 1],
 		(c->wcount - (unsigned)i - 1) * sizeof(*c->win));
 	c->wcount--;
+	chunk_taken_back(c->pool, ch);
 	return ch;
 }
 
@@ -1109,6 +1127,7 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 				   "%lld ns", (long long)timeout_ns);
 	}
 	st = harvest_status(p, f->chunk, 0);
+	chunk_taken_back(p, f->chunk);
 	if (st)
 		explain(p, f->chunk, 0, st, "hpool_wait");
 	if (out && f->out_size && st != HPOOL_ECANCELED)
@@ -1257,6 +1276,11 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	}
 	p->nworkers = s.mode == HPOOL_MODE_SERIAL ? 1 :
 		      s.workers ? s.workers : hpool__topo_cores(p->topo);
+	p->inflight = calloc(p->nworkers, sizeof(*p->inflight));
+	if (!p->inflight) {
+		e = hpool__fail(-ENOMEM, "hpool_create: out of memory");
+		goto fail;
+	}
 	pus = hpool__topo_pus(p->topo);
 	if (fs) {
 		/* a memfd: registered at once, so that no other pool's
@@ -1523,6 +1547,7 @@ static void pool_free(hpool *p, bool unmap)
 		hpool__topo_close(p->topo);
 	free(p->threads);
 	free(p->targs);
+	free(p->inflight);
 	pthread_mutex_destroy(&p->lock);
 	retire_handle(p);
 }

@@ -70,6 +70,7 @@ struct hpool__chunk {
 	 * that ring's head has passed the slot (pool.c, slot_released). */
 	struct hpool__ring *ring;
 	uint32_t slot;
+	uint32_t worker;         /* index of that ring's worker (load count) */
 	_Atomic uint64_t res[];  /* per item, see HPOOL__RES */
 };
 

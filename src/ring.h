@@ -63,12 +63,4 @@ static inline void hpool__ring_release(struct hpool__ring *r)
 	HPOOL__FAULT(HPOOL__F_RING_RELEASED);
 }
 
-/* Producer: slots in use as the producer last saw them. It may overstate
- * (its copy of head is old) but reads no line the consumer writes. */
-static inline uint32_t hpool__ring_used_hint(const struct hpool__ring *r)
-{
-	return atomic_load_explicit(&r->tail, memory_order_relaxed) -
-	       r->head_cache;
-}
-
 #endif /* HPOOL_RING_H */

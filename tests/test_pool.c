@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1045,6 +1046,48 @@ static void test_supervisor_killed(void **st)
 	}
 }
 
+/* ---- load balance ------------------------------------------------------ */
+
+static int task_tid(void *out, const void *in, const void *ctx)
+{
+	sleep_ms(1);
+	*(long *)out = syscall(SYS_gettid);
+	return 0;
+}
+
+static void test_load_balance(void **st)
+{
+	hpool *p = make_pool(2);
+	long out[64], tids[2] = { 0, 0 };
+	int count[2] = { 0, 0 };
+
+	for (int round = 0; round < 2; round++) {
+		/* automatic chunks, then chunk 1 */
+		hpool_map_opts o = { .chunk = round ? 1 : 0 };
+
+		memset(count, 0, sizeof(count));
+		assert_int_equal(hpool_map(p, task_tid, NULL, 0, NULL, 0, out,
+					   sizeof(long), 64, &o), 0);
+		for (int i = 0; i < 64; i++) {
+			int k = out[i] == tids[0] || !tids[0] ? 0 : 1;
+
+			if (!tids[k])
+				tids[k] = out[i];
+			assert_int_equal(out[i], tids[k]);
+			count[k]++;
+		}
+		/* Chunks go to the worker with the fewest in flight, so
+		 * both run a fair share (serial: the caller runs all). */
+		if (g_mode == HPOOL_MODE_SERIAL) {
+			assert_int_equal(count[0], 64);
+		} else {
+			assert_true(count[0] >= 64 / 8);
+			assert_true(count[1] >= 64 / 8);
+		}
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* ---- binding, idle cost, threaded fork -------------------------------- */
 
 static int task_ncpus(void *out, const void *in, const void *ctx)
@@ -1496,6 +1539,7 @@ int main(void)
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
 		cmocka_unit_test(test_supervisor_killed),
+		cmocka_unit_test(test_load_balance),
 		cmocka_unit_test(test_bind_core),
 		cmocka_unit_test(test_idle_costs_nothing),
 		cmocka_unit_test(test_threaded_fork_reported),

@@ -388,30 +388,6 @@ static void test_full(void **state)
 /* The producer's load hint: exact while only the producer moves, an
  * overstatement (never less) after releases it has not looked at, exact
  * again once reserve has had to read head. */
-static void test_used_hint(void **state)
-{
-	const uint32_t cap = 8;
-	struct mring m;
-	struct hpool__ring *r = ring_new(&m, cap, 16, UINT32_MAX - 2);
-
-	(void)state;
-	assert_int_equal(hpool__ring_used_hint(r), 0);
-	for (uint32_t i = 0; i < cap; i++) {
-		assert_true(push(r, i));
-		assert_int_equal(hpool__ring_used_hint(r), i + 1);
-	}
-	for (uint32_t i = 0; i < 3; i++)
-		pop_expect(r, i);
-	assert_int_equal(hpool__ring_count(r), cap - 3);
-	assert_int_equal(hpool__ring_used_hint(r), cap); /* stale, high */
-	assert_non_null(hpool__ring_reserve(r)); /* looks full: reads head */
-	assert_int_equal(hpool__ring_used_hint(r), cap - 3);
-	for (uint32_t i = 3; i < cap; i++)
-		pop_expect(r, i);
-	assert_true(hpool__ring_used_hint(r) >= hpool__ring_count(r));
-	ring_free(&m);
-}
-
 static void test_capacity_two(void **state)
 {
 	struct mring m;
@@ -1001,7 +977,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shape_accepted),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_used_hint),
 		cmocka_unit_test(test_capacity_two),
 		cmocka_unit_test(test_wrap_full_rounds),
 		cmocka_unit_test(test_wrap_interleaved),
