@@ -54,7 +54,7 @@ struct hpool {
 	struct thread_arg *targs;
 	bool stopped_clean;     /* every worker stopped (region unmappable) */
 	pthread_mutex_t lock;   /* pushes, lists, rr */
-	unsigned rr;
+	unsigned rr;            /* the worker pushed to last */
 	/* Chunks pushed to each worker and not yet taken back by their call
 	 * (harvested, or a future waited): the load that push balances. It
 	 * is the caller's own count, so choosing a ring reads no line that a
@@ -269,8 +269,9 @@ static void chunk_taken_back(hpool *p, const struct hpool__chunk *c)
 }
 
 /* Put [lo, hi) of chunk c into the ring of the live worker with the
- * fewest chunks in flight (ties: round robin), or, if that ring is full,
- * any ring with room; wait while all are full.
+ * fewest chunks in flight (ties: the worker used last, which stays warm:
+ * one task at a time then ping-pongs with one worker, not all of them),
+ * or, if that ring is full, any ring with room; wait while all are full.
  * Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
 static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 {
@@ -311,7 +312,7 @@ static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
 			atomic_fetch_add_explicit(&p->inflight[best->index], 1,
 						  memory_order_relaxed);
 			hpool__ring_publish(best->ring);
-			p->rr = (best->index + 1) % p->nworkers;
+			p->rr = best->index;
 		}
 		pthread_mutex_unlock(&p->lock);
 		if (t) {
