@@ -31,6 +31,9 @@
 #define POOL_DEAD 0xdeadb001u
 #define CELL_BYTES ((size_t)64 << 10) /* auto chunks stay under this */
 #define QUARANTINE 64 /* destroyed handles kept before free() */
+#define WINDOW_BYTES ((size_t)16 << 20) /* a call's cells, at most */
+#define CELL_CACHE 32 /* cells kept between calls ... */
+#define CELL_CACHE_BYTES ((size_t)32 << 20) /* ... up to this much */
 
 struct call;
 struct hpool;
@@ -60,6 +63,12 @@ struct hpool {
 	 * is the caller's own count, so choosing a ring reads no line that a
 	 * worker writes. */
 	_Atomic unsigned *inflight;
+	/* Cells of finished calls, kept for the next ones (under lock): a
+	 * freed cell's pages go back to the system, and the next call would
+	 * fault them all in again. Given back when the arena runs short. */
+	struct { void *ptr; size_t bytes; } cache[CELL_CACHE];
+	unsigned ncache;
+	size_t cache_bytes;
 	/* Set once, when the pool stops for good: waits stop and report this
 	 * code for unfinished items (HPOOL_ECANCELED: terminate;
 	 * HPOOL_ECRASH: the supervisor died). */
@@ -499,6 +508,13 @@ static int call_init(struct call *c, hpool *p, hpool_fn fn, const void *ctx,
 		  (unsigned)(p->nworkers * depth);
 	if (c->wcap > 4096)
 		c->wcap = 4096;
+	/* ...but big cells (large items) in flight are bounded in bytes. */
+	if ((size_t)c->wcap * c->cell_bytes > WINDOW_BYTES) {
+		size_t fit = WINDOW_BYTES / c->cell_bytes;
+
+		c->wcap = fit > 2 * p->nworkers ? (unsigned)fit :
+						   2 * p->nworkers;
+	}
 	c->win = calloc(c->wcap, sizeof(*c->win));
 	c->cells = calloc(c->wcap, sizeof(*c->cells));
 	if (!c->win || !c->cells)
@@ -551,11 +567,65 @@ static void wait_slot_released(hpool *p, struct hpool__chunk *ch)
 		pool_wait(p, &p->sh->space, slot_released, ch, -1);
 }
 
+/* Give every cached cell back to the arena. */
+static void cache_flush(hpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->ncache) {
+		p->ncache--;
+		hpool__shm_free(p->shm, p->cache[p->ncache].ptr);
+	}
+	p->cache_bytes = 0;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* A cell of at least `bytes` (at most twice that, not to waste a big one
+ * on a small call): from the cache, else from the arena, else from the
+ * arena after giving the cache back. NULL when the arena is exhausted. */
+static void *cell_get(hpool *p, size_t bytes)
+{
+	void *cell = NULL;
+	unsigned i, best = CELL_CACHE;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->ncache; i++)
+		if (p->cache[i].bytes >= bytes && p->cache[i].bytes <= 2 * bytes &&
+		    (best == CELL_CACHE ||
+		     p->cache[i].bytes < p->cache[best].bytes))
+			best = i;
+	if (best < CELL_CACHE) {
+		cell = p->cache[best].ptr;
+		p->cache_bytes -= p->cache[best].bytes;
+		p->cache[best] = p->cache[--p->ncache];
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!cell && !(cell = hpool__shm_alloc(p->shm, bytes))) {
+		cache_flush(p);
+		cell = hpool__shm_alloc(p->shm, bytes);
+	}
+	return cell;
+}
+
+/* Keep a released cell for the next call, or free it. */
+static void cell_put(hpool *p, void *cell, size_t bytes)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->ncache < CELL_CACHE && p->cache_bytes + bytes <= CELL_CACHE_BYTES) {
+		p->cache[p->ncache].ptr = cell;
+		p->cache[p->ncache++].bytes = bytes;
+		p->cache_bytes += bytes;
+		cell = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (cell)
+		hpool__shm_free(p->shm, cell);
+}
+
 /* Free a chunk of a released call, unless a task may still use it: after
  * hpool_terminate an abandoned thread-mode task can still read its chunk
  * and the job (ctx), and write its result, so a chunk that is not done
  * stays in the region, which takes no new work. Return: true if kept. */
-static bool chunk_release(hpool *p, struct hpool__chunk *ch)
+static bool chunk_release(hpool *p, struct hpool__chunk *ch, size_t bytes)
 {
 	/* Pairs with the release store of done in hpool__chunk_finish: the
 	 * worker's last access to ch and the job comes before it. */
@@ -563,7 +633,7 @@ static bool chunk_release(hpool *p, struct hpool__chunk *ch)
 	    !atomic_load_explicit(&ch->done, memory_order_acquire))
 		return true;
 	wait_slot_released(p, ch);
-	hpool__shm_free(p->shm, ch);
+	cell_put(p, ch, bytes);
 	return false;
 }
 
@@ -584,11 +654,11 @@ static void call_release(struct call *c)
 						  memory_order_relaxed);
 		pthread_mutex_unlock(&p->lock);
 		for (i = 0; i < c->ncells; i++)
-			kept |= chunk_release(p, c->cells[i]);
+			kept |= chunk_release(p, c->cells[i], c->cell_bytes);
 		for (i = 0; i < c->wcount; i++)
-			kept |= chunk_release(p, c->win[i]);
+			kept |= chunk_release(p, c->win[i], c->cell_bytes);
 		if (c->cur)
-			kept |= chunk_release(p, c->cur);
+			kept |= chunk_release(p, c->cur, c->cell_bytes);
 		if (!kept)
 			hpool__shm_free(p->shm, c->job);
 	}
@@ -619,7 +689,7 @@ static int issue(struct call *c)
 		ch = c->cells[--c->ncells];
 		wait_slot_released(p, ch); /* the slot it last went through */
 	} else if (c->wcount + (c->cur != NULL) < c->wcap) {
-		ch = hpool__shm_alloc(p->shm, c->cell_bytes);
+		ch = cell_get(p, c->cell_bytes);
 		if (!ch && c->wcount == 0 && !c->cur)
 			return hpool__fail(-ENOMEM, "shared arena exhausted: "
 					   "a chunk of %zu bytes does not fit "
@@ -1167,6 +1237,10 @@ void *hpool_shm_alloc(hpool *p, size_t size)
 		return NULL;
 	}
 	b = hpool__shm_alloc(p->shm, size);
+	if (!b) { /* the cache of cells gives way to the user's memory */
+		cache_flush(p);
+		b = hpool__shm_alloc(p->shm, size);
+	}
 	if (!b)
 		hpool__set_error("hpool_shm_alloc: %zu bytes do not fit in the "
 				 "shared arena of %zu bytes (raise "

@@ -241,6 +241,30 @@ static void test_map_large_results(void **st)
 	free(out);
 }
 
+/* Cells kept between calls (to spare page faults) give way to the user's
+ * own allocations when the arena runs short. */
+static void test_cell_cache_gives_way(void **st)
+{
+	hpool *p = make_pool(2); /* 64 MiB arena */
+	size_t n = 40;
+	long *in = iota(n);
+	struct big *out = malloc(n * sizeof(*out));
+	void *b;
+
+	assert_int_equal(hpool_map(p, task_big, NULL, 0, in, sizeof(long), out,
+				   sizeof(*out), n, NULL), 0);
+	b = hpool_shm_alloc(p, (size_t)62 << 20);
+	assert_non_null(b);
+	hpool_shm_free(p, b);
+	/* and the next map still finds cells */
+	assert_int_equal(hpool_map(p, task_big, NULL, 0, in, sizeof(long), out,
+				   sizeof(*out), n, NULL), 0);
+	assert_int_equal(out[n - 1].b[0], (char)(n - 1));
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
 /* ---- shared memory in place ------------------------------------------- */
 
 /* out = the address the task was given for its result. */
@@ -1520,6 +1544,7 @@ int main(void)
 		cmocka_unit_test(test_map_status),
 		cmocka_unit_test(test_map_progress),
 		cmocka_unit_test(test_map_large_results),
+		cmocka_unit_test(test_cell_cache_gives_way),
 		cmocka_unit_test(test_shm_in_place),
 		cmocka_unit_test(test_shm_through_ctx),
 		cmocka_unit_test(test_shm_bad),
