@@ -593,10 +593,11 @@ static void *cell_get(hpool *p, size_t bytes)
 		    (best == CELL_CACHE ||
 		     p->cache[i].bytes < p->cache[best].bytes))
 			best = i;
-	if (best < CELL_CACHE) {
+	if (best < CELL_CACHE) { /* keep the rest oldest first */
 		cell = p->cache[best].ptr;
 		p->cache_bytes -= p->cache[best].bytes;
-		p->cache[best] = p->cache[--p->ncache];
+		memmove(&p->cache[best], &p->cache[best + 1],
+			(--p->ncache - best) * sizeof(p->cache[0]));
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (!cell && !(cell = hpool__shm_alloc(p->shm, bytes))) {
@@ -606,19 +607,27 @@ static void *cell_get(hpool *p, size_t bytes)
 	return cell;
 }
 
-/* Keep a released cell for the next call, or free it. */
+/* Keep a released cell for the next call, evicting the oldest ones to
+ * make room (cells of a kind no longer used must not keep out the current
+ * ones), or free it if it is too big to keep. */
 static void cell_put(hpool *p, void *cell, size_t bytes)
 {
-	pthread_mutex_lock(&p->lock);
-	if (p->ncache < CELL_CACHE && p->cache_bytes + bytes <= CELL_CACHE_BYTES) {
-		p->cache[p->ncache].ptr = cell;
-		p->cache[p->ncache++].bytes = bytes;
-		p->cache_bytes += bytes;
-		cell = NULL;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (cell)
+	if (bytes > CELL_CACHE_BYTES) {
 		hpool__shm_free(p->shm, cell);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (p->ncache == CELL_CACHE ||
+	       p->cache_bytes + bytes > CELL_CACHE_BYTES) {
+		hpool__shm_free(p->shm, p->cache[0].ptr);
+		p->cache_bytes -= p->cache[0].bytes;
+		memmove(&p->cache[0], &p->cache[1],
+			--p->ncache * sizeof(p->cache[0]));
+	}
+	p->cache[p->ncache].ptr = cell;
+	p->cache[p->ncache++].bytes = bytes;
+	p->cache_bytes += bytes;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* Free a chunk of a released call, unless a task may still use it: after
