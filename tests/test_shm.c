@@ -202,84 +202,13 @@ static size_t capacity(struct hpool__shm *shm)
 
 /* ---- children ------------------------------------------------------------ */
 
-#define MAX_KIDS 8
-static pid_t kids[MAX_KIDS];
-
-typedef int (*child_fn)(void *arg);
-
-static pid_t spawn(child_fn fn, void *arg, int fault, int skip)
+static void arm(int fault, int skip)
 {
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(CHILD_ALARM_S);
-		atomic_store(&hpool__shm_fault_skip, skip);
-		atomic_store(&hpool__shm_fault_at, fault);
-		_exit(fn(arg));
-	}
-	for (int i = 0; i < MAX_KIDS; i++) {
-		if (!kids[i]) {
-			kids[i] = pid;
-			return pid;
-		}
-	}
-	fail_msg("too many children");
-	return -1;
+	atomic_store(&hpool__shm_fault_skip, skip);
+	atomic_store(&hpool__shm_fault_at, fault);
 }
 
-static int reap(pid_t pid)
-{
-	int st = 0;
-	pid_t w;
-
-	do
-		w = waitpid(pid, &st, 0);
-	while (w < 0 && errno == EINTR);
-	assert_int_equal(w, pid);
-	for (int i = 0; i < MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-	return st;
-}
-
-static void expect_exit0(pid_t pid, const char *what)
-{
-	int st = reap(pid);
-
-	if (WIFSIGNALED(st))
-		fail_msg("%s: killed by signal %d", what, WTERMSIG(st));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != C_OK)
-		fail_msg("%s: exit code %d", what, WEXITSTATUS(st));
-}
-
-static void expect_killed(pid_t pid, const char *what)
-{
-	int st = reap(pid);
-
-	if (WIFEXITED(st))
-		fail_msg("%s: exited %d instead of dying at its fault point",
-			 what, WEXITSTATUS(st));
-	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
-		fail_msg("%s: died by signal %d, not SIGKILL", what,
-			 WTERMSIG(st));
-}
-
-static int kill_kids(void **state)
-{
-	(void)state;
-	for (int i = 0; i < MAX_KIDS; i++) {
-		if (kids[i]) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-			kids[i] = 0;
-		}
-	}
-	return 0;
-}
+#include "children.h"
 
 /* Wait (politely) until *v >= goal; false after WAIT_S seconds. */
 static bool wait_for(_Atomic unsigned long *v, unsigned long goal)
