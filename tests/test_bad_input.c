@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "modes.h"
+
 static hpool_mode g_mode;
 static int g_print;
 
@@ -832,26 +834,12 @@ int main(void)
 		cmocka_unit_test(test_shm_free_bad),
 		cmocka_unit_test(test_strerror_bad_codes),
 	};
-	static const struct { hpool_mode m; const char *name; } modes[] = {
-		{ HPOOL_MODE_THREAD, "bad_input/thread" },
-		{ HPOOL_MODE_PROCESS, "bad_input/process" },
-		{ HPOOL_MODE_SERIAL, "bad_input/serial" },
-	};
-	const char *only = getenv("HPOOL_TEST_MODE");
-	int fails = 0;
 
 	g_print = getenv("HPOOL_TEST_PRINT") != NULL;
 	unsetenv("HPOOL_MODE");
 	unsetenv("HPOOL_WORKERS");
 	unsetenv("HPOOL_BIND");
 	unsetenv("HPOOL_SHM_SIZE");
-	for (unsigned i = 0; i < 3; i++) {
-		if (only && !strstr(modes[i].name, only))
-			continue;
-		g_mode = modes[i].m;
-		fails += _cmocka_run_group_tests(modes[i].name, tests,
-						 sizeof(tests) / sizeof(tests[0]),
-						 NULL, NULL);
-	}
-	return fails ? 1 : 0;
+	return run_in_every_mode("bad_input", tests,
+				 sizeof(tests) / sizeof(tests[0]), &g_mode);
 }

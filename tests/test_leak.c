@@ -38,6 +38,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "modes.h"
+
 /* Test-only internal: supervisor pid, then one pid per worker slot. */
 int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 
@@ -606,26 +608,12 @@ int main(void)
 		cmocka_unit_test(test_concurrent_create_fds),
 		cmocka_unit_test(test_leak_cycles),
 	};
-	static const struct { hpool_mode m; const char *name; } modes[] = {
-		{ HPOOL_MODE_THREAD, "leak/thread" },
-		{ HPOOL_MODE_PROCESS, "leak/process" },
-		{ HPOOL_MODE_SERIAL, "leak/serial" },
-	};
-	const char *only = getenv("HPOOL_TEST_MODE");
-	int fails = 0;
 
 	unsetenv("HPOOL_MODE");
 	unsetenv("HPOOL_WORKERS");
 	/* Orphaned descendants (a worker whose supervisor died) become our
 	 * children, where the leak check counts them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	for (unsigned i = 0; i < 3; i++) {
-		if (only && !strstr(modes[i].name, only))
-			continue;
-		g_mode = modes[i].m;
-		fails += _cmocka_run_group_tests(modes[i].name, tests,
-						 sizeof(tests) / sizeof(tests[0]),
-						 NULL, NULL);
-	}
-	return fails ? 1 : 0;
+	return run_in_every_mode("leak", tests,
+				 sizeof(tests) / sizeof(tests[0]), &g_mode);
 }

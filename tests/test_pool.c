@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "modes.h"
+
 HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 
 static hpool_mode g_mode;
@@ -1578,13 +1580,6 @@ int main(void)
 		cmocka_unit_test(test_mode_and_workers),
 		cmocka_unit_test(test_env_mode),
 	};
-	static const struct { hpool_mode m; const char *name; } modes[] = {
-		{ HPOOL_MODE_THREAD, "pool/thread" },
-		{ HPOOL_MODE_PROCESS, "pool/process" },
-		{ HPOOL_MODE_SERIAL, "pool/serial" },
-	};
-	const char *only = getenv("HPOOL_TEST_MODE");
-	int fails = 0;
 
 	/* First, while this process has one thread: the fork server that
 	 * pools created with start = forkserver fork from. */
@@ -1598,13 +1593,6 @@ int main(void)
 	       "is left out (TSan cannot see the OpenMP runtime); not run, "
 	       "not passed\n");
 #endif
-	for (unsigned i = 0; i < 3; i++) {
-		if (only && !strstr(modes[i].name, only))
-			continue;
-		g_mode = modes[i].m;
-		fails += _cmocka_run_group_tests(modes[i].name, tests,
-						 sizeof(tests) / sizeof(tests[0]),
-						 NULL, NULL);
-	}
-	return fails ? 1 : 0;
+	return run_in_every_mode("pool", tests,
+				 sizeof(tests) / sizeof(tests[0]), &g_mode);
 }
