@@ -251,10 +251,6 @@ static bool alive(const struct hpool__wctl *w)
 	       HPOOL__W_INIT_FAILED;
 }
 
-struct space_arg {
-	hpool *p;
-};
-
 static bool has_space(void *arg)
 {
 	hpool *p = arg;
@@ -750,10 +746,6 @@ static int fill(struct call *c)
 	return e < 0 ? e : 0;
 }
 
-struct wait_arg {
-	struct call *c;
-};
-
 /* Find a finished chunk in the window: the oldest only when ordered.
  * Return its window index, or -1. */
 static int find_done(struct call *c)
@@ -1082,6 +1074,28 @@ void hpool_iter_free(hpool_iter *it)
 
 /* ---- futures ------------------------------------------------------------ */
 
+/* The pool's list of futures not yet waited (destroy detaches them). */
+static void fut_link(hpool_future *f)
+{
+	pthread_mutex_lock(&f->pool->lock);
+	f->next = f->pool->futures;
+	if (f->next)
+		f->next->pprev = &f->next;
+	f->pprev = &f->pool->futures;
+	f->pool->futures = f;
+	pthread_mutex_unlock(&f->pool->lock);
+}
+
+static void fut_unlink(hpool_future *f)
+{
+	pthread_mutex_lock(&f->pool->lock);
+	*f->pprev = f->next;
+	if (f->next)
+		f->next->pprev = f->pprev;
+	pthread_mutex_unlock(&f->pool->lock);
+}
+
+
 int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		 const void *in, size_t in_size, size_t out_size,
 		 hpool_future **fut)
@@ -1136,19 +1150,9 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	f->job = job;
 	f->chunk = ch;
 	f->out_size = out_size;
-	pthread_mutex_lock(&p->lock);
-	f->next = p->futures;
-	if (f->next)
-		f->next->pprev = &f->next;
-	f->pprev = &p->futures;
-	p->futures = f;
-	pthread_mutex_unlock(&p->lock);
+	fut_link(f);
 	if ((e = dispatch(p, ch)) < 0) {
-		pthread_mutex_lock(&p->lock);
-		*f->pprev = f->next;
-		if (f->next)
-			f->next->pprev = f->pprev;
-		pthread_mutex_unlock(&p->lock);
+		fut_unlink(f);
 		hpool__shm_free(p->shm, b);
 		free(f);
 		goto out;
@@ -1166,15 +1170,6 @@ static bool fut_done(void *arg)
 	/* Pairs with the release store of done in hpool__chunk_finish. */
 	return atomic_load_explicit(&f->chunk->done, memory_order_acquire) ||
 	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
-}
-
-static void fut_unlink(hpool_future *f)
-{
-	pthread_mutex_lock(&f->pool->lock);
-	*f->pprev = f->next;
-	if (f->next)
-		f->next->pprev = f->pprev;
-	pthread_mutex_unlock(&f->pool->lock);
 }
 
 int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
@@ -1295,10 +1290,6 @@ static unsigned count_threads(void)
 	hpool__fd_unlock();
 	return n ? n : 1;
 }
-
-struct ready_arg {
-	struct hpool__shared *sh;
-};
 
 static bool all_started(void *arg)
 {

@@ -109,7 +109,6 @@ struct hpool__shared {
 	struct hpool__event done;
 	_Atomic uint32_t closing;    /* 1: finish the rings, then exit */
 	_Atomic uint32_t timeouts;   /* calls with a timeout in flight */
-	_Atomic uint32_t busy;       /* workers running an item (stats) */
 	uint32_t nworkers;
 	hpool_mode mode;
 	uint32_t max_tasks;          /* process mode recycling, 0 never */
