@@ -52,7 +52,7 @@
 #endif
 #define _LGPL_SOURCE /* inline wfcqueue, as ck_ring is inline */
 
-#include "internal.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <inttypes.h>

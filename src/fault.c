@@ -1,9 +1,10 @@
 /*
  * Fault injection (test builds only): HPOOL__FAULT(p) calls hpool__fault_hit
  * when hpool__fault_at == p; the process then dies by SIGKILL at the
- * (hpool__fault_skip + 1)-th pass of that point. The counters are private
- * to each process (not in the shared region): a test sets them in a child
- * after fork, so only that child dies.
+ * (hpool__fault_skip + 1)-th pass of that point, or runs hpool__fault_hook
+ * when one is set. One mechanism and one enum (internal.h) for every layer.
+ * The counters are private to each process (not in the shared region): a
+ * test sets them in a child after fork, so only that child dies.
  */
 #include "internal.h"
 
@@ -12,6 +13,7 @@
 
 _Atomic int hpool__fault_at;
 _Atomic int hpool__fault_skip;
+void (*hpool__fault_hook)(int point);
 
 /* Context: any thread; kills the whole process, like a crash would. */
 void hpool__fault_hit(int point)
@@ -19,8 +21,10 @@ void hpool__fault_hit(int point)
 	if (atomic_load_explicit(&hpool__fault_at, memory_order_relaxed) !=
 	    point)
 		return;
-	if (atomic_fetch_sub_explicit(&hpool__fault_skip, 1,
-				      memory_order_relaxed) == 0)
-		raise(SIGKILL);
+	if (hpool__fault_hook)
+		hpool__fault_hook(point);
+	else if (atomic_fetch_sub_explicit(&hpool__fault_skip, 1,
+					   memory_order_relaxed) <= 0)
+		raise(SIGKILL); /* kills the whole process, no handler */
 }
 #endif /* HPOOL_FAULT_INJECTION */

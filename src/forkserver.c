@@ -20,7 +20,8 @@
  * reap it, so it names the right process) instead of waiting for it.
  * The server exits when the caller does (pidfd) or closes its socket.
  */
-#include "pool.h"
+#include "forkserver.h"
+#include "libfd.h"
 
 #include <errno.h>
 #include <poll.h>

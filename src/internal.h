@@ -25,6 +25,12 @@
 #define HPOOL__CACHELINE 64
 #define HPOOL__ALIGNED __attribute__((aligned(HPOOL__CACHELINE)))
 
+/* x rounded up to a multiple of a (a power of two). */
+static inline size_t hpool__align_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
 /* ---- error.c ------------------------------------------------------------ */
 
 /* Record this thread's last-error message (printf format). */
@@ -148,65 +154,6 @@ HPOOL_INTERNAL bool hpool__shm_is_block(const struct hpool__shm *shm,
  *   changed: double, inner, foreign and NULL pointers are refused). */
 HPOOL_INTERNAL int hpool__shm_release(struct hpool__shm *shm, void *p);
 
-/* Fault points of shm.c (test builds): hpool__shm_fault_at names one; the
- * process dies (SIGKILL) at its hpool__shm_fault_skip+1-th pass. */
-enum hpool__shm_fault {
-	HPOOL__SHMF_NONE = 0,
-	HPOOL__SHMF_POP_READ,     /* small alloc: next read, no CAS yet */
-	HPOOL__SHMF_POPPED,       /* small alloc: off the list, not live */
-	HPOOL__SHMF_MARKED,       /* small alloc: live, not returned */
-	HPOOL__SHMF_RUN_CLAIMED,  /* refill: pages claimed, not labelled */
-	HPOOL__SHMF_RUN_CARVED,   /* refill: labelled and chained, not pushed */
-	HPOOL__SHMF_UNMARKED,     /* small free: not live, not pushed */
-	HPOOL__SHMF_BITS_PARTIAL, /* large alloc: some words claimed */
-	HPOOL__SHMF_CLAIMED,      /* large alloc: claimed, not labelled */
-	HPOOL__SHMF_UNLABELLED,   /* large free: label gone, pages kept */
-	HPOOL__SHMF_RETURNED,     /* large free: pages returned, bits set */
-	HPOOL__SHMF_COUNT
-};
-#ifdef HPOOL_FAULT_INJECTION
-extern HPOOL_INTERNAL _Atomic int hpool__shm_fault_at;
-extern HPOOL_INTERNAL _Atomic int hpool__shm_fault_skip;
-/* When set, called at the point instead of dying: a test runs other
- * threads' steps at that instant (set it while single-threaded). */
-extern HPOOL_INTERNAL void (*hpool__shm_fault_hook)(int point);
-#endif
-
-/* ---- ring.c (protocol in the comment block at the top of ring.c) -------- */
-
-/* A bounded single-producer / single-consumer ring of fixed-size slots,
- * placed in the shared region. Each index has exactly one writer. */
-struct hpool__ring {
-	/* producer's line: tail is written only by the producer */
-	_Atomic uint32_t tail HPOOL__ALIGNED;
-	uint32_t head_cache; /* producer's private copy of head */
-	/* consumer's line: head is written only by the consumer (or by the
-	 * supervisor while the consumer is dead) */
-	_Atomic uint32_t head HPOOL__ALIGNED;
-	uint32_t tail_cache; /* consumer's private copy of tail */
-	/* read-only after init */
-	uint32_t mask HPOOL__ALIGNED;
-	uint32_t slot_size;
-	unsigned char slots[] HPOOL__ALIGNED;
-};
-
-/* Bytes needed for a ring; capacity a power of two >= 2, slot_size a
- * multiple of 8. Return 0 when the shape is invalid. */
-HPOOL_INTERNAL size_t hpool__ring_bytes(uint32_t capacity, uint32_t slot_size);
-/* Initialise an empty ring whose indices start at `start` (tests use
- * values near 2^32 to cross the wrap). Return: 0, -EINVAL. */
-HPOOL_INTERNAL int hpool__ring_init(struct hpool__ring *r, uint32_t capacity,
-				    uint32_t slot_size, uint32_t start);
-/* The hot operations (reserve, publish, peek, release) are inline, in
- * ring.h, included at the end of this file. */
-/* Anyone: published slots not yet released (a snapshot). */
-HPOOL_INTERNAL uint32_t hpool__ring_count(const struct hpool__ring *r);
-/* Slot at index `i` (any value; masked). */
-static inline void *hpool__ring_slot(struct hpool__ring *r, uint32_t i)
-{
-	return r->slots + (size_t)(i & r->mask) * r->slot_size;
-}
-
 /* ---- wait.c ------------------------------------------------------------- */
 
 /*
@@ -237,26 +184,50 @@ HPOOL_INTERNAL int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond
 				     int64_t deadline_ns);
 #define HPOOL__SPIN_NS 20000 /* about two futex round trips */
 
-/* ---- fault injection (test builds only) --------------------------------- */
+/* ---- fault.c: fault injection (test builds only) ------------------------ */
 
-/* Points where a test can make the calling process die (SIGKILL). */
+/*
+ * Points where a test can make the calling process die (SIGKILL), one enum
+ * for every layer. A test sets hpool__fault_at to a point and
+ * hpool__fault_skip to a count in a child it forked; the child dies at the
+ * (skip + 1)-th pass of that point. With hpool__fault_hook set, the hook
+ * runs at that pass instead (a test runs other threads' steps at that
+ * instant). The counters are per process, never in the shared region.
+ */
 enum hpool__fault {
 	HPOOL__F_NONE = 0,
+	/* ring.h */
 	HPOOL__F_RING_RESERVED,  /* producer: slot written, not published */
 	HPOOL__F_RING_PUBLISHED, /* producer: published */
 	HPOOL__F_RING_PEEKED,    /* consumer: slot read, nothing done */
 	HPOOL__F_RING_WORKED,    /* consumer: result written, not released */
 	HPOOL__F_RING_RELEASED,  /* consumer: released */
+	/* worker.c */
 	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
 	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
 	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */
 	HPOOL__F_CHUNK_DONE,     /* worker: chunk marked done, ring not released */
+	/* shm.c */
+	HPOOL__F_SHM_POP_READ,     /* small alloc: next read, no CAS yet */
+	HPOOL__F_SHM_POPPED,       /* small alloc: off the list, not live */
+	HPOOL__F_SHM_MARKED,       /* small alloc: live, not returned */
+	HPOOL__F_SHM_RUN_CLAIMED,  /* refill: pages claimed, not labelled */
+	HPOOL__F_SHM_RUN_CARVED,   /* refill: labelled and chained, not pushed */
+	HPOOL__F_SHM_UNMARKED,     /* small free: not live, not pushed */
+	HPOOL__F_SHM_BITS_PARTIAL, /* large alloc: some words claimed */
+	HPOOL__F_SHM_CLAIMED,      /* large alloc: claimed, not labelled */
+	HPOOL__F_SHM_UNLABELLED,   /* large free: label gone, pages kept */
+	HPOOL__F_SHM_RETURNED,     /* large free: pages returned, bits set */
 	HPOOL__F_COUNT
 };
 #ifdef HPOOL_FAULT_INJECTION
 extern HPOOL_INTERNAL _Atomic int hpool__fault_at;
 /* Count-down: die at the hpool__fault_skip+1-th pass of the point. */
 extern HPOOL_INTERNAL _Atomic int hpool__fault_skip;
+/* When set, called at the point instead of dying (set it while the
+ * process is single-threaded). */
+extern HPOOL_INTERNAL void (*hpool__fault_hook)(int point);
+/* Context: any thread; kills the whole process, like a crash would. */
 HPOOL_INTERNAL void hpool__fault_hit(int point);
 #define HPOOL__FAULT(p)                                                     \
 	do {                                                                \
@@ -267,7 +238,5 @@ HPOOL_INTERNAL void hpool__fault_hit(int point);
 #else
 #define HPOOL__FAULT(p) ((void)0)
 #endif
-
-#include "ring.h"
 
 #endif /* HPOOL_INTERNAL_H */

@@ -1,210 +1,196 @@
 /*
- * The pool's shared structures and the contracts between pool.c (the
- * caller's side), worker.c (the worker loop, in a thread or a process) and
- * supervisor.c (process mode: forks, reaps, repairs, replaces).
+ * The pool layer, caller's side: the private state behind an hpool handle
+ * and the contracts between the files that serve the public calls.
+ *   lifecycle.c  handles, hpool_create / destroy / terminate, the public
+ *                call's opening (check the handle, count the call in)
+ *   sched.c      how a chunk reaches a worker: pushing into the rings,
+ *                waiting on the pool's events, running inline
+ *   cells.c      the cache of chunk cells kept between calls
+ *   call.c       the call engine: a window of chunks, issue and harvest
+ *   map.c        hpool_map, hpool_imap, hpool_next, hpool_iter_free
+ *   future.c     hpool_submit and the futures
+ *   shm_api.c    hpool_shm_alloc, hpool_shm_free
  *
- * Everything declared `shared` here lives in the shared region and holds
- * same-address pointers into the region only (never into a process's
- * private memory), except hpool__job.fn and .init, which are code addresses,
- * the same in every worker because workers are threads of the caller or
- * forked from it.
+ * Private memory (struct hpool, struct hpool__call, hpool_future) may hold
+ * private pointers; everything in the region is described in shared.h.
+ * Several caller threads may use a pool at once: the pool's mutex (private
+ * memory, never taken by a worker) guards pushes, the lists and the cell
+ * cache; everything else a call touches is its own.
  */
 #ifndef HPOOL_POOL_H
 #define HPOOL_POOL_H
 
-#include "internal.h"
+#include "backend.h"
 
-#include <sys/types.h>
+#include <pthread.h>
 
-#define HPOOL__RING_CAP 64 /* slots per worker ring */
+#define HPOOL__POOL_LIVE 0x68706f6cu /* "hpol" */
+#define HPOOL__POOL_DEAD 0xdeadb001u
+#define HPOOL__CELL_CACHE 32 /* cells kept between calls ... */
 
-/* Per-item result word (hpool__chunk.res): DONE bit | (uint32_t)status.
- * Stored once, with release, by whoever finishes the item (the worker, or
- * the supervisor repairing a dead one); loaded with acquire by the caller. */
-#define HPOOL__RES_DONE ((uint64_t)1 << 32)
-#define HPOOL__RES(st) (HPOOL__RES_DONE | (uint32_t)(int32_t)(st))
-#define HPOOL__RES_STATUS(r) ((int32_t)(uint32_t)(r))
+struct hpool__call;
 
-/* Worker progress record: the item being run (ring index of its slot and
- * the item's index in the chunk), or IDLE. */
-#define HPOOL__IDLE UINT64_MAX
-#define HPOOL__RUN(head, item) (((uint64_t)(head) << 32) | (uint32_t)(item))
-
-enum hpool__wstate {
-	HPOOL__W_STARTING = 0, /* forked or created, init not finished */
-	HPOOL__W_READY,        /* running the loop */
-	HPOOL__W_INIT_FAILED,  /* init returned nonzero: the slot is dead */
-	HPOOL__W_DEAD,         /* no worker will serve this slot again */
-};
-
-/* Why the supervisor killed a worker (hpool__wctl.kill_reason). */
-enum hpool__kill {
-	HPOOL__K_NONE = 0,
-	HPOOL__K_TIMEOUT, /* its item overran opts.timeout_ns */
-	HPOOL__K_CANCEL,  /* hpool_terminate */
-};
-
-/* shared: one per map/imap call or submitted task. */
-struct hpool__job {
-	hpool_fn fn;
-	const void *ctx;         /* region copy, or the caller's shm block */
-	size_t in_size, out_size;
-	int64_t timeout_ns;      /* per item; 0 none */
-};
-
-/* shared: a run of items of one job, the unit that goes through a ring. */
-struct hpool__chunk {
-	struct hpool__job *job;
-	const char *in;          /* item 0's input */
-	char *out;               /* item 0's result room */
-	size_t first;            /* index of item 0 in the call */
-	uint32_t count;
-	_Atomic uint32_t done;   /* 1 once every res[] is stored (release) */
-	/* the last death that failed one of its items (supervisor writes,
-	 * before the release of that item's res) */
-	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
-	/* The ring slot it was pushed into (caller writes; NULL: none). A
-	 * slot can outlive done: when its worker dies after finishing the
-	 * chunk but before releasing the slot, the repair finishes the
-	 * chunk again. So the caller reuses or frees the cell only once
-	 * that ring's head has passed the slot (pool.c, slot_released). */
-	struct hpool__ring *ring;
-	uint32_t slot;
-	uint32_t worker;         /* index of that ring's worker (load count) */
-	_Atomic uint64_t res[];  /* per item, see HPOOL__RES */
-};
-
-/* shared: one ring slot. The consumer (or the repairing supervisor) may
- * raise lo while the slot is at head. */
-struct hpool__task {
-	struct hpool__chunk *chunk;
-	uint32_t lo, hi;         /* items [lo, hi) still to run */
-};
-
-/* shared: one per worker slot. A slot outlives its workers: a replacement
- * takes over the same ring. */
-struct hpool__wctl {
-	struct hpool__ring *ring;    /* this slot's task ring */
-	struct hpool__event wake;    /* the worker sleeps here when idle */
-	_Atomic uint32_t state;      /* enum hpool__wstate */
-	_Atomic int32_t pid;         /* process mode: current worker */
-	/* progress record, written only by the worker, read by the
-	 * supervisor after the worker was reaped or to find overdue items */
-	_Atomic uint64_t running;    /* HPOOL__RUN(head, item) or IDLE */
-	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
-	_Atomic uint32_t kill_reason; /* supervisor, before kill() */
-	uint64_t kill_target;        /* supervisor: running when it killed */
-	int32_t init_status;
-	uint32_t index;
-	uint32_t incarnation;        /* supervisor: workers started here */
-} HPOOL__ALIGNED;
-
-/* shared: the pool's root block in the region. */
-struct hpool__shared {
-	struct hpool__event ready;   /* a worker left STARTING */
-	struct hpool__event space;   /* a worker released a ring slot */
-	/* A chunk's done was stored; callers wait here on their own chunks'
-	 * done flags. In the pool, not in the job: the caller may free the
-	 * job the moment it sees done, before the signal reads the event. */
-	struct hpool__event done;
-	_Atomic uint32_t closing;    /* 1: finish the rings, then exit */
-	_Atomic uint32_t timeouts;   /* calls with a timeout in flight */
-	uint32_t nworkers;
+struct hpool {
+	uint32_t magic;
+	unsigned fork_gen;      /* hpool__fork_gen() at create */
 	hpool_mode mode;
-	uint32_t max_tasks;          /* process mode recycling, 0 never */
-	uint32_t omp_threads;        /* OpenMP threads per worker */
-	int bind;
-	pid_t owner;                 /* the caller's pid */
-	int (*init)(const void *ctx);
-	const void *init_ctx;        /* region copy */
-	struct hpool__wctl w[];
+	unsigned nworkers;      /* 1 when tasks run inline: the caller */
+	size_t shm_size;
+	struct hpool__shm *shm;
+	struct hpool__shared *sh;
+	struct hpool__workers wk; /* the backend and its state */
+	pthread_mutex_t lock;   /* pushes, lists, rr, the cell cache */
+	unsigned rr;            /* the worker pushed to last */
+	/* Chunks pushed to each worker and not yet taken back by their call
+	 * (harvested, or a future waited): the load that push balances. It
+	 * is the caller's own count, so choosing a ring reads no line that a
+	 * worker writes. */
+	_Atomic unsigned *inflight;
+	/* Cells of finished calls, kept for the next ones (under lock). */
+	struct { void *ptr; size_t bytes; } cache[HPOOL__CELL_CACHE];
+	unsigned ncache;
+	size_t cache_bytes;
+	/* Set once, when the pool stops for good: waits stop and report this
+	 * code for unfinished items (HPOOL_ECANCELED: terminate;
+	 * HPOOL_ECRASH: what runs the workers died). */
+	_Atomic int terminated;
+	_Atomic unsigned active; /* API calls inside the pool */
+	struct hpool__call *calls; /* live calls and iterators */
+	hpool_future *futures;  /* futures not yet waited */
 };
 
-/* hpool__shared.closing */
-#define HPOOL__CLOSE_DRAIN 1 /* destroy: finish the rings, then exit */
-#define HPOOL__CLOSE_NOW 2   /* terminate: stop before the next item */
-
-#define HPOOL__EXIT_INIT 3   /* a process worker's exit code: init failed */
-
-/* ---- worker.c ---- */
-
-/* Run items [t->lo, t->hi) of the task at ring index `head`, recording
- * progress in w (NULL: serial mode, in the caller). `post_timeout`: check
- * the timeout after the fact (thread and serial modes, which cannot stop a
- * task). Raises t->lo as items finish. */
-HPOOL_INTERNAL void hpool__run_task(struct hpool__wctl *w, uint32_t head,
-				    struct hpool__task *t, bool post_timeout,
-				    const _Atomic uint32_t *stop);
-/* Mark a chunk done and wake its caller (through sh->done: c and its job
- * may be freed as soon as done is stored). */
-HPOOL_INTERNAL void hpool__chunk_finish(struct hpool__shared *sh,
-					struct hpool__chunk *c);
-/* The worker's life: bind, init, then serve its ring until closing and
- * empty (or max_tasks reached). Returns the exit code for a process. */
-HPOOL_INTERNAL int hpool__worker_loop(struct hpool__shared *sh, unsigned w,
-				      const struct hpool__topo *topo);
-/* Fail every unfinished item in w's ring with `code` and release them.
- * Context: nobody consumes the ring (its worker is dead or gone). */
-HPOOL_INTERNAL void hpool__ring_fail_all(struct hpool__shared *sh,
-					 struct hpool__wctl *w, int code);
-/* Repair w's ring after its worker died: keep finished items, fail the one
- * it was running (if any) with `code`, leave the rest for a replacement.
- * `target`: for a timeout kill, the RUN() value that was overdue (a later
- * item is left to run again); HPOOL__IDLE otherwise.
- * Context: the worker was reaped; nobody consumes the ring. */
-HPOOL_INTERNAL void hpool__repair(struct hpool__shared *sh,
-				  struct hpool__wctl *w, int code,
-				  uint64_t target, int sig, int exit_status,
-				  pid_t pid);
-
-/* ---- supervisor.c (process mode) ---- */
-
-struct hpool__sup {          /* private to the caller */
-	pid_t pid;           /* the supervisor process */
-	int req_fd;          /* the caller's end of the request socket */
-	int pidfd;           /* fork server's supervisor (not our child): a
-				pidfd for it; -1 when we forked it */
+/* A map or imap in progress (private memory of the calling thread). */
+struct hpool__call {
+	hpool *pool;
+	struct hpool__job *job;
+	const char *in;
+	char *out;              /* map: the user's out; imap: NULL */
+	size_t in_size, out_size, n;
+	bool copy_in, copy_out; /* false: used in place (shm, or inline) */
+	bool ordered, detached;
+	size_t chunk;           /* fixed chunk, 0 auto */
+	size_t issued, harvested;
+	size_t cell_items, cell_bytes, in_off, out_off;
+	struct hpool__chunk **win; /* issued, unharvested, in issue order */
+	unsigned wcap, wcount;
+	void **cells;           /* free cells */
+	unsigned ncells;
+	struct hpool__chunk *cur; /* imap: chunk being handed out */
+	uint32_t cur_pos;
+	struct hpool__call *next, **pprev;
 };
-/* Hold off the fork of any supervisor while this thread has a
- * descriptor open that no process of a pool should inherit (hwloc's files
- * while it loads, a directory of /proc): a supervisor forked by another
- * thread at that moment would copy it, and its workers with it.
- * hpool__sup_start takes it itself. Context: the caller's threads; not
- * recursive; hold it briefly. */
-HPOOL_INTERNAL void hpool__fd_lock(void);
-HPOOL_INTERNAL void hpool__fd_unlock(void);
-/* The table of library descriptors that a new supervisor or server closes
- * (context: hpool__fd_lock held), and the closing (context: a fresh child,
- * the only thread). */
-HPOOL_INTERNAL void hpool__lib_fd_add_locked(int fd);
-HPOOL_INTERNAL void hpool__lib_fd_del_locked(int fd);
-HPOOL_INTERNAL void hpool__close_lib_fds(void);
-/* The supervisor's life (what a forked supervisor runs). Return: its exit
- * code. */
-HPOOL_INTERNAL int hpool__sup_main(struct hpool__shared *sh,
-				   const struct hpool__topo *topo, int req,
-				   pid_t owner);
-/* Fork the supervisor, which forks the workers. Return: 0 or -errno. */
-HPOOL_INTERNAL int hpool__sup_start(struct hpool__shared *sh,
-				    const struct hpool__topo *topo,
-				    struct hpool__sup *sup);
-/* Ask the supervisor something: 'w' wake up and look (timeouts), 'q'
- * drain and quit (destroy), 't' kill everything, cancel, quit
- * (terminate). */
-HPOOL_INTERNAL void hpool__sup_request(struct hpool__sup *sup, char what);
-/* Wait for the supervisor to exit; return its wait status (0 for a fork
- * server's supervisor, whose status the server collects). */
-HPOOL_INTERNAL int hpool__sup_join(struct hpool__sup *sup);
 
-/* ---- forkserver.c ---- */
+struct hpool_future {
+	hpool *pool;            /* NULL once detached */
+	void *block;            /* region: job, chunk, in, out */
+	struct hpool__job *job;
+	struct hpool__chunk *chunk;
+	size_t out_size;
+	int status;             /* detached: the final status */
+	void *result;           /* detached: a private copy of out */
+	hpool_future *next, **pprev;
+};
 
-/* Is this process's fork server running? */
-HPOOL_INTERNAL bool hpool__fs_running(void);
-/* Have the fork server fork a supervisor for the pool whose region is
- * memfd, mapped at addr (len bytes), root block sh. Return: 0 and *sup;
- * -ENOENT (no server); -errno. */
-HPOOL_INTERNAL int hpool__fs_sup_start(int memfd, void *addr, size_t len,
-				       struct hpool__shared *sh, int bind,
-				       struct hpool__sup *sup);
+struct hpool_iter {
+	struct hpool__call c;
+};
+
+/* ---- lifecycle.c ---- */
+
+/* This process's fork generation: a pool made under another value
+ * belongs to the parent of a forked child. */
+HPOOL_INTERNAL unsigned hpool__fork_gen(void);
+/* Is p a live pool of this process that takes work? `fn` names the public
+ * call in the message. Return: 0, -EINVAL, HPOOL_ECLOSED, HPOOL_EFORKED. */
+HPOOL_INTERNAL int hpool__check(const hpool *p, const char *fn);
+/* The opening of every public call that runs work: check the pool, then
+ * count the call in (hpool_terminate waits for it to leave). */
+HPOOL_INTERNAL int hpool__enter(hpool *p, const char *fn);
+HPOOL_INTERNAL void hpool__leave(hpool *p);
+
+/* ---- sched.c ---- */
+
+/* hpool__event_wait, in slices when the backend can be lost, so that a
+ * dead supervisor stops the pool (HPOOL_ECRASH) instead of hanging it.
+ * Return: 0 (cond true) or -ETIMEDOUT. */
+HPOOL_INTERNAL int hpool__pool_wait(hpool *p, struct hpool__event *ev,
+				    hpool__cond_fn cond, void *arg,
+				    int64_t deadline_ns);
+/* Run a chunk: in the caller (inline backends) or through a ring.
+ * Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
+HPOOL_INTERNAL int hpool__dispatch(hpool *p, struct hpool__chunk *c);
+/* The backend's first pid (a supervisor), 0 if none: for messages. */
+HPOOL_INTERNAL int hpool__backend_pid(const hpool *p);
+/* A chunk left its call (harvested, or its future completed): it no
+ * longer counts against its worker's load. */
+HPOOL_INTERNAL void hpool__chunk_taken_back(hpool *p,
+					    const struct hpool__chunk *c);
+/* Before a finished chunk's cell is reused or freed: wait until its ring
+ * slot was released (isolated backends; returns early if the backend is
+ * lost). */
+HPOOL_INTERNAL void hpool__wait_slot_released(hpool *p,
+					      struct hpool__chunk *ch);
+
+/* ---- cells.c ---- */
+
+/* A cell of at least `bytes`, from the cache or the arena (after giving
+ * the cache back if need be). NULL when the arena is exhausted. */
+HPOOL_INTERNAL void *hpool__cell_get(hpool *p, size_t bytes);
+/* Keep a released cell for the next call, or free it. */
+HPOOL_INTERNAL void hpool__cell_put(hpool *p, void *cell, size_t bytes);
+/* Give every cached cell back to the arena. */
+HPOOL_INTERNAL void hpool__cache_flush(hpool *p);
+
+/* ---- call.c ---- */
+
+/* The opening of map, imap and submit: hpool__enter, then check the
+ * call's arguments (leaving again if they are bad). Return: 0, or what
+ * hpool__enter returns, or -EINVAL with a message. */
+HPOOL_INTERNAL int hpool__open(hpool *p, const char *name, hpool_fn fn,
+			       const void *ctx, size_t ctx_size,
+			       const void *in, size_t in_size,
+			       const void *out, size_t out_size, size_t n,
+			       const hpool_map_opts *o, bool need_out);
+/* Does ctx need a copy in the region (not region memory already)? */
+HPOOL_INTERNAL bool hpool__ctx_copied(const hpool *p, const void *ctx,
+				      size_t ctx_size);
+/* Fill a job whose block has room for the ctx copy right after it. */
+HPOOL_INTERNAL void hpool__job_fill(struct hpool__job *job, hpool_fn fn,
+				    const void *ctx, size_t ctx_size,
+				    bool copy_ctx, size_t in_size,
+				    size_t out_size, int64_t timeout_ns);
+/* Set up, register, release a call. */
+HPOOL_INTERNAL int hpool__call_init(struct hpool__call *c, hpool *p,
+				    hpool_fn fn, const void *ctx,
+				    size_t ctx_size, const void *in,
+				    size_t in_size, void *out, size_t out_size,
+				    size_t n, const hpool_map_opts *o,
+				    bool ordered);
+HPOOL_INTERNAL void hpool__call_register(struct hpool__call *c);
+HPOOL_INTERNAL void hpool__call_release(struct hpool__call *c);
+/* Issue chunks until the window is full or the input is all issued.
+ * Return: 0 or a negative code. */
+HPOOL_INTERNAL int hpool__call_fill(struct hpool__call *c);
+/* Take a finished chunk out of the window, waiting up to deadline_ns.
+ * Return: the chunk; NULL with *err = -ETIMEDOUT, or the pool's stop
+ * code (the chunk is then returned as is, unfinished items to be
+ * reported with it). */
+HPOOL_INTERNAL struct hpool__chunk *hpool__call_next_done(
+	struct hpool__call *c, int64_t deadline_ns, int *err);
+/* Status of item i of a harvested chunk (the pool's stop code for an
+ * unfinished one). */
+HPOOL_INTERNAL int hpool__harvest_status(const hpool *p,
+					 const struct hpool__chunk *ch,
+					 uint32_t i);
+/* Say in words why item `index` failed. */
+HPOOL_INTERNAL void hpool__explain(const hpool *p,
+				   const struct hpool__chunk *c, size_t index,
+				   int st, const char *fn);
+
+/* ---- future.c ---- */
+
+/* Destroy: keep the results of futures nobody waited for, in private
+ * memory (context: the pool's workers are stopped). */
+HPOOL_INTERNAL void hpool__detach_futures(hpool *p);
 
 #endif /* HPOOL_POOL_H */

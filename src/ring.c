@@ -49,7 +49,7 @@
  * it is the only writer of head then; the kernel's reaping orders the dead
  * process's stores before the supervisor's loads.
  */
-#include "internal.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <string.h>
@@ -87,4 +87,15 @@ uint32_t hpool__ring_count(const struct hpool__ring *r)
 	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
 	return tail - head;
+}
+
+bool hpool__ring_valid(const struct hpool__ring *r)
+{
+	/* Pairs with R1 and R2 (a snapshot, as hpool__ring_count). */
+	uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+
+	return r->mask && !(r->mask & (r->mask + 1)) && r->mask < (1u << 30) &&
+	       r->slot_size && r->slot_size % 8 == 0 &&
+	       r->slot_size <= (1u << 20) && tail - head <= r->mask + 1;
 }

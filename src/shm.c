@@ -1,6 +1,8 @@
 /*
  * The shared region and its arena: one mmap(MAP_SHARED | MAP_ANONYMOUS),
- * no name, nothing under /dev/shm, no memfd. Every process forked after
+ * no name, nothing under /dev/shm; or, for a pool whose supervisor comes
+ * from the fork server, a memfd mapped at the same address in both
+ * (hpool__shm_create_fd, hpool__shm_attach). Every process forked after
  * hpool__shm_create() sees it at the same address and allocates from the
  * same arena, at the same time as the threads of every such process. No
  * lock: every shared word changes by one atomic instruction, so a process
@@ -143,29 +145,6 @@ struct hpool__shm {
 	struct shm_class cls[NCLASS];
 };
 
-#ifdef HPOOL_FAULT_INJECTION
-_Atomic int hpool__shm_fault_at;
-_Atomic int hpool__shm_fault_skip;
-void (*hpool__shm_fault_hook)(int point);
-
-static void shm_fault_hit(int point)
-{
-	if (hpool__shm_fault_hook)
-		hpool__shm_fault_hook(point);
-	else if (atomic_fetch_sub_explicit(&hpool__shm_fault_skip, 1,
-					   memory_order_relaxed) <= 0)
-		raise(SIGKILL); /* kills the whole process, no handler */
-}
-
-#define SHM_FAULT(p)                                                         \
-	do {                                                                 \
-		if (__builtin_expect(atomic_load_explicit(&hpool__shm_fault_at, \
-				memory_order_relaxed) == (p), 0))            \
-			shm_fault_hit(p);                                    \
-	} while (0)
-#else
-#define SHM_FAULT(p) ((void)0)
-#endif
 
 static inline char *base_of(const struct hpool__shm *shm)
 {
@@ -318,7 +297,7 @@ static bool pages_claim(struct hpool__shm *shm, size_t start, size_t n,
 			&used[wi], &old, old | mask, memory_order_acquire,
 			memory_order_relaxed));
 		if (hi < end)
-			SHM_FAULT(HPOOL__SHMF_BITS_PARTIAL);
+			HPOOL__FAULT(HPOOL__F_SHM_BITS_PARTIAL);
 	}
 	return true;
 }
@@ -420,14 +399,14 @@ static char *class_pop(struct hpool__shm *shm, unsigned c)
 		/* May be stale if idx was popped meanwhile: the tag in h
 		 * then fails the CAS. */
 		nh = head_next(shm, h, load_next(grain_ptr(shm, idx)));
-		SHM_FAULT(HPOOL__SHMF_POP_READ);
+		HPOOL__FAULT(HPOOL__F_SHM_POP_READ);
 		/* Acquire on success: pairs with (P) through the head's
 		 * release sequence; on failure: with the push that stored
 		 * the new h, before its next word is read. */
 		if (atomic_compare_exchange_weak_explicit(
 			    head, &h, nh, memory_order_acquire,
 			    memory_order_acquire)) {
-			SHM_FAULT(HPOOL__SHMF_POPPED);
+			HPOOL__FAULT(HPOOL__F_SHM_POPPED);
 			return grain_ptr(shm, idx);
 		}
 	}
@@ -447,7 +426,7 @@ static int class_refill(struct hpool__shm *shm, unsigned c)
 		if (pg == SIZE_MAX)
 			return -ENOMEM;
 	}
-	SHM_FAULT(HPOOL__SHMF_RUN_CLAIMED);
+	HPOOL__FAULT(HPOOL__F_SHM_RUN_CLAIMED);
 	/* Labels before the push: a block's page says its class before
 	 * anyone can get the block (release: (L), and the push (P)). */
 	for (size_t i = 0; i < n; i++)
@@ -457,7 +436,7 @@ static int class_refill(struct hpool__shm *shm, unsigned c)
 	end = run + (n << PAGE_SHIFT);
 	for (char *b = run; b + bs < end; b += bs)
 		store_next(b, grain_idx(shm, b + bs));
-	SHM_FAULT(HPOOL__SHMF_RUN_CARVED);
+	HPOOL__FAULT(HPOOL__F_SHM_RUN_CARVED);
 	class_push(shm, c, run, end - bs);
 	return 0;
 }
@@ -493,7 +472,7 @@ static void *small_alloc(struct hpool__shm *shm, size_t size)
 		if (atomic_fetch_or_explicit(w, mask, memory_order_relaxed) &
 		    mask)
 			HPOOL__DIE("shm: a live block was on a free list");
-		SHM_FAULT(HPOOL__SHMF_MARKED);
+		HPOOL__FAULT(HPOOL__F_SHM_MARKED);
 		return b;
 	}
 }
@@ -505,7 +484,7 @@ static void *large_alloc(struct hpool__shm *shm, size_t size)
 
 	if (pg == SIZE_MAX)
 		return NULL;
-	SHM_FAULT(HPOOL__SHMF_CLAIMED);
+	HPOOL__FAULT(HPOOL__F_SHM_CLAIMED);
 	/* Release (L): readers that see the label see the claim. */
 	atomic_store_explicit(&meta_of(shm)[pg], META_LARGE | n,
 			      memory_order_release);
@@ -659,12 +638,12 @@ int hpool__shm_release(struct hpool__shm *shm, void *p)
 			    &meta[pg], &m, 0, memory_order_acq_rel,
 			    memory_order_relaxed))
 			return -EINVAL;
-		SHM_FAULT(HPOOL__SHMF_UNLABELLED);
+		HPOOL__FAULT(HPOOL__F_SHM_UNLABELLED);
 		/* Punch the pages out of the shmem file (see the top). Still
 		 * ours: no one claims them before the bits clear. A failure
 		 * only keeps the memory; the pages are reused all the same. */
 		(void)madvise(p, n << PAGE_SHIFT, MADV_REMOVE);
-		SHM_FAULT(HPOOL__SHMF_RETURNED);
+		HPOOL__FAULT(HPOOL__F_SHM_RETURNED);
 		pages_release(shm, pg, pg + n);
 		return 0;
 	}
@@ -683,7 +662,7 @@ int hpool__shm_release(struct hpool__shm *shm, void *p)
 						memory_order_relaxed) &
 		      mask))
 			return -EINVAL;
-		SHM_FAULT(HPOOL__SHMF_UNMARKED);
+		HPOOL__FAULT(HPOOL__F_SHM_UNMARKED);
 		class_push(shm, c, p, p);
 		return 0;
 	}

@@ -16,7 +16,9 @@
  * (reliable, unlike a caller thread that may exit), plus a getppid() check
  * for a parent that died before the prctl.
  */
-#include "pool.h"
+#include "supervisor.h"
+#include "libfd.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,63 +36,6 @@
 
 #define TIMEOUT_POLL_MS 2
 #define START_RETRIES 8 /* replacements in a row that may die in init */
-#define MAX_LIB_FDS 256
-
-/* The caller's ends of every live pool's request socket. A supervisor
- * forked for a new pool closes the others', so that no process of one
- * pool holds another pool's descriptors. The lock also keeps that fork
- * out of every window in which another thread of the caller has a
- * descriptor of the library's open but not yet in the table (see
- * hpool__fd_lock): the fork would copy it. */
-static pthread_mutex_t lib_fds_lock = PTHREAD_MUTEX_INITIALIZER;
-static int lib_fds[MAX_LIB_FDS];
-static unsigned n_lib_fds;
-
-void hpool__fd_lock(void)
-{
-	pthread_mutex_lock(&lib_fds_lock);
-}
-
-void hpool__fd_unlock(void)
-{
-	pthread_mutex_unlock(&lib_fds_lock);
-}
-
-/* Context: lib_fds_lock held. */
-void hpool__lib_fd_add_locked(int fd)
-{
-	if (n_lib_fds < MAX_LIB_FDS)
-		lib_fds[n_lib_fds++] = fd;
-}
-
-/* Context: lib_fds_lock held. */
-void hpool__lib_fd_del_locked(int fd)
-{
-	unsigned i;
-
-	for (i = 0; i < n_lib_fds && lib_fds[i] != fd; i++)
-		;
-	if (i < n_lib_fds)
-		lib_fds[i] = lib_fds[--n_lib_fds];
-}
-
-static void lib_fd_del(int fd)
-{
-	pthread_mutex_lock(&lib_fds_lock);
-	hpool__lib_fd_del_locked(fd);
-	pthread_mutex_unlock(&lib_fds_lock);
-}
-
-/* In a fresh child: the only thread, so the table is read unlocked (the
- * fork copied it whole; a half-done add or del can only leave a stale or
- * missing entry, which closes nothing of ours). */
-void hpool__close_lib_fds(void)
-{
-	unsigned i;
-
-	for (i = 0; i < n_lib_fds && i < MAX_LIB_FDS; i++)
-		close(lib_fds[i]);
-}
 
 struct sup {
 	struct hpool__shared *sh;
@@ -441,6 +386,25 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	return 0;
 }
 
+bool hpool__sup_gone(const struct hpool__sup *sup)
+{
+	siginfo_t si;
+
+	if (sup->pid <= 0)
+		return false;
+	if (sup->pidfd >= 0) { /* the fork server's child */
+		struct pollfd pfd = { .fd = sup->pidfd, .events = POLLIN };
+
+		return poll(&pfd, 1, 0) > 0;
+	}
+	/* WNOWAIT: the zombie stays for hpool__sup_join to reap. */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)sup->pid, &si,
+		   WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD; /* reaped by someone else: gone */
+	return si.si_pid == sup->pid;
+}
+
 void hpool__sup_request(struct hpool__sup *sup, char what)
 {
 	ssize_t k;
@@ -454,7 +418,7 @@ int hpool__sup_join(struct hpool__sup *sup)
 {
 	int status = 0;
 
-	lib_fd_del(sup->req_fd);
+	hpool__lib_fd_del(sup->req_fd);
 	close(sup->req_fd);
 	if (sup->pidfd >= 0) { /* the fork server's child: not ours to wait */
 		struct pollfd pfd = { .fd = sup->pidfd, .events = POLLIN };

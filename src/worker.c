@@ -17,7 +17,7 @@
  * So no item is lost, none runs twice after it stored a result, and only
  * the one in fn at the moment of death fails.
  */
-#include "pool.h"
+#include "worker.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -103,6 +103,27 @@ static void give_openmp_share(unsigned threads)
 		set((int)threads);
 }
 
+int hpool__worker_init(struct hpool__shared *sh, unsigned wi)
+{
+	struct hpool__wctl *w = &sh->w[wi];
+
+	if (sh->init) {
+		int st = sh->init(sh->init_ctx);
+
+		if (st) {
+			w->init_status = st;
+			atomic_store_explicit(&w->state, HPOOL__W_INIT_FAILED,
+					      memory_order_release);
+			hpool__event_signal(&sh->ready);
+			return HPOOL__EXIT_INIT;
+		}
+	}
+	/* Pairs with hpool_create's acquire load of state. */
+	atomic_store_explicit(&w->state, HPOOL__W_READY, memory_order_release);
+	hpool__event_signal(&sh->ready);
+	return 0;
+}
+
 struct ring_arg {
 	struct hpool__wctl *w;
 	const _Atomic uint32_t *closing;
@@ -123,26 +144,15 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 {
 	struct hpool__wctl *w = &sh->w[wi];
 	struct ring_arg arg = { w, &sh->closing };
-	bool post_timeout = sh->mode != HPOOL_MODE_PROCESS;
+	bool post_timeout = !sh->isolated;
 	uint64_t served = 0;
+	int e;
 
 	if (sh->bind && topo)
 		hpool__topo_bind(topo, wi, 1);
 	give_openmp_share(sh->omp_threads);
-	if (sh->init) {
-		int st = sh->init(sh->init_ctx);
-
-		if (st) {
-			w->init_status = st;
-			atomic_store_explicit(&w->state, HPOOL__W_INIT_FAILED,
-					      memory_order_release);
-			hpool__event_signal(&sh->ready);
-			return HPOOL__EXIT_INIT;
-		}
-	}
-	/* Pairs with hpool_create's acquire load of state. */
-	atomic_store_explicit(&w->state, HPOOL__W_READY, memory_order_release);
-	hpool__event_signal(&sh->ready);
+	if ((e = hpool__worker_init(sh, wi)))
+		return e;
 
 	for (;;) {
 		uint32_t close = atomic_load_explicit(&sh->closing,
@@ -160,8 +170,7 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 					  HPOOL__SPIN_NS, -1);
 			continue;
 		}
-		head = atomic_load_explicit(&w->ring->head,
-					    memory_order_relaxed);
+		head = hpool__ring_head_index(w->ring);
 		HPOOL__FAULT(HPOOL__F_RING_PEEKED);
 		served += t->hi - t->lo;
 		hpool__run_task(w, head, t, post_timeout, &sh->closing);
@@ -172,10 +181,19 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 		HPOOL__FAULT(HPOOL__F_CHUNK_DONE);
 		hpool__ring_release(w->ring);
 		hpool__event_signal(&sh->space);
-		if (sh->max_tasks && served >= sh->max_tasks &&
-		    sh->mode == HPOOL_MODE_PROCESS)
+		if (sh->max_tasks && served >= sh->max_tasks && sh->isolated)
 			return 0; /* retire: the supervisor starts a fresh one */
 	}
+}
+
+void hpool__wake_all(struct hpool__shared *sh)
+{
+	unsigned i;
+
+	for (i = 0; i < sh->nworkers; i++)
+		hpool__event_signal(&sh->w[i].wake);
+	hpool__event_signal(&sh->space);
+	hpool__event_signal(&sh->done);
 }
 
 /* Finish the chunk of the slot at head if nothing is left in it, and
@@ -203,7 +221,7 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w, int code,
 	if (!t)
 		return;
 	c = t->chunk;
-	head = atomic_load_explicit(&w->ring->head, memory_order_relaxed);
+	head = hpool__ring_head_index(w->ring);
 	i = t->lo;
 	/* Items stored before the death are kept (acquire pairs with the
 	 * worker's release store of res; the reaping ordered it anyway). */

@@ -17,7 +17,7 @@
  * and submitted tasks whose blocks are freed by hpool_wait.
  * Exit status 0 on success.
  */
-#include "internal.h"
+#include "ring.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "ring.h"
 
 #define CHILD_ALARM_S 60 /* a hung child dies by SIGALRM: the test fails */
 #define STALL_NS ((int64_t)20 * 1000000000) /* no progress: give up */

@@ -204,8 +204,8 @@ static size_t capacity(struct hpool__shm *shm)
 
 static void arm(int fault, int skip)
 {
-	atomic_store(&hpool__shm_fault_skip, skip);
-	atomic_store(&hpool__shm_fault_at, fault);
+	atomic_store(&hpool__fault_skip, skip);
+	atomic_store(&hpool__fault_at, fault);
 }
 
 #include "children.h"
@@ -709,7 +709,7 @@ static void processes_in(const struct arena_shape *sh)
 
 	for (int i = 0; i < 4; i++) {
 		a.id0 = 100 + 10 * i;
-		pid[i] = spawn(hammer_child, &a, HPOOL__SHMF_NONE, 0);
+		pid[i] = spawn(hammer_child, &a, HPOOL__F_NONE, 0);
 	}
 	assert_int_equal(hammer_threads(&a.proto, 2, 1), C_OK);
 	for (int i = 0; i < 4; i++)
@@ -736,14 +736,14 @@ static void hook_arm(struct hpool__shm *shm, int point, void (*fn)(int))
 	hook_shm = shm;
 	hook_a = hook_b = NULL;
 	hook_calls = 0;
-	hpool__shm_fault_hook = fn;
-	atomic_store(&hpool__shm_fault_at, point);
+	hpool__fault_hook = fn;
+	atomic_store(&hpool__fault_at, point);
 }
 
 static void hook_disarm(void)
 {
-	atomic_store(&hpool__shm_fault_at, HPOOL__SHMF_NONE);
-	hpool__shm_fault_hook = NULL;
+	atomic_store(&hpool__fault_at, HPOOL__F_NONE);
+	hpool__fault_hook = NULL;
 }
 
 /* Between a pop's read of top->next and its CAS, "another thread" pops
@@ -764,7 +764,7 @@ static void test_pop_aba(void **state)
 
 	(void)state;
 	hpool__shm_free(shm, hpool__shm_alloc(shm, 32)); /* carve the run */
-	hook_arm(shm, HPOOL__SHMF_POP_READ, aba_hook);
+	hook_arm(shm, HPOOL__F_SHM_POP_READ, aba_hook);
 	r = hpool__shm_alloc(shm, 32);
 	hook_disarm();
 	assert_true(hook_calls >= 2);
@@ -801,7 +801,7 @@ static void test_claim_conflict(void **state)
 	char *r;
 
 	(void)state;
-	hook_arm(shm, HPOOL__SHMF_BITS_PARTIAL, conflict_hook);
+	hook_arm(shm, HPOOL__F_SHM_BITS_PARTIAL, conflict_hook);
 	r = hpool__shm_alloc(shm, 100 * PAGE);
 	hook_disarm();
 	assert_true(hook_calls >= 2); /* the retry crosses a word too */
@@ -886,7 +886,7 @@ static void test_memory_returned_by_child(void **state)
 	char *p;
 
 	(void)state;
-	pid = spawn(touch_and_free, &a, HPOOL__SHMF_NONE, 0);
+	pid = spawn(touch_and_free, &a, HPOOL__F_NONE, 0);
 	if (!wait_for(&n->reached, 1))
 		fail_msg("touch_and_free did not finish");
 	p = hpool__shm_alloc(shm, 32 * MIB); /* every page, in this process */
@@ -912,7 +912,7 @@ struct fault_case {
 
 /* Fresh 1 MiB arena; the dead child held nothing but what it handled. */
 #define FC(nm, pt, pre, size, lo, hi, res) \
-	{ "test_fault_" nm, HPOOL__SHMF_##pt, pre, size, lo, hi, res }
+	{ "test_fault_" nm, HPOOL__F_SHM_##pt, pre, size, lo, hi, res }
 static const struct fault_case fault_cases[] = {
 	FC("pop_read", POP_READ, false, 24, 0, 0, -1),
 	FC("popped", POPPED, false, 24, 32, 32, -1),
@@ -948,17 +948,17 @@ static int fault_child(void *arg)
 	char *p;
 
 	park_note = a->note;
-	hpool__shm_fault_hook = park_hook;
+	hpool__fault_hook = park_hook;
 	if (fc->pre) {
 		p = hpool__shm_alloc(a->shm, fc->size);
 		if (!p)
 			return C_NULL;
 		memset(p, 7, fc->size);
 		atomic_store(&a->note->block, p);
-		atomic_store(&hpool__shm_fault_at, fc->point);
+		atomic_store(&hpool__fault_at, fc->point);
 		hpool__shm_free(a->shm, p);
 	} else {
-		atomic_store(&hpool__shm_fault_at, fc->point);
+		atomic_store(&hpool__fault_at, fc->point);
 		hpool__shm_alloc(a->shm, fc->size);
 	}
 	atomic_store(&a->note->reached, ~0ul);
@@ -977,7 +977,7 @@ static void test_fault_point(void **state)
 	pid_t pid;
 	char *p;
 
-	pid = spawn(fault_child, &a, HPOOL__SHMF_NONE, 0);
+	pid = spawn(fault_child, &a, HPOOL__F_NONE, 0);
 	if (!wait_for(&n->reached, 1))
 		fail_msg("%s: child stuck", fc->name);
 	if (atomic_load(&n->reached) != (unsigned long)fc->point)
@@ -1028,7 +1028,7 @@ static void start_survivors(struct hpool__shm *shm, struct heavy_note *hn,
 
 	for (int i = 0; i < SURVIVORS; i++) {
 		a.id0 = 1000 + 10 * i;
-		pid[i] = spawn(hammer_child, &a, HPOOL__SHMF_NONE, 0);
+		pid[i] = spawn(hammer_child, &a, HPOOL__F_NONE, 0);
 	}
 }
 
@@ -1079,7 +1079,7 @@ static void test_kill_random_under_load(void **state)
 		pid_t pid;
 
 		atomic_store(&hn->victim_progress, 0);
-		pid = spawn(hammer_child, &v, HPOOL__SHMF_NONE, 0);
+		pid = spawn(hammer_child, &v, HPOOL__F_NONE, 0);
 		/* a different depth each round: somewhere in the thick of it */
 		if (!wait_for(&hn->victim_progress,
 			      scale(5000) + 1777ul * (unsigned long)r))
@@ -1103,10 +1103,10 @@ static void test_kill_at_points_under_load(void **state)
 	static const struct {
 		int point, skip;
 	} pts[] = {
-		{ HPOOL__SHMF_POPPED, 3000 },   { HPOOL__SHMF_MARKED, 3001 },
-		{ HPOOL__SHMF_UNMARKED, 2999 }, { HPOOL__SHMF_BITS_PARTIAL, 5 },
-		{ HPOOL__SHMF_CLAIMED, 700 },   { HPOOL__SHMF_UNLABELLED, 701 },
-		{ HPOOL__SHMF_RETURNED, 699 },
+		{ HPOOL__F_SHM_POPPED, 3000 },   { HPOOL__F_SHM_MARKED, 3001 },
+		{ HPOOL__F_SHM_UNMARKED, 2999 }, { HPOOL__F_SHM_BITS_PARTIAL, 5 },
+		{ HPOOL__F_SHM_CLAIMED, 700 },   { HPOOL__F_SHM_UNLABELLED, 701 },
+		{ HPOOL__F_SHM_RETURNED, 699 },
 	};
 	size_t arena = 16 * MIB;
 	struct hpool__shm *shm = make(arena);

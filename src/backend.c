@@ -1,0 +1,33 @@
+/*
+ * The backend table: the settings' mode and start method pick a backend.
+ * The only place outside config.c that names a mode.
+ */
+#include "backend.h"
+#include "forkserver.h"
+
+#include <errno.h>
+
+const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
+{
+	switch (s->mode) {
+	case HPOOL_MODE_THREAD:
+		return &hpool__backend_thread;
+	case HPOOL_MODE_SERIAL:
+		return &hpool__backend_serial;
+	case HPOOL_MODE_PROCESS:
+		if (s->start != 1)
+			return &hpool__backend_fork;
+		if (hpool__fs_running())
+			return &hpool__backend_forkserver;
+		hpool__set_error("hpool_create: start = forkserver, but the "
+				 "fork server is not running: call "
+				 "hpool_forkserver_start() at the top of main, "
+				 "or set HPOOL_START=forkserver in the "
+				 "environment before the program starts");
+		return NULL;
+	case HPOOL_MODE_ENV:
+		break;
+	}
+	hpool__set_error("hpool_create: no backend for mode %d", (int)s->mode);
+	return NULL;
+}

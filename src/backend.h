@@ -1,0 +1,92 @@
+/*
+ * The worker-backend interface: the one place where the ways of running
+ * workers differ. A backend starts the workers of a pool, stops them,
+ * tells whether the machinery that runs them died, and lists their pids
+ * for tests. Everything else (the region, the rings, the call engine,
+ * futures, waking a worker through its event) is the same for all.
+ *
+ * One file per backend, each defining one const struct hpool__backend:
+ *   backend_thread.c      workers are pthreads of the caller
+ *   backend_fork.c        a supervisor forked from the caller forks them
+ *   backend_forkserver.c  the supervisor is forked by the fork server
+ *   backend_serial.c      no workers: the caller runs every task
+ * backend.c holds the table that picks one from the settings; nothing
+ * else in src/ asks which mode a pool runs in. A new way (MPI, hybrid)
+ * is one new file and one line in that table.
+ *
+ * Context: a backend's operations are called by the pool's life cycle
+ * (lifecycle.c) in the creating or destroying thread, except `lost` and
+ * `poke`, which any caller thread may call while the pool lives.
+ */
+#ifndef HPOOL_BACKEND_H
+#define HPOOL_BACKEND_H
+
+#include "shared.h"
+
+/* What a backend sees of a pool (private memory of the caller). */
+struct hpool__workers {
+	const struct hpool__backend *ops;
+	struct hpool__shm *shm;       /* the region, mapped by ops->map */
+	struct hpool__shared *sh;     /* its root block, filled in */
+	struct hpool__topo *topo;     /* the machine (binding) */
+	bool bind;                    /* bind workers to cores */
+	bool stopped_clean;           /* stop: every worker is gone */
+	unsigned forked_threads;      /* start: threads the caller ran when
+					 it forked (a hazard; 0: no fork) */
+	void *priv;                   /* the backend's own state */
+};
+
+struct hpool__backend {
+	const char *name;
+	/* Tasks run in the calling thread: one "worker", the caller; no
+	 * copies of inputs or results are needed. */
+	bool runs_inline;
+	/* A worker can die alone and be stopped from outside (processes):
+	 * a ring slot is the caller's again only once its consumer or the
+	 * repair released it; overdue items are killed; max_tasks_per_worker
+	 * recycles workers. Otherwise a worker dies only with the caller. */
+	bool isolated;
+	/* Map the region of `size` bytes into wk->shm. NULL: an anonymous
+	 * shared mapping (hpool__shm_create). Return: 0 or -errno. */
+	int (*map)(struct hpool__workers *wk, size_t size);
+	/* Start every worker of wk->sh (filled in, rings empty). It does not
+	 * wait for them to be ready. Return: 0, or a code with the message
+	 * set; wk->ops->stop is called after a failure. */
+	int (*start)(struct hpool__workers *wk);
+	/* Stop the workers: after the rings drain (now false) or before
+	 * their next item (now true); sets wk->stopped_clean when no worker
+	 * can touch the region any more. sh->closing is already set. */
+	void (*stop)(struct hpool__workers *wk, bool now);
+	/* Has what runs the workers died, so that nothing will finish?
+	 * NULL: it cannot die apart from the caller. */
+	bool (*lost)(struct hpool__workers *wk);
+	/* A call with a per-item timeout began: the backend that enforces
+	 * timeouts looks again. NULL: nothing to do. */
+	void (*poke)(struct hpool__workers *wk);
+	/* Tests: the pids this backend runs (supervisor first, then the
+	 * workers). NULL: none (threads, serial). Return: how many. */
+	int (*pids)(const struct hpool__workers *wk, int *pids, unsigned max);
+	/* Free what map and start left, after stop. NULL: nothing. */
+	void (*release)(struct hpool__workers *wk);
+};
+
+/* The backends, and the table that picks one. */
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_thread;
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_fork;
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_forkserver;
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_serial;
+/* Shared by the two supervisor backends (backend_fork.c), whose priv
+ * starts with a struct hpool__sup. */
+HPOOL_INTERNAL void hpool__sup_backend_stop(struct hpool__workers *wk,
+					    bool now);
+HPOOL_INTERNAL bool hpool__sup_backend_lost(struct hpool__workers *wk);
+HPOOL_INTERNAL void hpool__sup_backend_poke(struct hpool__workers *wk);
+HPOOL_INTERNAL int hpool__sup_backend_pids(const struct hpool__workers *wk,
+					   int *pids, unsigned max);
+
+/* The backend for resolved settings. Return: the backend, or NULL with
+ * hpool_last_error() saying why (a start method that cannot run). */
+HPOOL_INTERNAL const struct hpool__backend *
+hpool__backend_for(const struct hpool__settings *s);
+
+#endif /* HPOOL_BACKEND_H */

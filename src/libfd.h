@@ -1,0 +1,31 @@
+/*
+ * The library's descriptor table: every descriptor of the library's that
+ * a process of some pool must not inherit (request sockets, the fork
+ * server's socket, a region memfd in transit). A new supervisor or fork
+ * server closes them all, so that no process of one pool holds another
+ * pool's descriptors.
+ */
+#ifndef HPOOL_LIBFD_H
+#define HPOOL_LIBFD_H
+
+#include "internal.h"
+
+/* Hold off the fork of any supervisor or server while this thread has a
+ * descriptor open that no process of a pool should inherit (hwloc's files
+ * while it loads, a directory of /proc, a socket not yet in the table): a
+ * process forked by another thread at that moment would copy it.
+ * Context: the caller's threads; not recursive; hold it briefly, and
+ * never across a fork (the child would inherit it locked). */
+HPOOL_INTERNAL void hpool__fd_lock(void);
+HPOOL_INTERNAL void hpool__fd_unlock(void);
+/* Add or remove a descriptor. Context: hpool__fd_lock held. */
+HPOOL_INTERNAL void hpool__lib_fd_add_locked(int fd);
+HPOOL_INTERNAL void hpool__lib_fd_del_locked(int fd);
+/* The same, taking the lock. */
+HPOOL_INTERNAL void hpool__lib_fd_add(int fd);
+HPOOL_INTERNAL void hpool__lib_fd_del(int fd);
+/* Close every descriptor in the table. Context: a fresh child, the only
+ * thread (reads the table it copied, unlocked). */
+HPOOL_INTERNAL void hpool__close_lib_fds(void);
+
+#endif /* HPOOL_LIBFD_H */

@@ -1,0 +1,360 @@
+/*
+ * The pool's life cycle: handles (checked on every call, quarantined after
+ * destroy), hpool_create (settings, topology, region, root block, rings,
+ * then the backend starts the workers), hpool_destroy and hpool_terminate.
+ */
+#include "pool.h"
+#include "libfd.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUARANTINE 64 /* destroyed handles kept before free() */
+#define RING_CAP 64   /* slots per worker ring */
+
+/* ---- fork generations ----------------------------------------------------- */
+
+/* Bumped in every child after fork: a pool remembers the value it was
+ * made under, so a forked child sees a different one. */
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+unsigned hpool__fork_gen(void)
+{
+	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
+}
+
+/* ---- handles ------------------------------------------------------------ */
+
+static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
+static hpool *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+
+/* Keep a destroyed handle readable for a while, so that a call on it
+ * returns HPOOL_ECLOSED instead of reading freed memory. */
+static void retire_handle(hpool *p)
+{
+	hpool *old;
+
+	p->magic = HPOOL__POOL_DEAD;
+	pthread_mutex_lock(&quarantine_lock);
+	old = quarantine[quarantine_next];
+	quarantine[quarantine_next] = p;
+	quarantine_next = (quarantine_next + 1) % QUARANTINE;
+	pthread_mutex_unlock(&quarantine_lock);
+	free(old);
+}
+
+int hpool__check(const hpool *p, const char *fn)
+{
+	if (!p)
+		return hpool__fail(-EINVAL, "%s: pool is NULL", fn);
+	if (p->magic != HPOOL__POOL_LIVE)
+		return hpool__fail(HPOOL_ECLOSED,
+				   "%s: pool was destroyed", fn);
+	if (p->fork_gen != hpool__fork_gen())
+		return hpool__fail(HPOOL_EFORKED,
+				   "%s: pool belongs to process %d; this is a "
+				   "child forked from it (pid %d)", fn,
+				   (int)p->sh->owner, (int)getpid());
+	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
+		return hpool__fail(HPOOL_ECLOSED, "%s: pool no longer takes "
+				   "work (terminated, or its supervisor died)",
+				   fn);
+	return 0;
+}
+
+int hpool__enter(hpool *p, const char *fn)
+{
+	int e = hpool__check(p, fn);
+
+	if (!e)
+		atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+	return e;
+}
+
+void hpool__leave(hpool *p)
+{
+	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+static bool all_started(void *arg)
+{
+	struct hpool__shared *sh = arg;
+	unsigned i;
+
+	for (i = 0; i < sh->nworkers; i++)
+		/* Pairs with the worker's release store of state
+		 * (hpool__worker_init). */
+		if (atomic_load_explicit(&sh->w[i].state,
+					 memory_order_acquire) ==
+		    HPOOL__W_STARTING)
+			return false;
+	return true;
+}
+
+static void pool_free(hpool *p, bool unmap)
+{
+	if (p->wk.ops && p->wk.ops->release)
+		p->wk.ops->release(&p->wk);
+	if (p->shm && unmap)
+		hpool__shm_destroy(p->shm);
+	if (p->wk.topo)
+		hpool__topo_close(p->wk.topo);
+	free(p->inflight);
+	pthread_mutex_destroy(&p->lock);
+	retire_handle(p);
+}
+
+/* Map the region and lay out the root block: settings, init, one empty
+ * ring per worker. Return: 0 or a code with the message set. */
+static int region_build(hpool *p, const struct hpool__settings *s,
+			const hpool_config *cfg)
+{
+	const struct hpool__backend *ops = p->wk.ops;
+	struct hpool__shared *sh;
+	unsigned i, pus = hpool__topo_pus(p->wk.topo);
+	size_t rb = hpool__ring_bytes(RING_CAP, sizeof(struct hpool__task));
+	int e;
+
+	e = ops->map ? ops->map(&p->wk, s->shm_size) :
+		       hpool__shm_create(s->shm_size, &p->wk.shm);
+	p->shm = p->wk.shm;
+	if (e)
+		return hpool__fail(e, "hpool_create: cannot map a shared "
+				   "region of %zu bytes", s->shm_size);
+	sh = hpool__shm_alloc(p->shm, sizeof(*sh) +
+					      p->nworkers * sizeof(sh->w[0]));
+	if (!sh)
+		return hpool__fail(-ENOMEM, "hpool_create: %u workers do not "
+				   "fit in a shared arena of %zu bytes",
+				   p->nworkers, s->shm_size);
+	memset(sh, 0, sizeof(*sh) + p->nworkers * sizeof(sh->w[0]));
+	p->sh = p->wk.sh = sh;
+	hpool__event_init(&sh->ready);
+	hpool__event_init(&sh->space);
+	hpool__event_init(&sh->done);
+	sh->nworkers = p->nworkers;
+	sh->isolated = ops->isolated;
+	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
+	sh->omp_threads = pus / p->nworkers ? pus / p->nworkers : 1;
+	sh->bind = s->bind;
+	sh->owner = getpid();
+	if (cfg && cfg->init) {
+		sh->init = cfg->init;
+		sh->init_ctx = cfg->init_ctx;
+		if (cfg->init_ctx && cfg->init_ctx_size) {
+			void *c = hpool__shm_alloc(p->shm, cfg->init_ctx_size);
+
+			if (!c)
+				return hpool__fail(-ENOMEM, "hpool_create: "
+						   "init_ctx does not fit");
+			memcpy(c, cfg->init_ctx, cfg->init_ctx_size);
+			sh->init_ctx = c;
+		}
+	}
+	for (i = 0; i < p->nworkers; i++) {
+		struct hpool__wctl *w = &sh->w[i];
+
+		w->index = i;
+		w->ring = hpool__shm_alloc(p->shm, rb);
+		if (!w->ring)
+			return hpool__fail(-ENOMEM, "hpool_create: rings for "
+					   "%u workers do not fit",
+					   p->nworkers);
+		hpool__ring_init(w->ring, RING_CAP, sizeof(struct hpool__task),
+				 0);
+		hpool__event_init(&w->wake);
+		atomic_store_explicit(&w->running, HPOOL__IDLE,
+				      memory_order_relaxed);
+	}
+	return 0;
+}
+
+/* Wait for every worker to leave STARTING and say why one is not READY.
+ * Return: 0 or a code with the message set. */
+static int workers_ready(hpool *p)
+{
+	struct hpool__shared *sh = p->sh;
+	unsigned i;
+
+	/* In slices: a supervisor that dies before its workers are ready
+	 * fails the create instead of hanging it. */
+	hpool__pool_wait(p, &sh->ready, all_started, sh, -1);
+	if (!all_started(sh))
+		return hpool__fail(HPOOL_ECRASH, "hpool_create: the pool's "
+				   "%s backend died before its workers were "
+				   "ready", p->wk.ops->name);
+	for (i = 0; i < p->nworkers; i++) {
+		struct hpool__wctl *w = &sh->w[i];
+
+		/* Pairs with the release store in hpool__worker_init. */
+		if (atomic_load_explicit(&w->state, memory_order_acquire) ==
+		    HPOOL__W_READY)
+			continue;
+		if (w->init_status == HPOOL_ECRASH)
+			return hpool__fail(HPOOL_ECRASH, "hpool_create: worker "
+					   "%u died in init", i);
+		if (w->init_status < 0 && w->init_status > -4096)
+			return hpool__fail(w->init_status, "hpool_create: "
+					   "worker %u could not start", i);
+		return hpool__fail(HPOOL_ETASK, "hpool_create: init returned "
+				   "%d in worker %u", w->init_status, i);
+	}
+	return 0;
+}
+
+int hpool_create(hpool **out, const hpool_config *cfg)
+{
+	struct hpool__settings s;
+	hpool *p;
+	int e;
+
+	if (!out)
+		return hpool__fail(-EINVAL, "hpool_create: pool is NULL");
+	*out = NULL;
+	pthread_once(&atfork_once, register_atfork);
+	if ((e = hpool__settings_resolve(cfg, &s)))
+		return e;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
+	p->magic = HPOOL__POOL_LIVE;
+	p->fork_gen = hpool__fork_gen();
+	p->mode = s.mode;
+	p->shm_size = s.shm_size;
+	pthread_mutex_init(&p->lock, NULL);
+	p->wk.ops = hpool__backend_for(&s);
+	p->wk.bind = s.bind != 0;
+	if (!p->wk.ops) {
+		e = -EINVAL;
+		goto fail;
+	}
+	hpool__fd_lock(); /* hwloc has files open while it loads */
+	e = hpool__topo_open(&p->wk.topo);
+	hpool__fd_unlock();
+	if (e) {
+		hpool__set_error("hpool_create: cannot read the machine's "
+				 "topology (hwloc)");
+		goto fail;
+	}
+	p->nworkers = p->wk.ops->runs_inline ? 1 :
+		      s.workers ? s.workers : hpool__topo_cores(p->wk.topo);
+	p->inflight = calloc(p->nworkers, sizeof(*p->inflight));
+	if (!p->inflight) {
+		e = hpool__fail(-ENOMEM, "hpool_create: out of memory");
+		goto fail;
+	}
+	if ((e = region_build(p, &s, cfg)))
+		goto fail;
+	if ((e = p->wk.ops->start(&p->wk)) || (e = workers_ready(p)))
+		goto fail_started;
+	if (p->wk.forked_threads > 1)
+		hpool__set_error("hpool_create: forked the workers from a "
+				 "process that runs %u threads; a lock held "
+				 "by another thread at that moment stays "
+				 "locked in the workers", p->wk.forked_threads);
+	*out = p;
+	return 0;
+
+fail_started:
+	atomic_store_explicit(&p->sh->closing, HPOOL__CLOSE_NOW,
+			      memory_order_release);
+	p->wk.stopped_clean = true;
+	p->wk.ops->stop(&p->wk, true);
+fail:
+	pool_free(p, true);
+	return e;
+}
+
+/* ---- destroy, terminate --------------------------------------------------- */
+
+static int finish(hpool *p, bool now, const char *name)
+{
+	struct hpool__call *c;
+	int e = hpool__check(p, name);
+
+	/* A pool whose supervisor died is still destroyed normally. */
+	if (e == HPOOL_ECLOSED && p->magic == HPOOL__POOL_LIVE)
+		e = 0;
+	if (e)
+		return e;
+	if (now) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong(&p->terminated, &zero,
+					       HPOOL_ECANCELED);
+		hpool__wake_all(p->sh);
+	}
+	p->wk.stopped_clean = true;
+	atomic_store_explicit(&p->sh->closing,
+			      now ? HPOOL__CLOSE_NOW : HPOOL__CLOSE_DRAIN,
+			      memory_order_release);
+	p->wk.ops->stop(&p->wk, now);
+	if (now) {
+		/* Calls in other threads see `terminated` and return. */
+		hpool__wake_all(p->sh);
+		while (atomic_load_explicit(&p->active, memory_order_acquire)) {
+			struct timespec ts = { 0, 1000000 };
+
+			hpool__wake_all(p->sh);
+			nanosleep(&ts, NULL);
+		}
+	}
+	hpool__detach_futures(p);
+	pthread_mutex_lock(&p->lock);
+	for (c = p->calls; c; c = c->next)
+		c->detached = true;
+	p->calls = NULL;
+	pthread_mutex_unlock(&p->lock);
+	/* A thread-mode task that would not stop still uses the region: it
+	 * is left mapped (documented) rather than pulled from under it. */
+	pool_free(p, p->wk.stopped_clean);
+	return 0;
+}
+
+int hpool_destroy(hpool *p)
+{
+	return finish(p, false, "hpool_destroy");
+}
+
+int hpool_terminate(hpool *p)
+{
+	return finish(p, true, "hpool_terminate");
+}
+
+hpool_mode hpool_mode_of(const hpool *p)
+{
+	return hpool__check(p, "hpool_mode_of") ? HPOOL_MODE_ENV : p->mode;
+}
+
+unsigned hpool_workers(const hpool *p)
+{
+	return hpool__check(p, "hpool_workers") ? 0 : p->nworkers;
+}
+
+/* Tests only: the pids this pool runs (supervisor first, then workers). */
+HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+int hpool__pool_pids(const hpool *p, int *pids, unsigned max)
+{
+	if (hpool__check(p, "hpool__pool_pids") || !p->wk.ops->pids)
+		return 0;
+	return p->wk.ops->pids(&p->wk, pids, max);
+}
