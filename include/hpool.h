@@ -84,7 +84,7 @@ typedef struct hpool_config {
 } hpool_config;
 
 /* Fill *cfg with the defaults (all fields 0, bind and start -1).
- * Context: any thread. */
+ * Context: any thread. Return: nothing (cfg NULL is ignored). */
 HPOOL_API void hpool_config_init(hpool_config *cfg);
 
 /* Create a pool: map the shared region, start the workers, run `init` in
@@ -92,8 +92,9 @@ HPOOL_API void hpool_config_init(hpool_config *cfg);
  * Context: any thread. In process mode, forking from a process that runs
  *   other threads is allowed but reported by hpool_last_error().
  * Return: 0; -EINVAL (bad config or HPOOL_* value, message names it);
- *   -ENOMEM; HPOOL_ETASK (an init returned nonzero); -errno of a failed
- *   fork, pthread_create or mmap. */
+ *   -ENOMEM; HPOOL_ETASK (an init returned nonzero); HPOOL_ECRASH (a worker
+ *   died in init, or the supervisor died before the workers were ready);
+ *   -errno of a failed fork, pthread_create or mmap (-EAGAIN, -ENOMEM). */
 HPOOL_API int hpool_create(hpool **pool, const hpool_config *cfg);
 
 /* Finish all queued work, stop the workers, free everything. Futures not
@@ -121,8 +122,10 @@ HPOOL_API int hpool_terminate(hpool *pool);
  * Return: 0; -errno of socketpair or fork. */
 HPOOL_API int hpool_forkserver_start(void);
 
-/* Context: any thread. Return: the pool's mode; its worker count (1 in
- * serial mode: the caller); HPOOL_MODE_ENV / 0 for a bad pool. */
+/* The pool's mode and worker count.
+ * Context: any thread.
+ * Return: the pool's mode; its worker count (1 in serial mode: the
+ *   caller); HPOOL_MODE_ENV / 0 for a bad pool (message set). */
 HPOOL_API hpool_mode hpool_mode_of(const hpool *pool);
 HPOOL_API unsigned hpool_workers(const hpool *pool);
 
@@ -159,7 +162,8 @@ HPOOL_API int hpool_submit(hpool *pool, hpool_fn fn, const void *ctx,
  * Return: the item's status: 0, the task's own nonzero code, HPOOL_ECRASH,
  *   -ETIMEDOUT (task overdue), HPOOL_ECANCELED; or -ETIMEDOUT when this
  *   wait timed out (the future stays valid; any other return frees it);
- *   -EINVAL (NULL future). */
+ *   -EINVAL (NULL future); HPOOL_EFORKED (a child forked from the owner:
+ *   the future stays the owner's). */
 HPOOL_API int hpool_wait(hpool_future *fut, void *out, int64_t timeout_ns);
 
 /* Context: any thread. Return: 1 when the task is done, else 0. */
@@ -178,20 +182,27 @@ HPOOL_API int hpool_imap(hpool *pool, hpool_fn fn, const void *ctx,
 /* Next result: sets *index, copies the result to `out` (may be NULL).
  * When no result is handed out, *index is SIZE_MAX: that tells a wait that
  * timed out from an item whose own status is -ETIMEDOUT (opts.timeout_ns).
+ * Context: the iterator's thread.
  * Return: the item's status (as hpool_wait), HPOOL_DONE at the end,
- *   -ETIMEDOUT when nothing arrived in time, -EINVAL. */
+ *   -ETIMEDOUT when nothing arrived in time, -EINVAL (NULL iterator),
+ *   HPOOL_ECLOSED (the pool was destroyed), HPOOL_EFORKED, -ENOMEM (no
+ *   room for the next chunk in the arena). */
 HPOOL_API int hpool_next(hpool_iter *it, size_t *index, void *out,
 			 int64_t timeout_ns);
 
 /* Free the iterator; items still running are waited for and dropped.
- * Context: the iterator's thread. */
+ * Context: the iterator's thread. Return: nothing (NULL is ignored). */
 HPOOL_API void hpool_iter_free(hpool_iter *it);
 
 /* Memory that the caller and every worker see at the same address; passed
  * as in/out/ctx (or pointed to from them) it is used in place, not copied.
+ * hpool_shm_free gives a block back; a pointer that is not a live block of
+ * this pool (freed twice, never allocated here) is refused and reported
+ * in hpool_last_error(), never freed.
  * Context: any thread of the caller.
  * Return: the block (16-byte aligned; 4096 from 4 KiB up), or NULL with
- *   hpool_last_error() set (arena exhausted, size 0, bad pool). */
+ *   hpool_last_error() set (arena exhausted, size 0, bad pool);
+ *   hpool_shm_free returns nothing. */
 HPOOL_API void *hpool_shm_alloc(hpool *pool, size_t size);
 HPOOL_API void hpool_shm_free(hpool *pool, void *ptr);
 

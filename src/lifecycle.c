@@ -1,7 +1,7 @@
 /*
- * The pool's life cycle: handles (checked on every call, quarantined after
- * destroy), hpool_create (settings, topology, region, root block, rings,
- * then the backend starts the workers), hpool_destroy and hpool_terminate.
+ * The pool's life cycle: hpool_create (settings, topology, region, root
+ * block, rings, then the backend starts the workers), hpool_destroy and
+ * hpool_terminate.
  */
 #include "pool.h"
 #include "libfd.h"
@@ -14,84 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUARANTINE 64 /* destroyed handles kept before free() */
 #define RING_CAP 64   /* slots per worker ring */
-
-/* ---- fork generations ----------------------------------------------------- */
-
-/* Bumped in every child after fork: a pool remembers the value it was
- * made under, so a forked child sees a different one. */
-static _Atomic unsigned fork_gen;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
-{
-	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
-}
-
-static void register_atfork(void)
-{
-	pthread_atfork(NULL, NULL, on_fork_child);
-}
-
-unsigned hpool__fork_gen(void)
-{
-	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
-}
-
-/* ---- handles ------------------------------------------------------------ */
-
-static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
-static hpool *quarantine[QUARANTINE];
-static unsigned quarantine_next;
-
-/* Keep a destroyed handle readable for a while, so that a call on it
- * returns HPOOL_ECLOSED instead of reading freed memory. */
-static void retire_handle(hpool *p)
-{
-	hpool *old;
-
-	p->magic = HPOOL__POOL_DEAD;
-	pthread_mutex_lock(&quarantine_lock);
-	old = quarantine[quarantine_next];
-	quarantine[quarantine_next] = p;
-	quarantine_next = (quarantine_next + 1) % QUARANTINE;
-	pthread_mutex_unlock(&quarantine_lock);
-	free(old);
-}
-
-int hpool__check(const hpool *p, const char *fn)
-{
-	if (!p)
-		return hpool__fail(-EINVAL, "%s: pool is NULL", fn);
-	if (p->magic != HPOOL__POOL_LIVE)
-		return hpool__fail(HPOOL_ECLOSED,
-				   "%s: pool was destroyed", fn);
-	if (p->fork_gen != hpool__fork_gen())
-		return hpool__fail(HPOOL_EFORKED,
-				   "%s: pool belongs to process %d; this is a "
-				   "child forked from it (pid %d)", fn,
-				   (int)p->sh->owner, (int)getpid());
-	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
-		return hpool__fail(HPOOL_ECLOSED, "%s: pool no longer takes "
-				   "work (terminated, or its supervisor died)",
-				   fn);
-	return 0;
-}
-
-int hpool__enter(hpool *p, const char *fn)
-{
-	int e = hpool__check(p, fn);
-
-	if (!e)
-		atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
-	return e;
-}
-
-void hpool__leave(hpool *p)
-{
-	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
-}
 
 /* ---- create --------------------------------------------------------------- */
 
@@ -120,7 +43,7 @@ static void pool_free(hpool *p, bool unmap)
 		hpool__topo_close(p->wk.topo);
 	free(p->inflight);
 	pthread_mutex_destroy(&p->lock);
-	retire_handle(p);
+	hpool__handle_retire(p);
 }
 
 /* Map the region and lay out the root block: settings, init, one empty
@@ -230,7 +153,7 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	if (!out)
 		return hpool__fail(-EINVAL, "hpool_create: pool is NULL");
 	*out = NULL;
-	pthread_once(&atfork_once, register_atfork);
+	hpool__handles_init();
 	if ((e = hpool__settings_resolve(cfg, &s)))
 		return e;
 	p = calloc(1, sizeof(*p));

@@ -1,8 +1,9 @@
 /*
  * The pool layer, caller's side: the private state behind an hpool handle
  * and the contracts between the files that serve the public calls.
- *   lifecycle.c  handles, hpool_create / destroy / terminate, the public
- *                call's opening (check the handle, count the call in)
+ *   handle.c     handles: checked and counted in by every public call,
+ *                quarantined after destroy; the fork generation
+ *   lifecycle.c  hpool_create, hpool_destroy, hpool_terminate
  *   sched.c      how a chunk reaches a worker: pushing into the rings,
  *                waiting on the pool's events, running inline
  *   cells.c      the cache of chunk cells kept between calls
@@ -95,8 +96,12 @@ struct hpool_iter {
 	struct hpool__call c;
 };
 
-/* ---- lifecycle.c ---- */
+/* ---- handle.c ---- */
 
+/* Once per process, before the first pool: watch for forks. */
+HPOOL_INTERNAL void hpool__handles_init(void);
+/* Retire a destroyed handle (free()d after QUARANTINE later ones). */
+HPOOL_INTERNAL void hpool__handle_retire(hpool *p);
 /* This process's fork generation: a pool made under another value
  * belongs to the parent of a forked child. */
 HPOOL_INTERNAL unsigned hpool__fork_gen(void);

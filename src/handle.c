@@ -1,0 +1,95 @@
+/*
+ * Pool handles: every public call checks its handle here (live, of this
+ * process, still taking work) and counts itself in; a destroyed handle
+ * stays readable in a quarantine for a while, so a late call gets
+ * HPOOL_ECLOSED instead of reading freed memory.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define QUARANTINE 64 /* destroyed handles kept before free() */
+
+/* ---- fork generations ----------------------------------------------------- */
+
+/* Bumped in every child after fork: a pool remembers the value it was
+ * made under, so a forked child sees a different one. */
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+void hpool__handles_init(void)
+{
+	pthread_once(&atfork_once, register_atfork);
+}
+
+unsigned hpool__fork_gen(void)
+{
+	return atomic_load_explicit(&fork_gen, memory_order_relaxed);
+}
+
+/* ---- handles ------------------------------------------------------------ */
+
+static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
+static hpool *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+
+/* Keep a destroyed handle readable for a while, so that a call on it
+ * returns HPOOL_ECLOSED instead of reading freed memory. */
+void hpool__handle_retire(hpool *p)
+{
+	hpool *old;
+
+	p->magic = HPOOL__POOL_DEAD;
+	pthread_mutex_lock(&quarantine_lock);
+	old = quarantine[quarantine_next];
+	quarantine[quarantine_next] = p;
+	quarantine_next = (quarantine_next + 1) % QUARANTINE;
+	pthread_mutex_unlock(&quarantine_lock);
+	free(old);
+}
+
+int hpool__check(const hpool *p, const char *fn)
+{
+	if (!p)
+		return hpool__fail(-EINVAL, "%s: pool is NULL", fn);
+	if (p->magic != HPOOL__POOL_LIVE)
+		return hpool__fail(HPOOL_ECLOSED,
+				   "%s: pool was destroyed", fn);
+	if (p->fork_gen != hpool__fork_gen())
+		return hpool__fail(HPOOL_EFORKED,
+				   "%s: pool belongs to process %d; this is a "
+				   "child forked from it (pid %d)", fn,
+				   (int)p->sh->owner, (int)getpid());
+	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
+		return hpool__fail(HPOOL_ECLOSED, "%s: pool no longer takes "
+				   "work (terminated, or its supervisor died)",
+				   fn);
+	return 0;
+}
+
+int hpool__enter(hpool *p, const char *fn)
+{
+	int e = hpool__check(p, fn);
+
+	if (!e)
+		atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+	return e;
+}
+
+void hpool__leave(hpool *p)
+{
+	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
+}
