@@ -166,8 +166,31 @@ HPOOL_API int hpool_submit(hpool *pool, hpool_fn fn, const void *ctx,
  *   the future stays the owner's). */
 HPOOL_API int hpool_wait(hpool_future *fut, void *out, int64_t timeout_ns);
 
-/* Context: any thread. Return: 1 when the task is done, else 0. */
+/* Is the task done? Context: any thread.
+ * Return: 1 when the task is done (or its pool was destroyed), else 0. */
 HPOOL_API int hpool_ready(const hpool_future *fut);
+
+/* Wait until at least one of futs[0..n) is done; *index is its position.
+ * Does not free it: collect it with hpool_wait(futs[*index], out, 0).
+ * NULL entries are skipped; futures of several pools may be mixed.
+ * timeout_ns < 0: forever; 0: poll.
+ * Context: any thread (each future collected by one thread).
+ * Return: 0; -ETIMEDOUT (nothing finished in time); -EINVAL (index or
+ *   futs NULL, or no future among the entries). */
+HPOOL_API int hpool_wait_any(hpool_future *const *futs, size_t n,
+			     int64_t timeout_ns, size_t *index);
+
+/* Cancel a task that has not started: it will never run, and a later
+ * hpool_wait returns HPOOL_ECANCELED and frees the future.
+ * Context: any thread.
+ * Return: 0; -EBUSY (already running or done); -EINVAL (NULL). */
+HPOOL_API int hpool_cancel(hpool_future *fut);
+
+/* Drop a future that will never be waited: cancels its task if it has
+ * not started, discards its result otherwise, and frees the future (the
+ * region block of a task still running is freed when it finishes, or by
+ * hpool_destroy). Context: any thread. Return: nothing (NULL ignored). */
+HPOOL_API void hpool_future_free(hpool_future *fut);
 
 /* Results as a stream: ordered 1 in input order, 0 in completion order.
  * Input is read ahead by a bounded window of chunks, never all of it; `in`

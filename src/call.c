@@ -1,8 +1,11 @@
 /*
- * The call engine behind hpool_map and hpool_imap. A call issues its items
- * as chunks through a bounded window of chunk cells in the region and
- * harvests finished chunks (copying results out, reusing the cells).
- * Memory is bounded by the window, whatever n is.
+ * The call engine behind hpool_map and hpool_imap. A call lays its items
+ * out in segments (cells of the region: header, result words, copied
+ * inputs, result room), publishes each where free workers claim from it
+ * (sched.c, claim.c), and harvests finished items from the oldest
+ * segments while later ones run. The caller is not on the per-item path:
+ * it copies inputs in and results out, a segment at a time. Memory is
+ * bounded by the window (WINDOW_SEGS segments), whatever n is.
  */
 #include "pool.h"
 
@@ -11,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CELL_BYTES ((size_t)64 << 10) /* auto chunks stay under this */
-#define WINDOW_BYTES ((size_t)16 << 20) /* a call's cells, at most */
+#define SEG_BYTES ((size_t)256 << 10) /* a segment's cell, about */
+#define WINDOW_SEGS 4                 /* segments in flight per call */
+#define IMAP_SEG_PER_WORKER 16        /* imap: items per segment, per worker */
 
 /* Say in words why item `index` failed. */
-void hpool__explain(const hpool *p, const struct hpool__chunk *c,
+void hpool__explain(const hpool *p, const struct hpool__seg *c,
 		    size_t index, int st, const char *fn)
 {
 	char sb[32];
@@ -55,17 +59,6 @@ void hpool__explain(const hpool *p, const struct hpool__chunk *c,
 		hpool__set_error("%s: item %zu: task returned %d", fn, index,
 				 st);
 	}
-}
-
-static void cell_layout(struct hpool__call *c, size_t items)
-{
-	size_t res = sizeof(struct hpool__chunk) + items * sizeof(uint64_t);
-
-	c->cell_items = items;
-	c->in_off = hpool__align_up(res, 16);
-	c->out_off = hpool__align_up(c->in_off + (c->copy_in ? items * c->in_size : 0),
-			      16);
-	c->cell_bytes = c->out_off + (c->copy_out ? items * c->out_size : 0);
 }
 
 /* Copy `ctx` into the region unless it is already there. Every mode
@@ -111,71 +104,6 @@ static int job_create(struct hpool__call *c, hpool_fn fn, const void *ctx,
 	return 0;
 }
 
-int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn, const void *ctx,
-		     size_t ctx_size, const void *in, size_t in_size,
-		     void *out, size_t out_size, size_t n,
-		     const hpool_map_opts *o, bool ordered)
-{
-	/* Workers see the caller's private memory only in serial mode: a
-	 * thread-mode task abandoned by hpool_terminate may still write its
-	 * result after the call returned, so it must write into the region. */
-	bool workers = !p->wk.ops->runs_inline;
-	size_t per_item, guided, depth;
-
-	memset(c, 0, sizeof(*c));
-	c->pool = p;
-	c->in = in;
-	c->out = out;
-	c->in_size = in_size;
-	c->out_size = out_size;
-	c->n = n;
-	c->ordered = ordered;
-	c->chunk = o ? o->chunk : 0;
-	/* In place: region memory in every mode; everything in serial mode,
-	 * where tasks run in the caller. */
-	c->copy_in = in_size && workers &&
-		     !hpool__shm_contains(p->shm, in, n * in_size);
-	c->copy_out = out_size &&
-		      (!out || (workers && !hpool__shm_contains(p->shm, out,
-							n * out_size)));
-	/* Guided chunks: a quarter of each worker's share of what is left,
-	 * capped so that a cell stays near CELL_BYTES. */
-	per_item = (c->copy_in ? in_size : 0) + (c->copy_out ? out_size : 0) +
-		   sizeof(uint64_t);
-	guided = (n + 4 * p->nworkers - 1) / (4 * p->nworkers);
-	if (c->chunk) {
-		cell_layout(c, c->chunk < n ? c->chunk : n);
-	} else {
-		size_t cap = CELL_BYTES / per_item;
-
-		cell_layout(c, guided < cap ? guided : cap ? cap : 1);
-	}
-	if (c->cell_items > UINT32_MAX / 2)
-		return hpool__fail(-EINVAL, "chunk of %zu items is too large",
-				   c->cell_items);
-	/* Window: enough chunks in flight to keep every worker busy; small
-	 * chunks need more of them. */
-	depth = 64 / c->cell_items;
-	depth = depth < 2 ? 2 : depth > 32 ? 32 : depth;
-	c->wcap = !workers ? 1 :
-		  (unsigned)(p->nworkers * depth);
-	if (c->wcap > 4096)
-		c->wcap = 4096;
-	/* ...but big cells (large items) in flight are bounded in bytes. */
-	if ((size_t)c->wcap * c->cell_bytes > WINDOW_BYTES) {
-		size_t fit = WINDOW_BYTES / c->cell_bytes;
-
-		c->wcap = fit > 2 * p->nworkers ? (unsigned)fit :
-						   2 * p->nworkers;
-	}
-	c->win = calloc(c->wcap, sizeof(*c->win));
-	c->cells = calloc(c->wcap, sizeof(*c->cells));
-	if (!c->win || !c->cells)
-		return hpool__fail(-ENOMEM, "out of memory for a window of "
-				   "%u chunks", c->wcap);
-	return job_create(c, fn, ctx, ctx_size, o ? o->timeout_ns : 0);
-}
-
 void hpool__call_register(struct hpool__call *c)
 {
 	hpool *p = c->pool;
@@ -192,205 +120,6 @@ void hpool__call_register(struct hpool__call *c)
 	pthread_mutex_unlock(&p->lock);
 	if (c->job->timeout_ns && p->wk.ops->poke)
 		p->wk.ops->poke(&p->wk);
-}
-
-/* Free a chunk of a released call, unless a task may still use it: after
- * hpool_terminate an abandoned thread-mode task can still read its chunk
- * and the job (ctx), and write its result, so a chunk that is not done
- * stays in the region, which takes no new work. Return: true if kept. */
-static bool chunk_release(hpool *p, struct hpool__chunk *ch, size_t bytes)
-{
-	/* Pairs with the release store of done in hpool__chunk_finish: the
-	 * worker's last access to ch and the job comes before it. */
-	if (atomic_load_explicit(&p->terminated, memory_order_relaxed) &&
-	    !atomic_load_explicit(&ch->done, memory_order_acquire))
-		return true;
-	hpool__wait_slot_released(p, ch);
-	hpool__cell_put(p, ch, bytes);
-	return false;
-}
-
-/* Free what the call holds in the region and in private memory. */
-void hpool__call_release(struct hpool__call *c)
-{
-	hpool *p = c->pool;
-	bool kept = false;
-	unsigned i;
-
-	if (!c->detached && c->job) {
-		pthread_mutex_lock(&p->lock);
-		*c->pprev = c->next;
-		if (c->next)
-			c->next->pprev = c->pprev;
-		if (c->job->timeout_ns)
-			atomic_fetch_sub_explicit(&p->sh->timeouts, 1,
-						  memory_order_relaxed);
-		pthread_mutex_unlock(&p->lock);
-		for (i = 0; i < c->ncells; i++)
-			kept |= chunk_release(p, c->cells[i], c->cell_bytes);
-		for (i = 0; i < c->wcount; i++)
-			kept |= chunk_release(p, c->win[i], c->cell_bytes);
-		if (c->cur)
-			kept |= chunk_release(p, c->cur, c->cell_bytes);
-		if (!kept)
-			hpool__shm_free(p->shm, c->job);
-	}
-	free(c->win);
-	free(c->cells);
-	c->win = NULL;
-	c->cells = NULL;
-}
-
-/* Issue the next chunk. Return: 1 issued, 0 no cell to spare (harvest
- * first), or a negative code. */
-static int issue(struct hpool__call *c)
-{
-	hpool *p = c->pool;
-	size_t left = c->n - c->issued, k, g;
-	struct hpool__chunk *ch;
-	int e;
-
-	if (c->chunk) {
-		k = c->chunk < left ? c->chunk : left;
-	} else {
-		g = left / (4 * p->nworkers);
-		k = g < 1 ? 1 : g > c->cell_items ? c->cell_items : g;
-	}
-	if (k > left)
-		k = left;
-	if (c->ncells) {
-		ch = c->cells[--c->ncells];
-		hpool__wait_slot_released(p, ch); /* the slot it last went through */
-	} else if (c->wcount + (c->cur != NULL) < c->wcap) {
-		ch = hpool__cell_get(p, c->cell_bytes);
-		if (!ch && c->wcount == 0 && !c->cur)
-			return hpool__fail(-ENOMEM, "shared arena exhausted: "
-					   "a chunk of %zu bytes does not fit "
-					   "(raise HPOOL_SHM_SIZE)",
-					   c->cell_bytes);
-		if (!ch)
-			return 0;
-	} else {
-		return 0;
-	}
-	ch->ring = NULL;
-	ch->job = c->job;
-	ch->first = c->issued;
-	ch->count = (uint32_t)k;
-	ch->crash_worker = ch->crash_pid = ch->crash_sig = 0;
-	ch->crash_exit = -1;
-	atomic_store_explicit(&ch->done, 0, memory_order_relaxed);
-	memset((void *)ch->res, 0, k * sizeof(uint64_t));
-	ch->in = c->copy_in ? (char *)ch + c->in_off :
-			      c->in + c->issued * c->in_size;
-	if (c->copy_in)
-		memcpy((char *)ch + c->in_off, c->in + c->issued * c->in_size,
-		       k * c->in_size);
-	ch->out = c->copy_out ? (char *)ch + c->out_off :
-				c->out + c->issued * c->out_size;
-	c->win[c->wcount++] = ch;
-	c->issued += k;
-	/* The push's release of tail publishes the stores above. */
-	e = hpool__dispatch(p, ch);
-	if (e < 0) {
-		c->wcount--;
-		c->issued -= k;
-		c->cells[c->ncells++] = ch;
-		return e;
-	}
-	return 1;
-}
-
-/* Issue chunks until the window is full or the input is all issued. */
-int hpool__call_fill(struct hpool__call *c)
-{
-	int e = 1;
-
-	while (c->issued < c->n &&
-	       !atomic_load_explicit(&c->pool->terminated,
-				     memory_order_relaxed) &&
-	       (e = issue(c)) == 1)
-		;
-	return e < 0 ? e : 0;
-}
-
-/* Find a finished chunk in the window: the oldest only when ordered.
- * Return its window index, or -1. */
-static int find_done(struct hpool__call *c)
-{
-	unsigned i, end = c->ordered ? (c->wcount ? 1 : 0) : c->wcount;
-
-	for (i = 0; i < end; i++)
-		/* Pairs with the release store of done (chunk_finish). */
-		if (atomic_load_explicit(&c->win[i]->done,
-					 memory_order_acquire))
-			return (int)i;
-	return -1;
-}
-
-/* The call's wait condition: a chunk of its window is done, or the pool
- * stopped. Workers signal the job's event after each done store. */
-static bool job_changed(void *arg)
-{
-	struct hpool__call *c = arg;
-
-	return find_done(c) >= 0 ||
-	       atomic_load_explicit(&c->pool->terminated, memory_order_relaxed);
-}
-
-/* Take a finished chunk out of the window, waiting up to deadline_ns.
- * Return: the chunk; NULL with *err = -ETIMEDOUT, or HPOOL_ECANCELED when
- * the pool is being terminated (the chunk is then returned as is, with
- * unfinished items to be reported canceled). */
-struct hpool__chunk *hpool__call_next_done(struct hpool__call *c, int64_t deadline_ns,
-				      int *err)
-{
-	struct hpool__chunk *ch;
-	int i;
-
-	*err = 0;
-	if (!c->wcount) { /* stopped before anything was issued */
-		*err = atomic_load_explicit(&c->pool->terminated,
-					    memory_order_relaxed);
-		if (!*err)
-			*err = HPOOL_ECANCELED;
-		return NULL;
-	}
-	for (;;) {
-		i = find_done(c);
-		if (i >= 0)
-			break;
-		if ((*err = atomic_load_explicit(&c->pool->terminated,
-						 memory_order_relaxed))) {
-			i = 0;
-			break;
-		}
-		if (hpool__pool_wait(c->pool, &c->pool->sh->done, job_changed, c,
-			      deadline_ns)) {
-			*err = -ETIMEDOUT;
-			return NULL;
-		}
-	}
-	ch = c->win[i];
-	/* Keep issue order among the rest (ordered harvest needs it). */
-	memmove(&c->win[i], &c->win[i + 1],
-		(c->wcount - (unsigned)i - 1) * sizeof(*c->win));
-	c->wcount--;
-	hpool__chunk_taken_back(c->pool, ch);
-	return ch;
-}
-
-/* Status of item i of a harvested chunk; an unfinished one (the pool
- * stopped) gets the reason the pool stopped. */
-int hpool__harvest_status(const hpool *p, const struct hpool__chunk *ch,
-			  uint32_t i)
-{
-	uint64_t r = atomic_load_explicit(&ch->res[i], memory_order_acquire);
-	int why = atomic_load_explicit(&p->terminated, memory_order_relaxed);
-
-	if (r & HPOOL__RES_DONE)
-		return HPOOL__RES_STATUS(r);
-	return why ? why : HPOOL_ECANCELED;
 }
 
 static int validate(hpool_fn fn, const void *ctx, size_t ctx_size,
@@ -441,4 +170,309 @@ int hpool__open(hpool *p, const char *name, hpool_fn fn, const void *ctx,
 	if (e)
 		hpool__leave(p);
 	return e;
+}
+
+static void seg_layout(struct hpool__call *c, size_t items)
+{
+	size_t res = sizeof(struct hpool__seg) + items * sizeof(uint64_t);
+
+	c->seg_items = items;
+	c->in_off = hpool__align_up(res, 16);
+	c->out_off = hpool__align_up(c->in_off + (c->copy_in ?
+						  items * c->in_size : 0), 16);
+	c->seg_bytes = c->out_off + (c->copy_out ? items * c->out_size : 0);
+}
+
+int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
+		     const void *ctx, size_t ctx_size, const void *in,
+		     size_t in_size, void *out, size_t out_size, size_t n,
+		     const hpool_map_opts *o, bool ordered)
+{
+	/* Workers see the caller's private memory only when tasks run
+	 * inline: a thread-mode task abandoned by hpool_terminate may still
+	 * write its result after the call returned, so it writes into the
+	 * region. */
+	bool workers = !p->wk.ops->runs_inline;
+	size_t per_item, items;
+
+	memset(c, 0, sizeof(*c));
+	c->pool = p;
+	c->in = in;
+	c->out = out;
+	c->in_size = in_size;
+	c->out_size = out_size;
+	c->n = n;
+	c->ordered = ordered;
+	if (o && o->chunk > UINT32_MAX / 2)
+		return hpool__fail(-EINVAL, "chunk of %zu items is too large",
+				   o->chunk);
+	c->chunk = o ? (uint32_t)o->chunk : 0;
+	if (o) {
+		c->status = o->status;
+		c->progress = o->progress;
+		c->progress_arg = o->progress_arg;
+	}
+	/* In place: region memory in every mode; everything when tasks run
+	 * inline. */
+	c->copy_in = in_size && workers &&
+		     !hpool__shm_contains(p->shm, in, n * in_size);
+	c->copy_out = out_size &&
+		      (!out || (workers && !hpool__shm_contains(p->shm, out,
+							n * out_size)));
+	/* A segment of about SEG_BYTES, at least one claim, at most n. */
+	per_item = (c->copy_in ? in_size : 0) + (c->copy_out ? out_size : 0) +
+		   sizeof(uint64_t);
+	items = SEG_BYTES / per_item;
+	/* imap: the consumer sets the pace, so read ahead a few claims per
+	 * worker per segment, not a whole segment's bytes. */
+	if (!out && items > IMAP_SEG_PER_WORKER * p->nworkers)
+		items = IMAP_SEG_PER_WORKER * p->nworkers;
+	if (items < c->chunk)
+		items = c->chunk;
+	if (items < 1)
+		items = 1;
+	if (items > n)
+		items = n;
+	if (items > UINT32_MAX / 2)
+		items = UINT32_MAX / 2;
+	seg_layout(c, items);
+	c->wcap = workers ? WINDOW_SEGS : 1;
+	c->win = calloc(c->wcap, sizeof(*c->win));
+	c->cells = calloc(c->wcap, sizeof(*c->cells));
+	if (!c->win || !c->cells)
+		return hpool__fail(-ENOMEM, "out of memory for a window of "
+				   "%u segments", c->wcap);
+	return job_create(c, fn, ctx, ctx_size, o ? o->timeout_ns : 0);
+}
+
+bool hpool__win_scan(struct hpool__win *e)
+{
+	const struct hpool__seg *s = e->seg;
+
+	/* Pairs with the release store of res[i] by whoever finished it:
+	 * its result bytes are visible. */
+	while (e->done < s->count &&
+	       (atomic_load_explicit(&s->res[e->done], memory_order_acquire) &
+		HPOOL__RES_DONE))
+		e->done++;
+	return e->done == s->count;
+}
+
+int hpool__item_status(const hpool *p, const struct hpool__seg *s,
+		       uint32_t i)
+{
+	/* Pairs with the release store of res[i]. */
+	uint64_t r = atomic_load_explicit(&s->res[i], memory_order_acquire);
+	int why = atomic_load_explicit(&p->terminated, memory_order_relaxed);
+
+	if (r & HPOOL__RES_DONE)
+		return HPOOL__RES_STATUS(r);
+	return why ? why : HPOOL_ECANCELED;
+}
+
+/* Free a cell of a finished call (or keep it: see hpool__seg_unpublish). */
+static void cell_release(hpool *p, void *cell, size_t bytes)
+{
+	hpool__cell_put(p, cell, bytes);
+}
+
+bool hpool__win_retire(struct hpool__call *c, unsigned i)
+{
+	hpool *p = c->pool;
+	struct hpool__win *e = &c->win[i];
+	struct hpool__win probe = { .seg = e->seg };
+	struct hpool__seg *s = e->seg;
+	bool mine;
+
+	hpool__seg_cancel(s, HPOOL_ECANCELED);
+	mine = hpool__seg_unpublish(p, s, e->slot);
+	free(e->taken);
+	memmove(&c->win[i], &c->win[i + 1],
+		(c->wcount - i - 1) * sizeof(*c->win));
+	c->wcount--;
+	/* Unfinished items after a terminate: a task may still write them,
+	 * so the cell stays in the region (which is then left mapped). */
+	mine = mine && hpool__win_scan(&probe);
+	if (mine)
+		c->cells[c->ncells++] = s;
+	return mine;
+}
+
+void hpool__call_release(struct hpool__call *c)
+{
+	hpool *p = c->pool;
+	bool kept = false;
+	unsigned i;
+
+	if (!c->detached && c->job) {
+		pthread_mutex_lock(&p->lock);
+		if (c->pprev) {
+			*c->pprev = c->next;
+			if (c->next)
+				c->next->pprev = c->pprev;
+		}
+		if (c->job->timeout_ns && c->pprev)
+			atomic_fetch_sub_explicit(&p->sh->timeouts, 1,
+						  memory_order_relaxed);
+		pthread_mutex_unlock(&p->lock);
+		while (c->wcount)
+			kept |= !hpool__win_retire(c, c->wcount - 1);
+		for (i = 0; i < c->ncells; i++)
+			cell_release(p, c->cells[i], c->seg_bytes);
+		/* The job too, unless a task may still read it. */
+		if (!kept)
+			hpool__shm_free(p->shm, c->job);
+	}
+	for (i = 0; i < c->wcount; i++)
+		free(c->win[i].taken);
+	free(c->win);
+	free(c->cells);
+	c->win = NULL;
+	c->cells = NULL;
+	c->wcount = 0;
+}
+
+/* Issue the next segment. Return: 1 issued, 0 no cell to spare (harvest
+ * first), or a negative code. */
+static int issue(struct hpool__call *c)
+{
+	hpool *p = c->pool;
+	size_t k = c->n - c->issued;
+	struct hpool__win *e;
+	struct hpool__seg *s;
+	int err;
+
+	if (k > c->seg_items)
+		k = c->seg_items;
+	if (c->wcount == c->wcap)
+		return 0;
+	if (c->ncells) {
+		s = c->cells[--c->ncells];
+	} else {
+		s = hpool__cell_get(p, c->seg_bytes);
+		if (!s && c->wcount == 0)
+			return hpool__fail(-ENOMEM, "shared arena exhausted: "
+					   "a segment of %zu bytes does not "
+					   "fit (raise HPOOL_SHM_SIZE)",
+					   c->seg_bytes);
+		if (!s)
+			return 0;
+	}
+	memset(s, 0, sizeof(*s));
+	s->job = c->job;
+	s->first = c->issued;
+	s->count = (uint32_t)k;
+	s->chunk = c->chunk;
+	s->spread = 2 * p->nworkers;
+	s->cap = (uint32_t)(c->seg_bytes < UINT32_MAX ? c->seg_bytes : 0);
+	s->owner = HPOOL__OWNER_CALLER;
+	s->crash_exit = -1;
+	memset((void *)s->res, 0, k * sizeof(uint64_t));
+	s->in = c->copy_in ? (char *)s + c->in_off :
+			     c->in + c->issued * c->in_size;
+	if (c->copy_in)
+		memcpy((char *)s + c->in_off, c->in + c->issued * c->in_size,
+		       k * c->in_size);
+	s->out = c->copy_out ? (char *)s + c->out_off :
+			       c->out + c->issued * c->out_size;
+	e = &c->win[c->wcount];
+	memset(e, 0, sizeof(*e));
+	e->seg = s;
+	e->first = s->first;
+	e->count = s->count;
+	if (!c->ordered && !c->out) { /* unordered imap */
+		e->taken = calloc((k + 63) / 64, sizeof(uint64_t));
+		if (!e->taken) {
+			c->cells[c->ncells++] = s;
+			return hpool__fail(-ENOMEM, "out of memory");
+		}
+	}
+	if (p->wk.ops->runs_inline) {
+		hpool__seg_run_inline(p, s);
+	} else if ((err = hpool__seg_publish(p, s, &e->slot))) {
+		free(e->taken);
+		c->cells[c->ncells++] = s;
+		return err;
+	}
+	c->wcount++;
+	c->issued += k;
+	return 1;
+}
+
+int hpool__call_fill(struct hpool__call *c)
+{
+	int e = 1;
+
+	while (c->issued < c->n &&
+	       !atomic_load_explicit(&c->pool->terminated,
+				     memory_order_relaxed) &&
+	       (e = issue(c)) == 1)
+		;
+	return e < 0 ? e : 0;
+}
+
+struct waitarg {
+	struct hpool__call *c;
+	int i;
+	uint32_t seen[WINDOW_SEGS];
+};
+
+/* Has an entry's cursor moved (or can it), or did the pool stop? */
+static bool call_moved(void *arg)
+{
+	struct waitarg *a = arg;
+	unsigned k;
+
+	if (atomic_load_explicit(&a->c->pool->terminated,
+				 memory_order_relaxed))
+		return true;
+	if (hpool__workers_gone(a->c->pool)) {
+		/* Nobody will claim the rest: it fails, as a dead worker's
+		 * items do. */
+		for (k = 0; k < a->c->wcount; k++)
+			hpool__seg_cancel(a->c->win[k].seg, HPOOL_ECRASH);
+		return true;
+	}
+	for (k = 0; k < a->c->wcount; k++) {
+		struct hpool__win *e = &a->c->win[k];
+
+		if (a->i >= 0 && (int)k != a->i)
+			continue;
+		hpool__win_scan(e);
+		if (e->done != a->seen[k] || e->done == e->seg->count)
+			return true;
+		/* Unordered: any finished item past the cursor counts. */
+		if (e->taken && e->done < e->seg->count) {
+			uint32_t j, end = atomic_load_explicit(
+				&e->seg->next, memory_order_relaxed);
+
+			if (end > e->seg->count)
+				end = e->seg->count;
+			for (j = e->done + 1; j < end; j++)
+				if (!(e->taken[j / 64] >> (j % 64) & 1) &&
+				    (atomic_load_explicit(&e->seg->res[j],
+							  memory_order_acquire) &
+				     HPOOL__RES_DONE))
+					return true;
+		}
+	}
+	return false;
+}
+
+int hpool__call_wait(struct hpool__call *c, int i, int64_t deadline_ns)
+{
+	struct waitarg a = { .c = c, .i = i };
+	unsigned k;
+	int why;
+
+	for (k = 0; k < c->wcount; k++)
+		a.seen[k] = c->win[k].done;
+	if (call_moved(&a) ||
+	    !hpool__pool_wait(c->pool, &c->pool->sh->done, call_moved, &a,
+			      deadline_ns)) {
+		why = atomic_load_explicit(&c->pool->terminated,
+					   memory_order_relaxed);
+		return why;
+	}
+	return -ETIMEDOUT;
 }

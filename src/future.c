@@ -1,7 +1,9 @@
 /*
- * Futures: hpool_submit runs one task asynchronously (one region block
- * holds its job, ctx copy, one-item chunk, input and result), hpool_wait
- * collects it, and destroy detaches those nobody waited for.
+ * Futures: hpool_submit runs one task asynchronously. One region block
+ * holds its job, ctx copy, a one-item segment, its input and its result
+ * room; the segment is published like a map's, so any free worker runs
+ * it. hpool_wait / hpool_wait_any collect, hpool_cancel and
+ * hpool_future_free give up, and destroy detaches the futures left.
  */
 #include "pool.h"
 
@@ -9,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The pool's list of futures not yet waited (destroy detaches them). */
+/* The pool's list of futures not yet collected (destroy detaches them). */
 static void fut_link(hpool_future *f)
 {
 	pthread_mutex_lock(&f->pool->lock);
@@ -30,13 +32,50 @@ static void fut_unlink(hpool_future *f)
 	pthread_mutex_unlock(&f->pool->lock);
 }
 
+static bool fut_finished(const hpool_future *f)
+{
+	/* Pairs with the release store of res[0] by whoever finished it. */
+	return atomic_load_explicit(&f->seg->res[0], memory_order_acquire) &
+	       HPOOL__RES_DONE;
+}
+
+/* Give the block back (the task is finished, or will never run). */
+static void fut_release(hpool *p, hpool_future *f)
+{
+	if (hpool__seg_unpublish(p, f->seg, f->slot) && fut_finished(f))
+		hpool__shm_free(p->shm, f->block);
+	/* else a thread-mode task abandoned by terminate may still write
+	 * the block: it stays in the region, which is then left mapped. */
+}
+
+/* Futures given up by hpool_future_free while their task ran: free those
+ * that finished since. Context: the pool's lock held. */
+static void sweep_dropped(hpool *p)
+{
+	hpool_future *f, *next;
+
+	for (f = p->futures; f; f = next) {
+		next = f->next;
+		if (!f->dropped || !fut_finished(f))
+			continue;
+		*f->pprev = f->next;
+		if (f->next)
+			f->next->pprev = f->pprev;
+		fut_release(p, f);
+		free(f);
+	}
+	p->ndropped = 0;
+	for (f = p->futures; f; f = f->next)
+		p->ndropped += f->dropped;
+}
+
 int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		 const void *in, size_t in_size, size_t out_size,
 		 hpool_future **fut)
 {
 	bool copy_ctx;
-	size_t coff, ioff, ooff, total;
-	struct hpool__chunk *ch;
+	size_t soff, ioff, ooff, total;
+	struct hpool__seg *s;
 	struct hpool__job *job;
 	hpool_future *f;
 	char *b;
@@ -48,10 +87,16 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if ((e = hpool__open(p, "hpool_submit", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, 1, NULL, false)))
 		return e;
+	if (p->ndropped) {
+		pthread_mutex_lock(&p->lock);
+		sweep_dropped(p);
+		pthread_mutex_unlock(&p->lock);
+	}
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
-	/* One block: job, ctx copy, chunk with one result word, in, out. */
-	coff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0), 16);
-	ioff = hpool__align_up(coff + sizeof(*ch) + sizeof(uint64_t), 16);
+	/* One block: job, ctx copy, segment with one result word, in, out. */
+	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),
+			       HPOOL__CACHELINE);
+	ioff = hpool__align_up(soff + sizeof(*s) + sizeof(uint64_t), 16);
 	ooff = hpool__align_up(ioff + in_size, 16);
 	total = ooff + out_size;
 	f = calloc(1, sizeof(*f));
@@ -64,26 +109,31 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	}
 	job = (struct hpool__job *)b;
 	hpool__job_fill(job, fn, ctx, ctx_size, copy_ctx, in_size, out_size, 0);
-	ch = (struct hpool__chunk *)(b + coff);
-	memset(ch, 0, sizeof(*ch) + sizeof(uint64_t));
-	ch->job = job;
-	ch->count = 1;
-	ch->crash_exit = -1;
+	s = (struct hpool__seg *)(b + soff);
+	memset(s, 0, sizeof(*s) + sizeof(uint64_t));
+	s->job = job;
+	s->count = 1;
+	s->chunk = 1;
+	s->spread = 1;
+	s->owner = HPOOL__OWNER_CALLER;
+	s->crash_exit = -1;
 	/* The input is copied in every mode (the caller may reuse it at
 	 * once), unless it is region memory. */
-	ch->in = in;
+	s->in = in;
 	if (in_size && !hpool__shm_contains(p->shm, in, in_size)) {
 		memcpy(b + ioff, in, in_size);
-		ch->in = b + ioff;
+		s->in = b + ioff;
 	}
-	ch->out = b + ooff;
+	s->out = b + ooff;
 	f->pool = p;
 	f->block = b;
 	f->job = job;
-	f->chunk = ch;
+	f->seg = s;
 	f->out_size = out_size;
 	fut_link(f);
-	if ((e = hpool__dispatch(p, ch)) < 0) {
+	if (p->wk.ops->runs_inline) {
+		hpool__seg_run_inline(p, s);
+	} else if ((e = hpool__seg_publish(p, s, &f->slot)) < 0) {
 		fut_unlink(f);
 		hpool__shm_free(p->shm, b);
 		free(f);
@@ -99,9 +149,22 @@ static bool fut_done(void *arg)
 {
 	hpool_future *f = arg;
 
-	/* Pairs with the release store of done in hpool__chunk_finish. */
-	return atomic_load_explicit(&f->chunk->done, memory_order_acquire) ||
+	if (!fut_finished(f) && hpool__workers_gone(f->pool))
+		hpool__seg_cancel(f->seg, HPOOL_ECRASH); /* never runs */
+	return fut_finished(f) ||
 	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
+}
+
+/* A detached future (its pool destroyed): its status and kept result. */
+static int collect_detached(hpool_future *f, void *out)
+{
+	int st = f->status;
+
+	if (out && f->result)
+		memcpy(out, f->result, f->out_size);
+	free(f->result);
+	free(f);
+	return st;
 }
 
 int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
@@ -112,14 +175,8 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 
 	if (!f)
 		return hpool__fail(-EINVAL, "hpool_wait: future is NULL");
-	if (!f->pool) { /* detached by destroy or terminate */
-		st = f->status;
-		if (out && f->result)
-			memcpy(out, f->result, f->out_size);
-		free(f->result);
-		free(f);
-		return st;
-	}
+	if (!f->pool) /* detached by destroy or terminate */
+		return collect_detached(f, out);
 	p = f->pool;
 	if (p->fork_gen != hpool__fork_gen())
 		return hpool__fail(HPOOL_EFORKED, "hpool_wait: future belongs "
@@ -132,19 +189,14 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "
 				   "%lld ns", (long long)timeout_ns);
 	}
-	st = hpool__harvest_status(p, f->chunk, 0);
-	hpool__chunk_taken_back(p, f->chunk);
+	st = hpool__item_status(p, f->seg, 0);
 	if (st)
-		hpool__explain(p, f->chunk, 0, st, "hpool_wait");
-	if (out && f->out_size && st != HPOOL_ECANCELED)
-		memcpy(out, f->chunk->out, f->out_size);
+		hpool__explain(p, f->seg, 0, st, "hpool_wait");
+	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
+		memcpy(out, f->seg->out, f->out_size);
 	fut_unlink(f);
-	/* A terminated thread-mode task may still write its block: leave it
-	 * to the region, which is then never unmapped. */
-	if (atomic_load_explicit(&f->chunk->done, memory_order_acquire)) {
-		hpool__wait_slot_released(p, f->chunk);
-		hpool__shm_free(p->shm, f->block);
-	}
+	hpool__seg_cancel(f->seg, st); /* terminated: never runs now */
+	fut_release(p, f);
 	hpool__leave(p);
 	free(f);
 	return st;
@@ -156,21 +208,147 @@ int hpool_ready(const hpool_future *f)
 		return 0;
 	if (!f->pool)
 		return 1;
-	return atomic_load_explicit(&f->chunk->done, memory_order_acquire) != 0;
+	return fut_finished(f);
 }
 
-/* Keep the results of futures nobody waited for, in private memory. */
+struct any {
+	hpool_future *const *futs;
+	size_t n;
+	size_t found;
+};
+
+/* Would hpool_wait on f return at once? */
+static bool collectable(const hpool_future *f)
+{
+	return !f->pool || fut_finished(f) ||
+	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
+}
+
+static bool any_done(void *arg)
+{
+	struct any *a = arg;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->futs[i] && collectable(a->futs[i])) {
+			a->found = i;
+			return true;
+		}
+	return false;
+}
+
+int hpool_wait_any(hpool_future *const *futs, size_t n, int64_t timeout_ns,
+		   size_t *index)
+{
+	struct any a = { futs, n, 0 };
+	int64_t deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
+	hpool *pool = NULL;
+	bool one_pool = true;
+	size_t i, live = 0;
+
+	if (!index || (n && !futs))
+		return hpool__fail(-EINVAL, "hpool_wait_any: %s is NULL",
+				   index ? "futs" : "index");
+	for (i = 0; i < n; i++) {
+		if (!futs[i])
+			continue;
+		live++;
+		if (pool && futs[i]->pool && pool != futs[i]->pool)
+			one_pool = false;
+		if (futs[i]->pool)
+			pool = futs[i]->pool;
+	}
+	if (!live)
+		return hpool__fail(-EINVAL, "hpool_wait_any: no future among "
+				   "the %zu entries", n);
+	while (!any_done(&a)) {
+		int64_t end = deadline;
+
+		if (deadline >= 0 && hpool__now_ns() >= deadline)
+			return hpool__fail(-ETIMEDOUT, "hpool_wait_any: none "
+					   "of %zu futures done within %lld "
+					   "ns", n, (long long)timeout_ns);
+		/* Futures of several pools: one pool's event does not hear
+		 * the others, so wait in short slices. */
+		if (!one_pool && (end < 0 || end > hpool__now_ns() + 1000000))
+			end = hpool__now_ns() + 1000000;
+		hpool__pool_wait(pool, &pool->sh->done, any_done, &a, end);
+	}
+	*index = a.found;
+	return 0;
+}
+
+/* Claim the task before any worker does: it then never runs. */
+static bool fut_cancel(hpool_future *f)
+{
+	uint32_t zero = 0;
+
+	/* The same RMW a claimer makes (claim.c, C3): exactly one wins. */
+	if (!atomic_compare_exchange_strong_explicit(&f->seg->next, &zero, 1,
+						     memory_order_relaxed,
+						     memory_order_relaxed))
+		return false;
+	/* Pairs with the acquire loads of res[0] (wait, ready, wait_any). */
+	atomic_store_explicit(&f->seg->res[0], HPOOL__RES(HPOOL_ECANCELED),
+			      memory_order_release);
+	hpool__event_signal(&f->pool->sh->done);
+	return true;
+}
+
+int hpool_cancel(hpool_future *f)
+{
+	if (!f)
+		return hpool__fail(-EINVAL, "hpool_cancel: future is NULL");
+	if (!f->pool || !fut_cancel(f))
+		return hpool__fail(-EBUSY, "hpool_cancel: the task already "
+				   "started or finished");
+	return 0;
+}
+
+void hpool_future_free(hpool_future *f)
+{
+	hpool *p;
+
+	if (!f)
+		return;
+	if (!f->pool) {
+		free(f->result);
+		free(f);
+		return;
+	}
+	p = f->pool;
+	fut_cancel(f);
+	if (fut_finished(f)) {
+		fut_unlink(f);
+		fut_release(p, f);
+		free(f);
+		return;
+	}
+	/* Running: the block is the task's until it finishes; the next
+	 * submit or the pool's destroy frees it. */
+	pthread_mutex_lock(&p->lock);
+	f->dropped = true;
+	p->ndropped++;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void hpool__detach_futures(hpool *p)
 {
 	hpool_future *f, *next;
 
 	for (f = p->futures; f; f = next) {
 		next = f->next;
-		f->status = hpool__harvest_status(p, f->chunk, 0);
-		if (f->out_size && f->status != HPOOL_ECANCELED) {
+		if (f->dropped) { /* nobody will wait: its block goes with
+				     the region */
+			free(f);
+			continue;
+		}
+		f->status = hpool__item_status(p, f->seg, 0);
+		if (f->out_size && fut_finished(f) &&
+		    f->status != HPOOL_ECANCELED) {
 			f->result = malloc(f->out_size);
 			if (f->result)
-				memcpy(f->result, f->chunk->out, f->out_size);
+				memcpy(f->result, f->seg->out, f->out_size);
 		}
 		f->pool = NULL;
 	}

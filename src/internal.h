@@ -202,11 +202,13 @@ enum hpool__fault {
 	HPOOL__F_RING_PEEKED,    /* consumer: slot read, nothing done */
 	HPOOL__F_RING_WORKED,    /* consumer: result written, not released */
 	HPOOL__F_RING_RELEASED,  /* consumer: released */
-	/* worker.c */
+	/* claim.c */
+	HPOOL__F_CLAIM_HAZARD,   /* claimer: hazard set, not validated */
+	HPOOL__F_CLAIM_TAKEN,    /* claimer: range taken, not recorded */
+	HPOOL__F_CLAIM_OWNED,    /* claimer: range recorded, nothing run */
 	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
 	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
 	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */
-	HPOOL__F_CHUNK_DONE,     /* worker: chunk marked done, ring not released */
 	/* shm.c */
 	HPOOL__F_SHM_POP_READ,     /* small alloc: next read, no CAS yet */
 	HPOOL__F_SHM_POPPED,       /* small alloc: off the list, not live */

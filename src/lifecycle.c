@@ -1,6 +1,6 @@
 /*
  * The pool's life cycle: hpool_create (settings, topology, region, root
- * block, rings, then the backend starts the workers), hpool_destroy and
+ * block, then the backend starts the workers), hpool_destroy and
  * hpool_terminate.
  */
 #include "pool.h"
@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RING_CAP 64   /* slots per worker ring */
 
 /* ---- create --------------------------------------------------------------- */
 
@@ -41,20 +40,18 @@ static void pool_free(hpool *p, bool unmap)
 		hpool__shm_destroy(p->shm);
 	if (p->wk.topo)
 		hpool__topo_close(p->wk.topo);
-	free(p->inflight);
 	pthread_mutex_destroy(&p->lock);
 	hpool__handle_retire(p);
 }
 
-/* Map the region and lay out the root block: settings, init, one empty
- * ring per worker. Return: 0 or a code with the message set. */
+/* Map the region and lay out the root block: settings, init, the
+ * workers' claim records. Return: 0 or a code with the message set. */
 static int region_build(hpool *p, const struct hpool__settings *s,
 			const hpool_config *cfg)
 {
 	const struct hpool__backend *ops = p->wk.ops;
 	struct hpool__shared *sh;
-	unsigned i, pus = hpool__topo_pus(p->wk.topo);
-	size_t rb = hpool__ring_bytes(RING_CAP, sizeof(struct hpool__task));
+	unsigned i, d, pus = hpool__topo_pus(p->wk.topo);
 	int e;
 
 	e = ops->map ? ops->map(&p->wk, s->shm_size) :
@@ -93,20 +90,15 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 			sh->init_ctx = c;
 		}
 	}
+	hpool__event_init(&sh->work);
 	for (i = 0; i < p->nworkers; i++) {
 		struct hpool__wctl *w = &sh->w[i];
 
 		w->index = i;
-		w->ring = hpool__shm_alloc(p->shm, rb);
-		if (!w->ring)
-			return hpool__fail(-ENOMEM, "hpool_create: rings for "
-					   "%u workers do not fit",
-					   p->nworkers);
-		hpool__ring_init(w->ring, RING_CAP, sizeof(struct hpool__task),
-				 0);
-		hpool__event_init(&w->wake);
-		atomic_store_explicit(&w->running, HPOOL__IDLE,
-				      memory_order_relaxed);
+		for (d = 0; d < HPOOL__LEVELS; d++)
+			atomic_store_explicit(&w->rec[d].running,
+					      HPOOL__NO_ITEM,
+					      memory_order_relaxed);
 	}
 	return 0;
 }
@@ -180,11 +172,6 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	}
 	p->nworkers = p->wk.ops->runs_inline ? 1 :
 		      s.workers ? s.workers : hpool__topo_cores(p->wk.topo);
-	p->inflight = calloc(p->nworkers, sizeof(*p->inflight));
-	if (!p->inflight) {
-		e = hpool__fail(-ENOMEM, "hpool_create: out of memory");
-		goto fail;
-	}
 	if ((e = region_build(p, &s, cfg)))
 		goto fail;
 	if ((e = p->wk.ops->start(&p->wk)) || (e = workers_ready(p)))

@@ -1,7 +1,7 @@
 /*
  * The public calls over the call engine: hpool_map (blocks until every
  * item is done) and hpool_imap / hpool_next / hpool_iter_free (a stream of
- * results, ordered or in completion order).
+ * results, in input order or in completion order).
  */
 #include "pool.h"
 
@@ -10,41 +10,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Record the statuses of a finished chunk and copy its results out. */
-static void map_harvest(struct hpool__call *c, struct hpool__chunk *ch,
-			const hpool_map_opts *o, size_t *first_bad, int *ret)
+struct verdict {
+	size_t first_bad; /* index of the first failed item, or SIZE_MAX */
+	int ret;          /* what hpool_map returns */
+};
+
+/* One item's status into the verdict and opts->status. */
+static void judge(struct hpool__call *c, const struct hpool__seg *s,
+		  size_t index, int st, struct verdict *v)
 {
+	if (c->status)
+		c->status[index] = st;
+	if (st && index < v->first_bad) {
+		v->first_bad = index;
+		/* A task's own code is in status[]; map says ETASK. */
+		v->ret = st == HPOOL_ECRASH || st == HPOOL_ECANCELED ||
+				 st == -ETIMEDOUT || st == HPOOL_ECLOSED ?
+			 st : HPOOL_ETASK;
+		if (s)
+			hpool__explain(c->pool, s, index, st, "hpool_map");
+	}
+}
+
+/* Record the statuses of window entry k (finished, or the pool stopped),
+ * copy its results out, give it back. */
+static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
+{
+	struct hpool__seg *s = c->win[k].seg;
 	uint32_t i;
 
-	for (i = 0; i < ch->count; i++) {
-		int st = hpool__harvest_status(c->pool, ch, i);
-
-		if (o && o->status)
-			o->status[ch->first + i] = st;
-		if (st && ch->first + i < *first_bad) {
-			*first_bad = ch->first + i;
-			/* A task's own code is in status[]; map says ETASK. */
-			*ret = st == HPOOL_ECRASH || st == HPOOL_ECANCELED ||
-					       st == -ETIMEDOUT ?
-				       st : HPOOL_ETASK;
-			hpool__explain(c->pool, ch, *first_bad, st, "hpool_map");
-		}
-	}
+	for (i = 0; i < s->count; i++)
+		judge(c, s, s->first + i, hpool__item_status(c->pool, s, i), v);
 	if (c->copy_out)
-		memcpy(c->out + ch->first * c->out_size, ch->out,
-		       ch->count * c->out_size);
-	c->harvested += ch->count;
-	c->cells[c->ncells++] = ch;
-	if (o && o->progress)
-		o->progress(c->harvested, c->n, o->progress_arg);
+		memcpy(c->out + s->first * c->out_size, s->out,
+		       (size_t)s->count * c->out_size);
+	c->harvested += s->count;
+	hpool__win_retire(c, k);
+}
+
+/* Items finished so far (harvested, or seen finished in the window). */
+static size_t finished(const struct hpool__call *c)
+{
+	size_t d = c->harvested;
+	unsigned k;
+
+	for (k = 0; k < c->wcount; k++)
+		d += c->win[k].done;
+	return d;
 }
 
 int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	      const void *in, size_t in_size, void *out, size_t out_size,
 	      size_t n, const hpool_map_opts *o)
 {
-	size_t first_bad = SIZE_MAX, i;
-	int ret = 0, e, stop = 0;
+	struct verdict v = { SIZE_MAX, 0 };
+	size_t reported = 0, i;
+	int e, stop = 0;
 	struct hpool__call c;
 
 	if ((e = hpool__open(p, "hpool_map", fn, ctx, ctx_size, in, in_size,
@@ -58,38 +79,49 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		goto out;
 	}
 	hpool__call_register(&c);
-	/* Issue, harvest, repeat. After a failed push (stop < 0) or a
+	/* Issue, harvest what finished, repeat. After a failed publish or a
 	 * terminate, only what is in flight is harvested. */
-	while (c.harvested < c.issued || (!stop && c.issued < c.n)) {
-		struct hpool__chunk *ch;
-		int err;
+	for (;;) {
+		unsigned k;
+		bool any = false;
 
-		if (!stop && (stop = hpool__call_fill(&c)) < 0 && !c.wcount)
+		if (!stop && (e = hpool__call_fill(&c)) < 0)
+			stop = e;
+		for (k = 0; k < c.wcount; k++)
+			if (hpool__win_scan(&c.win[k])) {
+				harvest(&c, k--, &v);
+				any = true;
+			}
+		if (c.progress && finished(&c) > reported) {
+			reported = finished(&c);
+			c.progress(reported, n, c.progress_arg);
+		}
+		if (!c.wcount && (stop || c.issued == n))
 			break;
-		ch = hpool__call_next_done(&c, -1, &err);
-		if (!ch)
-			break;
-		if (err && !stop)
-			stop = err;
-		map_harvest(&c, ch, o, &first_bad, &ret);
+		if (any)
+			continue;
+		if ((e = hpool__call_wait(&c, -1, -1)) && !stop)
+			stop = e;
+		if (stop) /* the pool stopped: harvest as it is */
+			while (c.wcount)
+				harvest(&c, 0, &v);
 	}
 	if (!stop)
 		stop = atomic_load_explicit(&p->terminated, memory_order_relaxed);
 	/* Items never issued (terminate, or no worker left) get the reason. */
-	for (i = c.issued; i < n; i++) {
-		if (o && o->status)
-			o->status[i] = stop;
-		if (i < first_bad) {
-			first_bad = i;
-			ret = stop;
-		}
-	}
+	for (i = c.issued; i < n; i++)
+		judge(&c, NULL, i, stop, &v);
+	if (v.first_bad >= c.issued && v.first_bad < n)
+		hpool__set_error("hpool_map: item %zu and later were not run: "
+				 "%s", v.first_bad, hpool_strerror(stop));
 	hpool__call_release(&c);
-	e = ret;
+	e = v.ret;
 out:
 	hpool__leave(p);
 	return e;
 }
+
+/* ---- imap ----------------------------------------------------------------- */
 
 int hpool_imap(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	       const void *in, size_t in_size, size_t out_size, size_t n,
@@ -106,11 +138,12 @@ int hpool_imap(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		return e;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		e = -ENOMEM;
+		e = hpool__fail(-ENOMEM, "hpool_imap: out of memory");
 		goto out;
 	}
-	if (n && (e = hpool__call_init(&r->c, p, fn, ctx, ctx_size, in, in_size, NULL,
-				out_size, n, o, ordered != 0))) {
+	if (n && (e = hpool__call_init(&r->c, p, fn, ctx, ctx_size, in,
+				       in_size, NULL, out_size, n, o,
+				       ordered != 0))) {
 		hpool__call_release(&r->c);
 		free(r);
 		goto out;
@@ -132,11 +165,77 @@ out:
 	return e;
 }
 
+/* A finished item of window entry k not handed out yet, or -1; with
+ * `stopped` (the pool stopped), any item not handed out yet. */
+static long pick(struct hpool__call *c, unsigned k, bool stopped)
+{
+	struct hpool__win *e = &c->win[k];
+	uint32_t j, end;
+
+	hpool__win_scan(e);
+	if (!e->taken) /* ordered */
+		return e->handed < e->done || stopped ? (long)e->handed : -1;
+	end = stopped ? e->count :
+			atomic_load_explicit(&e->seg->next,
+					     memory_order_relaxed);
+	if (end > e->count)
+		end = e->count;
+	for (j = 0; j < end; j++)
+		if (!(e->taken[j / 64] >> (j % 64) & 1) &&
+		    (j < e->done || stopped ||
+		     /* Pairs with the release store of res[j]. */
+		     (atomic_load_explicit(&e->seg->res[j],
+					   memory_order_acquire) &
+		      HPOOL__RES_DONE)))
+			return (long)j;
+	return -1;
+}
+
+/* After the pool was destroyed or terminated: the items not handed out
+ * yet, each as HPOOL_ECANCELED, then HPOOL_DONE. */
+static int next_detached(struct hpool__call *c, size_t *index)
+{
+	size_t i;
+
+	while (c->wcount) {
+		struct hpool__win *e = &c->win[0];
+		uint32_t j;
+
+		for (j = e->taken ? 0 : e->handed; j < e->count; j++)
+			if (!e->taken || !(e->taken[j / 64] >> (j % 64) & 1))
+				break;
+		if (j < e->count) {
+			if (e->taken)
+				e->taken[j / 64] |= (uint64_t)1 << (j % 64);
+			e->handed = e->taken ? e->handed + 1 : j + 1;
+			i = e->first + j;
+			goto hand;
+		}
+		free(e->taken);
+		memmove(&c->win[0], &c->win[1],
+			(c->wcount - 1) * sizeof(*c->win));
+		c->wcount--;
+	}
+	if (c->issued == c->n)
+		return HPOOL_DONE;
+	i = c->issued++;
+hand:
+	c->harvested++;
+	if (index)
+		*index = i;
+	if (c->status)
+		c->status[i] = HPOOL_ECANCELED;
+	hpool__set_error("hpool_next: item %zu canceled: the pool was "
+			 "terminated or destroyed", i);
+	return HPOOL_ECANCELED;
+}
+
 int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 {
 	struct hpool__call *c;
+	bool stopped = false;
 	int64_t deadline;
-	int st, e, err;
+	int st, e;
 
 	if (!it)
 		return hpool__fail(-EINVAL, "hpool_next: iterator is NULL");
@@ -148,48 +247,64 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 	if (c->harvested == c->n)
 		return HPOOL_DONE;
 	if (c->detached)
-		return hpool__fail(HPOOL_ECLOSED, "hpool_next: the pool was "
-				   "destroyed");
+		return next_detached(c, index);
 	if ((e = hpool__enter(c->pool, "hpool_next")))
-		return e;
+		return e == HPOOL_ECLOSED && c->pool->magic == HPOOL__POOL_LIVE ?
+			       next_detached(c, index) : e;
 	deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
-	if (!c->cur || c->cur_pos == c->cur->count) {
-		if (c->cur) {
-			c->cells[c->ncells++] = c->cur;
-			c->cur = NULL;
-		}
+	for (;;) {
+		unsigned k;
+		long j = -1;
+
 		if ((e = hpool__call_fill(c)) < 0)
 			goto out;
-		c->cur = hpool__call_next_done(c, deadline, &err);
-		if (!c->cur) {
-			e = err == -ETIMEDOUT ?
-				hpool__fail(-ETIMEDOUT, "hpool_next: no result "
-					    "within %lld ns",
-					    (long long)timeout_ns) :
-				hpool__fail(err, "hpool_next: the pool "
-					    "stopped: %s", hpool_strerror(err));
+		for (k = 0; k < c->wcount && j < 0; k++)
+			if ((j = pick(c, k, stopped)) >= 0 || c->ordered)
+				break;
+		if (j >= 0) {
+			struct hpool__win *w = &c->win[k];
+
+			st = hpool__item_status(c->pool, w->seg, (uint32_t)j);
+			if (index)
+				*index = w->first + (size_t)j;
+			if (out && c->out_size)
+				memcpy(out, w->seg->out + (size_t)j *
+					       c->out_size, c->out_size);
+			if (c->status)
+				c->status[w->first + (size_t)j] = st;
+			if (st)
+				hpool__explain(c->pool, w->seg,
+					       w->first + (size_t)j, st,
+					       "hpool_next");
+			if (w->taken)
+				w->taken[j / 64] |= (uint64_t)1 << (j % 64);
+			w->handed++;
+			c->harvested++;
+			if (w->handed == w->count)
+				hpool__win_retire(c, k);
+			/* Keep the window full while the consumer works. */
+			hpool__call_fill(c);
+			if (c->progress)
+				c->progress(c->harvested, c->n,
+					    c->progress_arg);
+			e = st;
 			goto out;
 		}
-		c->cur_pos = 0;
+		e = hpool__call_wait(c, c->ordered ? 0 : -1, deadline);
+		if (e == -ETIMEDOUT) {
+			e = hpool__fail(-ETIMEDOUT, "hpool_next: no result "
+					"within %lld ns",
+					(long long)timeout_ns);
+			goto out;
+		}
+		if (e) { /* stopped: what is left is handed out as it is */
+			if (!c->wcount) {
+				e = next_detached(c, index);
+				goto out;
+			}
+			stopped = true;
+		}
 	}
-	st = hpool__harvest_status(c->pool, c->cur, c->cur_pos);
-	if (index)
-		*index = c->cur->first + c->cur_pos;
-	if (out && c->out_size)
-		memcpy(out, c->cur->out + (size_t)c->cur_pos * c->out_size,
-		       c->out_size);
-	if (st)
-		hpool__explain(c->pool, c->cur, c->cur->first + c->cur_pos, st,
-			"hpool_next");
-	c->cur_pos++;
-	c->harvested++;
-	/* Keep the window full while the consumer works on this result. */
-	if (c->cur_pos == c->cur->count) {
-		c->cells[c->ncells++] = c->cur;
-		c->cur = NULL;
-		hpool__call_fill(c);
-	}
-	e = st;
 out:
 	hpool__leave(c->pool);
 	return e;
@@ -197,22 +312,10 @@ out:
 
 void hpool_iter_free(hpool_iter *it)
 {
-	struct hpool__call *c;
-	int err;
-
 	if (!it)
 		return;
-	c = &it->c;
-	if (!c->detached) {
-		/* Chunks in flight are referenced by the rings: wait. */
-		while (c->wcount) {
-			struct hpool__chunk *ch = hpool__call_next_done(c, -1, &err);
-
-			if (!ch)
-				break;
-			c->cells[c->ncells++] = ch;
-		}
-	}
-	hpool__call_release(c);
+	/* In-flight segments: nothing unclaimed runs, what runs is waited
+	 * for (hpool__win_retire) and dropped. */
+	hpool__call_release(&it->c);
 	free(it);
 }

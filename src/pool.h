@@ -4,10 +4,11 @@
  *   handle.c     handles: checked and counted in by every public call,
  *                quarantined after destroy; the fork generation
  *   lifecycle.c  hpool_create, hpool_destroy, hpool_terminate
- *   sched.c      how a chunk reaches a worker: pushing into the rings,
- *                waiting on the pool's events, running inline
+ *   sched.c      the publisher's side of pull scheduling: publish a
+ *                segment, take it back, cancel it, run it inline; waiting
+ *                on the pool's events
  *   cells.c      the cache of chunk cells kept between calls
- *   call.c       the call engine: a window of chunks, issue and harvest
+ *   call.c       the call engine: a window of segments, issue, harvest
  *   map.c        hpool_map, hpool_imap, hpool_next, hpool_iter_free
  *   future.c     hpool_submit and the futures
  *   shm_api.c    hpool_shm_alloc, hpool_shm_free
@@ -40,13 +41,8 @@ struct hpool {
 	struct hpool__shm *shm;
 	struct hpool__shared *sh;
 	struct hpool__workers wk; /* the backend and its state */
-	pthread_mutex_t lock;   /* pushes, lists, rr, the cell cache */
-	unsigned rr;            /* the worker pushed to last */
-	/* Chunks pushed to each worker and not yet taken back by their call
-	 * (harvested, or a future waited): the load that push balances. It
-	 * is the caller's own count, so choosing a ring reads no line that a
-	 * worker writes. */
-	_Atomic unsigned *inflight;
+	pthread_mutex_t lock;   /* the lists and the cell cache */
+	_Atomic unsigned slot_hint; /* where publishers look first */
 	/* Cells of finished calls, kept for the next ones (under lock). */
 	struct { void *ptr; size_t bytes; } cache[HPOOL__CELL_CACHE];
 	unsigned ncache;
@@ -58,6 +54,18 @@ struct hpool {
 	_Atomic unsigned active; /* API calls inside the pool */
 	struct hpool__call *calls; /* live calls and iterators */
 	hpool_future *futures;  /* futures not yet waited */
+	unsigned ndropped;      /* of them, given up while running */
+};
+
+/* One segment of a call in flight (private memory of the call). */
+struct hpool__win {
+	struct hpool__seg *seg;
+	size_t first;           /* the segment's first item and count, kept */
+	uint32_t count;         /* here too: read after a detach */
+	unsigned slot;          /* where it is published */
+	uint32_t done;          /* items [0, done) were seen finished */
+	uint32_t handed;        /* imap: items handed out */
+	uint64_t *taken;        /* imap unordered: items handed out */
 };
 
 /* A map or imap in progress (private memory of the calling thread). */
@@ -69,24 +77,28 @@ struct hpool__call {
 	size_t in_size, out_size, n;
 	bool copy_in, copy_out; /* false: used in place (shm, or inline) */
 	bool ordered, detached;
-	size_t chunk;           /* fixed chunk, 0 auto */
+	uint32_t chunk;         /* fixed claim size, 0 guided */
 	size_t issued, harvested;
-	size_t cell_items, cell_bytes, in_off, out_off;
-	struct hpool__chunk **win; /* issued, unharvested, in issue order */
+	size_t seg_items, seg_bytes, in_off, out_off;
+	struct hpool__win *win; /* segments in flight, in issue order */
 	unsigned wcap, wcount;
 	void **cells;           /* free cells */
 	unsigned ncells;
-	struct hpool__chunk *cur; /* imap: chunk being handed out */
-	uint32_t cur_pos;
+	/* imap: what hpool_next reports to (copied from the options) */
+	int *status;
+	void (*progress)(size_t done, size_t total, void *arg);
+	void *progress_arg;
 	struct hpool__call *next, **pprev;
 };
 
 struct hpool_future {
 	hpool *pool;            /* NULL once detached */
-	void *block;            /* region: job, chunk, in, out */
+	void *block;            /* region: job, ctx copy, segment, in, out */
 	struct hpool__job *job;
-	struct hpool__chunk *chunk;
+	struct hpool__seg *seg;
+	unsigned slot;
 	size_t out_size;
+	bool dropped;           /* hpool_future_free while it ran */
 	int status;             /* detached: the final status */
 	void *result;           /* detached: a private copy of out */
 	hpool_future *next, **pprev;
@@ -121,20 +133,26 @@ HPOOL_INTERNAL void hpool__leave(hpool *p);
 HPOOL_INTERNAL int hpool__pool_wait(hpool *p, struct hpool__event *ev,
 				    hpool__cond_fn cond, void *arg,
 				    int64_t deadline_ns);
-/* Run a chunk: in the caller (inline backends) or through a ring.
- * Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
-HPOOL_INTERNAL int hpool__dispatch(hpool *p, struct hpool__chunk *c);
 /* The backend's first pid (a supervisor), 0 if none: for messages. */
 HPOOL_INTERNAL int hpool__backend_pid(const hpool *p);
-/* A chunk left its call (harvested, or its future completed): it no
- * longer counts against its worker's load. */
-HPOOL_INTERNAL void hpool__chunk_taken_back(hpool *p,
-					    const struct hpool__chunk *c);
-/* Before a finished chunk's cell is reused or freed: wait until its ring
- * slot was released (isolated backends; returns early if the backend is
- * lost). */
-HPOOL_INTERNAL void hpool__wait_slot_released(hpool *p,
-					      struct hpool__chunk *ch);
+/* Publish s (filled in) where free workers claim from it; waits while
+ * every slot is taken. Return: 0 and *slot; HPOOL_ECLOSED (no live
+ * worker, or terminated). Context: the segment's owner. */
+HPOOL_INTERNAL int hpool__seg_publish(hpool *p, struct hpool__seg *s,
+				      unsigned *slot);
+/* Take s back from its slot and wait until no claim record names it.
+ * Return: true when the block is the caller's again; false when a task
+ * that would not stop after a terminate may still use it (keep it). */
+HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,
+					 unsigned slot);
+/* Has every worker slot retired (init failed or crashed for good)? Work
+ * nobody claimed will then never run: callers fail it. */
+HPOOL_INTERNAL bool hpool__workers_gone(hpool *p);
+/* Claim whatever of s nobody claimed yet and finish it with `code`. */
+HPOOL_INTERNAL void hpool__seg_cancel(struct hpool__seg *s, int code);
+/* Inline backends: run every item of s in the calling thread, stopping
+ * between items when the pool is terminated. */
+HPOOL_INTERNAL void hpool__seg_run_inline(hpool *p, struct hpool__seg *s);
 
 /* ---- cells.c ---- */
 
@@ -173,24 +191,28 @@ HPOOL_INTERNAL int hpool__call_init(struct hpool__call *c, hpool *p,
 				    bool ordered);
 HPOOL_INTERNAL void hpool__call_register(struct hpool__call *c);
 HPOOL_INTERNAL void hpool__call_release(struct hpool__call *c);
-/* Issue chunks until the window is full or the input is all issued.
+/* Issue segments until the window is full or the input is all issued.
  * Return: 0 or a negative code. */
 HPOOL_INTERNAL int hpool__call_fill(struct hpool__call *c);
-/* Take a finished chunk out of the window, waiting up to deadline_ns.
- * Return: the chunk; NULL with *err = -ETIMEDOUT, or the pool's stop
- * code (the chunk is then returned as is, unfinished items to be
- * reported with it). */
-HPOOL_INTERNAL struct hpool__chunk *hpool__call_next_done(
-	struct hpool__call *c, int64_t deadline_ns, int *err);
-/* Status of item i of a harvested chunk (the pool's stop code for an
- * unfinished one). */
-HPOOL_INTERNAL int hpool__harvest_status(const hpool *p,
-					 const struct hpool__chunk *ch,
-					 uint32_t i);
+/* Wait until window entry `i` (or, i < 0, any entry) has items finished
+ * that the caller has not seen, or the pool stops, up to deadline_ns.
+ * Return: 0; -ETIMEDOUT; the pool's stop code. */
+HPOOL_INTERNAL int hpool__call_wait(struct hpool__call *c, int i,
+				    int64_t deadline_ns);
+/* Advance entry i's cursor over finished items. Return: true when every
+ * item of its segment is finished. */
+HPOOL_INTERNAL bool hpool__win_scan(struct hpool__win *e);
+/* Give back window entry i (its segment done, or the call ends):
+ * cancel what nobody claimed, take the segment back, keep its cell.
+ * Return: false when a task may still use it (it stays in the region). */
+HPOOL_INTERNAL bool hpool__win_retire(struct hpool__call *c, unsigned i);
+/* Status of item i of a segment (the pool's stop code for an unfinished
+ * one). */
+HPOOL_INTERNAL int hpool__item_status(const hpool *p,
+				      const struct hpool__seg *s, uint32_t i);
 /* Say in words why item `index` failed. */
-HPOOL_INTERNAL void hpool__explain(const hpool *p,
-				   const struct hpool__chunk *c, size_t index,
-				   int st, const char *fn);
+HPOOL_INTERNAL void hpool__explain(const hpool *p, const struct hpool__seg *s,
+				   size_t index, int st, const char *fn);
 
 /* ---- future.c ---- */
 

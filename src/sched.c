@@ -1,14 +1,15 @@
 /*
- * How a chunk reaches a worker: into the ring of the live worker with the
- * fewest chunks in flight, or run in the caller when the backend runs
- * tasks inline; and how the caller waits on the pool's events without
- * hanging when the backend's machinery dies.
+ * The publisher's side of pull scheduling (claim.c has the claimers'):
+ * put a segment where free workers find it, take it back once no claim
+ * record names it, cancel what nobody claimed yet, or run it in the
+ * caller when the backend runs tasks inline. And how a caller waits on
+ * the pool's events without hanging when the backend's machinery dies.
  */
 #include "pool.h"
+#include "claim.h"
 #include "worker.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 int hpool__backend_pid(const hpool *p)
@@ -54,125 +55,160 @@ int hpool__pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 	}
 }
 
-static bool alive(const struct hpool__wctl *w)
+/* Is some worker alive (or starting)? */
+static bool any_live(const struct hpool__shared *sh);
+
+bool hpool__workers_gone(hpool *p)
 {
-	return atomic_load_explicit(&w->state, memory_order_acquire) <
-	       HPOOL__W_INIT_FAILED;
+	return !p->wk.ops->runs_inline && !any_live(p->sh);
 }
 
-static bool has_space(void *arg)
+static bool any_live(const struct hpool__shared *sh)
 {
-	hpool *p = arg;
 	unsigned i;
 
-	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
-		return true;
-	for (i = 0; i < p->nworkers; i++)
-		if (hpool__ring_count(p->sh->w[i].ring) <
-		    hpool__ring_capacity(p->sh->w[i].ring))
+	for (i = 0; i < sh->nworkers; i++)
+		/* Pairs with the release stores of state (worker, repair). */
+		if (atomic_load_explicit(&sh->w[i].state,
+					 memory_order_acquire) <
+		    HPOOL__W_INIT_FAILED)
 			return true;
 	return false;
 }
 
-/* A chunk left its call (harvested, or its future completed): it no longer
- * counts against its worker's load. */
-void hpool__chunk_taken_back(hpool *p, const struct hpool__chunk *c)
+static bool slot_free(void *arg)
 {
-	if (c->ring)
-		atomic_fetch_sub_explicit(&p->inflight[c->worker], 1,
-					  memory_order_relaxed);
+	hpool *p = arg;
+	unsigned j;
+
+	if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
+		return true;
+	for (j = 0; j < HPOOL__SLOTS; j++)
+		if (!atomic_load_explicit(&p->sh->slot[j],
+					  memory_order_relaxed))
+			return true;
+	return false;
 }
 
-/* Put [lo, hi) of chunk c into the ring of the live worker with the
- * fewest chunks in flight (ties: the worker used last, which stays warm:
- * one task at a time then ping-pongs with one worker, not all of them),
- * or, if that ring is full, any ring with room; wait while all are full.
- * Return: 0, HPOOL_ECLOSED (no live worker, or terminated). */
-static int push(hpool *p, struct hpool__chunk *c, uint32_t lo, uint32_t hi)
+int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 {
-	for (;;) {
-		struct hpool__wctl *best = NULL;
-		struct hpool__task *t = NULL;
-		unsigned i, nlive = 0, best_n = UINT_MAX;
-
-		pthread_mutex_lock(&p->lock);
-		for (i = 0; i < p->nworkers; i++) {
-			unsigned k = (p->rr + i) % p->nworkers, n;
-			struct hpool__wctl *w = &p->sh->w[k];
-
-			if (!alive(w))
-				continue;
-			nlive++;
-			n = atomic_load_explicit(&p->inflight[k],
-						 memory_order_relaxed);
-			if (n < best_n) {
-				best_n = n;
-				best = w;
-			}
-		}
-		if (best && !(t = hpool__ring_reserve(best->ring)))
-			for (i = 0; i < p->nworkers && !t; i++)
-				if (alive(&p->sh->w[i]) &&
-				    (t = hpool__ring_reserve(p->sh->w[i].ring)))
-					best = &p->sh->w[i];
-		if (t) {
-			t->chunk = c;
-			t->lo = lo;
-			t->hi = hi;
-			c->ring = best->ring;
-			c->worker = best->index;
-			c->slot = hpool__ring_reserved_index(best->ring);
-			atomic_fetch_add_explicit(&p->inflight[best->index], 1,
+	struct hpool__shared *sh = p->sh;
+	unsigned hint = atomic_fetch_add_explicit(&p->slot_hint, 1,
 						  memory_order_relaxed);
-			hpool__ring_publish(best->ring);
-			p->rr = best->index;
-		}
-		pthread_mutex_unlock(&p->lock);
-		if (t) {
-			hpool__event_signal(&best->wake);
-			return 0;
-		}
-		if (!nlive)
-			return hpool__fail(HPOOL_ECLOSED,
-					   "no live worker: every worker's "
-					   "init failed or crashed");
+
+	for (;;) {
+		unsigned i;
+
+		if (!any_live(sh))
+			return hpool__fail(HPOOL_ECLOSED, "no live worker: "
+					   "every worker's init failed or "
+					   "crashed");
 		if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
 			return HPOOL_ECLOSED;
-		/* Full: a ring full is a wait, never a failure. */
-		hpool__pool_wait(p, &p->sh->space, has_space, p,
+		for (i = 0; i < HPOOL__SLOTS; i++) {
+			unsigned j = (hint + i) % HPOOL__SLOTS;
+			struct hpool__seg *none = NULL;
+
+			/* Release: the segment's fields before its pointer
+			 * (pairs with the acquire in hpool__seg_find). */
+			if (atomic_compare_exchange_strong_explicit(
+				    &sh->slot[j], &none, s,
+				    memory_order_release,
+				    memory_order_relaxed)) {
+				*slot = j;
+				hpool__event_signal(&sh->work);
+				return 0;
+			}
+		}
+		/* Every slot holds work: a wait, never a failure. */
+		hpool__pool_wait(p, &sh->space, slot_free, p,
 				 hpool__now_ns() + 100000000);
 	}
 }
 
-int hpool__dispatch(hpool *p, struct hpool__chunk *c)
+/* Does a claim record of any worker name s (a hazard)? */
+static bool hazard(const struct hpool__shared *sh, const struct hpool__seg *s)
 {
-	struct hpool__task t = { c, 0, c->count };
+	unsigned i, d;
 
-	if (!p->wk.ops->runs_inline)
-		return push(p, c, 0, c->count);
-	hpool__run_task(NULL, 0, &t, true, NULL);
-	hpool__chunk_finish(p->sh, c);
-	return 0;
+	for (i = 0; i < sh->nworkers; i++)
+		for (d = 0; d < HPOOL__LEVELS; d++) {
+			const struct hpool__claim *r = &sh->w[i].rec[d];
+
+			/* seq_cst: pairs with the claimer's seq_cst store of
+			 * CLAIMING before it validates the slot (claim.c,
+			 * C1-C2), after our seq_cst store of NULL. */
+			if (atomic_load_explicit(&r->state,
+						 memory_order_seq_cst) !=
+				    HPOOL__C_IDLE &&
+			    atomic_load_explicit(&r->seg,
+						 memory_order_relaxed) == s)
+				return true;
+		}
+	return false;
 }
 
-/* Has the ring slot that carried ch been released (by its worker, or by
- * the repair after that worker died)? Until then the cell is not the
- * caller's to reuse or free, finished or not. */
-static bool slot_released(void *arg)
-{
-	const struct hpool__chunk *ch = arg;
+struct unpub {
+	hpool *p;
+	const struct hpool__seg *s;
+};
 
-	/* The consumer's last access to the slot's chunk happens-before a
-	 * true answer (ring R2). */
-	return !ch->ring || hpool__ring_released(ch->ring, ch->slot);
+static bool hazard_clear(void *arg)
+{
+	struct unpub *u = arg;
+
+	return !hazard(u->p->sh, u->s) ||
+	       atomic_load_explicit(&u->p->terminated, memory_order_relaxed);
 }
 
-/* Isolated backends only: a worker that cannot die alone releases right
- * after finishing and touches the chunk no more; a dead process worker's
- * slot is released by its repair, which signals space. Returns early if
- * the backend is lost (nobody repairs, nobody touches the rings). */
-void hpool__wait_slot_released(hpool *p, struct hpool__chunk *ch)
+bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 {
-	if (p->wk.ops->isolated && !slot_released(ch))
-		hpool__pool_wait(p, &p->sh->space, slot_released, ch, -1);
+	struct unpub u = { p, s };
+
+	if (p->wk.ops->runs_inline)
+		return true;
+	atomic_store_explicit(&p->sh->slot[slot], NULL, memory_order_seq_cst);
+	hpool__event_signal(&p->sh->space); /* a slot is free */
+	if (hazard_clear(&u) && !hazard(p->sh, s))
+		return true;
+	hpool__pool_wait(p, &p->sh->space, hazard_clear, &u, -1);
+	/* After a terminate, a thread-mode task that would not stop may
+	 * still hold it: the caller then keeps the block. */
+	return !hazard(p->sh, s);
+}
+
+void hpool__seg_cancel(struct hpool__seg *s, int code)
+{
+	/* Claim everything left, as a claimer would: nobody runs it. */
+	uint32_t k = atomic_fetch_add_explicit(&s->next, s->count,
+					       memory_order_relaxed);
+
+	for (; k < s->count; k++)
+		/* Pairs with the caller's acquire load of res. */
+		atomic_store_explicit(&s->res[k], HPOOL__RES(code),
+				      memory_order_release);
+}
+
+void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
+{
+	const struct hpool__job *job = s->job;
+	uint32_t i;
+
+	for (i = 0; i < s->count; i++) {
+		int64_t start = job->timeout_ns ? hpool__now_ns() : 0;
+		int st;
+
+		/* Terminate stops between tasks. */
+		if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
+			break;
+		st = job->fn(s->out + (size_t)i * job->out_size,
+			     s->in + (size_t)i * job->in_size, job->ctx);
+		/* The caller cannot stop its own task: an overdue one is
+		 * reported when it returns. */
+		if (job->timeout_ns && hpool__now_ns() - start > job->timeout_ns)
+			st = -ETIMEDOUT;
+		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
+				      memory_order_release);
+	}
+	atomic_store_explicit(&s->next, s->count, memory_order_relaxed);
 }

@@ -14,23 +14,20 @@
 #define HPOOL_SHARED_H
 
 #include "internal.h"
-#include "ring.h"
 
 #include <sys/types.h>
 
-#define HPOOL__RING_CAP 64 /* slots per worker ring */
-
-/* Per-item result word (hpool__chunk.res): DONE bit | (uint32_t)status.
- * Stored once, with release, by whoever finishes the item (the worker, or
- * the supervisor repairing a dead one); loaded with acquire by the caller. */
+/* Per-item result word (hpool__seg.res): DONE bit | (uint32_t)status.
+ * Stored once, with release, by whoever finishes the item (the worker, the
+ * supervisor repairing a dead one, or a caller that cancels it); loaded
+ * with acquire by the caller. */
 #define HPOOL__RES_DONE ((uint64_t)1 << 32)
 #define HPOOL__RES(st) (HPOOL__RES_DONE | (uint32_t)(int32_t)(st))
 #define HPOOL__RES_STATUS(r) ((int32_t)(uint32_t)(r))
 
-/* Worker progress record: the item being run (ring index of its slot and
- * the item's index in the chunk), or IDLE. */
-#define HPOOL__IDLE UINT64_MAX
-#define HPOOL__RUN(head, item) (((uint64_t)(head) << 32) | (uint32_t)(item))
+#define HPOOL__NO_ITEM UINT32_MAX /* hpool__claim.running: none */
+#define HPOOL__LEVELS 16  /* claim records per worker: nesting depth */
+#define HPOOL__SLOTS 256  /* segments published at once, per pool */
 
 enum hpool__wstate {
 	HPOOL__W_STARTING = 0, /* forked or created, init not finished */
@@ -54,48 +51,71 @@ struct hpool__job {
 	int64_t timeout_ns;      /* per item; 0 none */
 };
 
-/* shared: a run of items of one job, the unit that goes through a ring. */
-struct hpool__chunk {
+/* Who published a segment (hpool__seg.owner): the caller's process, or a
+ * worker (nested work): slot, incarnation and claim level. A segment whose
+ * owner died is cleaned up by the supervisor (claim.c). */
+#define HPOOL__OWNER_CALLER UINT64_MAX
+#define HPOOL__OWNER(w, inc) (((uint64_t)(w) << 32) | (uint32_t)(inc))
+
+/* shared: a segment, the unit of pull work: `count` items of one job.
+ * Workers claim ranges of items through `next` (claim.c has the protocol);
+ * the caller publishes it in a slot of hpool__shared.slot, harvests res[]
+ * and takes it back (sched.c). */
+struct hpool__seg {
 	struct hpool__job *job;
 	const char *in;          /* item 0's input */
 	char *out;               /* item 0's result room */
 	size_t first;            /* index of item 0 in the call */
 	uint32_t count;
-	_Atomic uint32_t done;   /* 1 once every res[] is stored (release) */
+	uint32_t chunk;          /* claim size; 0: guided by the claimer */
+	uint32_t spread;         /* guided claims: remaining / spread */
+	uint32_t cap;            /* bytes of the block (for checks) */
+	uint64_t owner;          /* HPOOL__OWNER or HPOOL__OWNER_CALLER */
 	/* the last death that failed one of its items (supervisor writes,
 	 * before the release of that item's res) */
 	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
-	/* The ring slot it was pushed into (caller writes; NULL: none). A
-	 * slot can outlive done: when its worker dies after finishing the
-	 * chunk but before releasing the slot, the repair finishes the
-	 * chunk again. So the caller reuses or frees the cell only once
-	 * that ring's head has passed the slot (pool.c, slot_released). */
-	struct hpool__ring *ring;
-	uint32_t slot;
-	uint32_t worker;         /* index of that ring's worker (load count) */
-	_Atomic uint64_t res[];  /* per item, see HPOOL__RES */
+	/* Items [0, next) are claimed (or canceled). Only ever grows; may
+	 * pass count (a fetch_add that found nothing). Own cache line: the
+	 * claimers' only shared write. */
+	_Atomic uint32_t next HPOOL__ALIGNED;
+	_Atomic uint64_t res[] HPOOL__ALIGNED; /* per item, see HPOOL__RES */
 };
 
-/* shared: one ring slot. The consumer (or the repairing supervisor) may
- * raise lo while the slot is at head. */
-struct hpool__task {
-	struct hpool__chunk *chunk;
-	uint32_t lo, hi;         /* items [lo, hi) still to run */
+/* Claim record states (hpool__claim.state). */
+enum hpool__cstate {
+	HPOOL__C_IDLE = 0,  /* holds nothing */
+	HPOOL__C_CLAIMING,  /* seg set (a hazard); a range may be taken */
+	HPOOL__C_OWNED,     /* items [lo, hi) of seg are this worker's */
+};
+
+/* shared: one claim record of a worker, written only by it (or by the
+ * supervisor after it died). claim.c has the protocol. */
+struct hpool__claim {
+	_Atomic(struct hpool__seg *) seg; /* hazard: the caller keeps seg
+					     while state != IDLE */
+	_Atomic uint32_t state;          /* enum hpool__cstate */
+	uint32_t slot;                   /* seg's slot in hpool__shared */
+	uint32_t lo, hi;                 /* OWNED: the range */
+	_Atomic uint32_t running;        /* item in fn, or HPOOL__NO_ITEM */
 };
 
 /* shared: one per worker slot. A slot outlives its workers: a replacement
- * takes over the same ring. */
+ * takes over its claim records and resumes what they own. */
 struct hpool__wctl {
-	struct hpool__ring *ring;    /* this slot's task ring */
-	struct hpool__event wake;    /* the worker sleeps here when idle */
 	_Atomic uint32_t state;      /* enum hpool__wstate */
 	_Atomic int32_t pid;         /* process mode: current worker */
-	/* progress record, written only by the worker, read by the
-	 * supervisor after the worker was reaped or to find overdue items */
-	_Atomic uint64_t running;    /* HPOOL__RUN(head, item) or IDLE */
+	/* claim records, written only by the worker (or the supervisor
+	 * after it died): rec[0] for its own loop, rec[d] for claims it
+	 * runs while waiting at nesting depth d (help-while-waiting) */
+	_Atomic uint32_t depth;      /* records in use above rec[0] */
+	struct hpool__claim rec[HPOOL__LEVELS];
+	uint64_t served;             /* items run by this incarnation */
 	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
 	_Atomic uint32_t kill_reason; /* supervisor, before kill() */
-	uint64_t kill_target;        /* supervisor: running when it killed */
+	/* supervisor: the item that was overdue when it killed (a later
+	 * item of the same worker is not failed for it) */
+	struct hpool__seg *kill_seg;
+	uint32_t kill_item;
 	int32_t init_status;
 	uint32_t index;
 	uint32_t incarnation;        /* supervisor: workers started here */
@@ -104,12 +124,17 @@ struct hpool__wctl {
 /* shared: the pool's root block in the region. */
 struct hpool__shared {
 	struct hpool__event ready;   /* a worker left STARTING */
-	struct hpool__event space;   /* a worker released a ring slot */
-	/* A chunk's done was stored; callers wait here on their own chunks'
-	 * done flags. In the pool, not in the job: the caller may free the
-	 * job the moment it sees done, before the signal reads the event. */
+	/* Work was published (a segment in a slot) or the pool closes:
+	 * idle workers sleep here. */
+	struct hpool__event work;
+	/* A slot was freed, or a claim record went idle: publishers and
+	 * callers taking a segment back wait here. */
+	struct hpool__event space;
+	/* Items were stored; callers wait here on their own items' res
+	 * words. In the pool, not in the job: the caller may free the
+	 * segment the moment it sees the last item done. */
 	struct hpool__event done;
-	_Atomic uint32_t closing;    /* 1: finish the rings, then exit */
+	_Atomic uint32_t closing;    /* HPOOL__CLOSE_* */
 	_Atomic uint32_t timeouts;   /* calls with a timeout in flight */
 	uint32_t nworkers;
 	/* The backend's workers can die alone (processes): the supervisor
@@ -122,11 +147,15 @@ struct hpool__shared {
 	pid_t owner;                 /* the caller's pid */
 	int (*init)(const void *ctx);
 	const void *init_ctx;        /* region copy */
+	/* Published segments: NULL or a live segment. Written by
+	 * publishers (CAS NULL -> seg, then seg -> NULL when taken back);
+	 * read by claimers, which validate a slot after setting a hazard. */
+	_Atomic(struct hpool__seg *) slot[HPOOL__SLOTS];
 	struct hpool__wctl w[];
 };
 
 /* hpool__shared.closing */
-#define HPOOL__CLOSE_DRAIN 1 /* destroy: finish the rings, then exit */
+#define HPOOL__CLOSE_DRAIN 1 /* destroy: finish the published work, exit */
 #define HPOOL__CLOSE_NOW 2   /* terminate: stop before the next item */
 
 #define HPOOL__EXIT_INIT 3   /* a process worker's exit code: init failed */

@@ -5,7 +5,8 @@
  * clean single-threaded process whatever the caller does later.
  *
  * It waits in poll() on three descriptors, so an idle pool costs nothing:
- *   signalfd(SIGCHLD)  a worker died: reap it, repair its ring, replace it;
+ *   signalfd(SIGCHLD)  a worker died: reap it, repair its claim records
+ *                      (claim.c), replace it;
  *   pidfd(caller)      the caller died: kill the workers, exit (no orphans);
  *   the request pipe   the caller asks: 'w' look again, 'q' drain and quit,
  *                      't' kill everything, cancel what is left, quit.
@@ -19,6 +20,7 @@
 #include "supervisor.h"
 #include "libfd.h"
 #include "worker.h"
+#include "claim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TIMEOUT_POLL_MS 2
@@ -136,9 +139,22 @@ static void kill_all(struct sup *s, uint32_t reason)
 			continue;
 		atomic_store_explicit(&s->sh->w[i].kill_reason, reason,
 				      memory_order_relaxed);
-		s->sh->w[i].kill_target = HPOOL__IDLE;
+		s->sh->w[i].kill_seg = NULL;
 		kill(s->pids[i], SIGKILL);
 	}
+}
+
+/* Does a record of c still own items (left by a repair for its next
+ * incarnation)? */
+static bool owns_work(const struct hpool__wctl *c)
+{
+	unsigned d;
+
+	for (d = 0; d < HPOOL__LEVELS; d++)
+		if (atomic_load_explicit(&c->rec[d].state,
+					 memory_order_relaxed) != HPOOL__C_IDLE)
+			return true;
+	return false;
 }
 
 static unsigned live(const struct sup *s)
@@ -150,12 +166,53 @@ static unsigned live(const struct sup *s)
 	return n;
 }
 
+static void on_death(struct sup *s, pid_t pid, int status);
+
+/* Before repairing a CLAIMING record of dead worker w: wait until no live
+ * worker's record is CLAIMING on the same segment (claim.c). That window
+ * is a few instructions; a worker that stays in it (stopped, or starved
+ * for a long time) is killed and its death handled first. */
+static void quiesce_claims(struct sup *s, unsigned w)
+{
+	struct hpool__shared *sh = s->sh;
+	unsigned d, i, k;
+
+	for (d = 0; d < HPOOL__LEVELS; d++) {
+		struct hpool__claim *r = &sh->w[w].rec[d];
+		struct hpool__seg *seg;
+
+		if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
+		    HPOOL__C_CLAIMING)
+			continue;
+		seg = atomic_load_explicit(&r->seg, memory_order_relaxed);
+		for (k = 0; hpool__claiming_on(sh, seg, w, s->pids); k++) {
+			struct timespec ts = { 0, 100000 };
+
+			if (k < 10000) { /* about a second */
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			for (i = 0; i < sh->nworkers; i++) {
+				pid_t v = s->pids[i];
+				int st;
+
+				if (!v || i == w)
+					continue;
+				kill(v, SIGKILL);
+				if (waitpid(v, &st, 0) == v)
+					on_death(s, v, st);
+			}
+		}
+	}
+}
+
 static void on_death(struct sup *s, pid_t pid, int status)
 {
 	struct hpool__shared *sh = s->sh;
+	struct hpool__death death;
 	struct hpool__wctl *c;
 	uint32_t reason, state;
-	int code, sig = 0, ex = -1;
+	int sig = 0, ex = -1;
 	bool retire;
 	unsigned w;
 
@@ -171,9 +228,14 @@ static void on_death(struct sup *s, pid_t pid, int status)
 		ex = WEXITSTATUS(status);
 	reason = atomic_exchange_explicit(&c->kill_reason, HPOOL__K_NONE,
 					  memory_order_relaxed);
-	code = reason == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
-	       reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
-					    HPOOL_ECRASH;
+	death.code = reason == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
+		     reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
+						  HPOOL_ECRASH;
+	death.sig = sig;
+	death.exit_status = ex;
+	death.pid = pid;
+	death.kill_seg = reason == HPOOL__K_TIMEOUT ? c->kill_seg : NULL;
+	death.kill_item = c->kill_item;
 	state = atomic_load_explicit(&c->state, memory_order_acquire);
 	retire = state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED;
 	/* A replacement killed by a signal before it was READY (a kill from
@@ -196,21 +258,23 @@ static void on_death(struct sup *s, pid_t pid, int status)
 			c->init_status = HPOOL_ECRASH;
 		atomic_store_explicit(&c->state, HPOOL__W_DEAD,
 				      memory_order_release);
-		hpool__ring_fail_all(sh, c, HPOOL_ECRASH);
+		quiesce_claims(s, w);
+		hpool__repair(sh, c, &death);
+		hpool__fail_records(sh, c, HPOOL_ECRASH);
 		hpool__event_signal(&sh->ready);
-		hpool__event_signal(&sh->space);
 		return;
 	}
-	hpool__repair(sh, c, code, reason == HPOOL__K_TIMEOUT ?
-		      c->kill_target : HPOOL__IDLE, sig, ex, pid);
+	quiesce_claims(s, w);
+	hpool__repair(sh, c, &death);
 	if (s->terminating)
 		return;
-	/* Replace it unless the pool is draining and its ring is empty. */
-	if (!s->draining || hpool__ring_count(c->ring)) {
+	/* Replace it unless the pool is draining and nothing is left for
+	 * it: neither what its records own nor published work. */
+	if (!s->draining || owns_work(c) || hpool__work_available(sh)) {
 		if (spawn(s, w) < 0) {
 			atomic_store_explicit(&c->state, HPOOL__W_DEAD,
 					      memory_order_release);
-			hpool__ring_fail_all(sh, c, HPOOL_ECRASH);
+			hpool__fail_records(sh, c, HPOOL_ECRASH);
 		}
 	}
 }
@@ -232,7 +296,7 @@ static void reap(struct sup *s)
 static void check_deadlines(struct sup *s)
 {
 	int64_t now = hpool__now_ns();
-	unsigned i;
+	unsigned i, k;
 
 	for (i = 0; i < s->sh->nworkers; i++) {
 		struct hpool__wctl *c = &s->sh->w[i];
@@ -242,8 +306,14 @@ static void check_deadlines(struct sup *s)
 		if (!s->pids[i] || !d || now < d ||
 		    atomic_load_explicit(&c->kill_reason, memory_order_relaxed))
 			continue;
-		c->kill_target = atomic_load_explicit(&c->running,
-						      memory_order_relaxed);
+		/* The deepest record's running item is the overdue one. */
+		k = atomic_load_explicit(&c->depth, memory_order_relaxed);
+		if (k >= HPOOL__LEVELS)
+			k = HPOOL__LEVELS - 1;
+		c->kill_seg = atomic_load_explicit(&c->rec[k].seg,
+						   memory_order_relaxed);
+		c->kill_item = atomic_load_explicit(&c->rec[k].running,
+						    memory_order_relaxed);
 		atomic_store_explicit(&c->kill_reason, HPOOL__K_TIMEOUT,
 				      memory_order_relaxed);
 		kill(s->pids[i], SIGKILL);
@@ -261,8 +331,7 @@ static void terminate_all(struct sup *s)
 	while (live(s) && (pid = waitpid(-1, &status, 0)) > 0)
 		on_death(s, pid, status);
 	for (i = 0; i < s->sh->nworkers; i++)
-		hpool__ring_fail_all(s->sh, &s->sh->w[i], HPOOL_ECANCELED);
-	hpool__event_signal(&s->sh->space);
+		hpool__fail_records(s->sh, &s->sh->w[i], HPOOL_ECANCELED);
 }
 
 int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,

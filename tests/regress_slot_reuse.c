@@ -1,23 +1,26 @@
 /*
  * Regression: a worker that died after marking its chunk done but before
- * releasing the ring slot (HPOOL__F_CHUNK_DONE) left the slot to the
+ * releasing the ring slot (HPOOL__F_ITEM_STORED) left the slot to the
  * supervisor's repair, which finished "the slot's chunk" again. By then
  * the caller had seen done, harvested, and reused the cell for another
  * chunk (or freed it, and a later call or future had it): the repair
  * marked that new chunk done before it ran. Its items came back as
  * HPOOL_ECANCELED with another chunk's stale results, and ran later
  * anyway, into a cell already reused again (lost and duplicated items).
- * Found by tests/soak. The caller now reuses or frees a cell only once
- * its slot is released (pool.c, slot_released).
+ * Found by tests/soak. Since pull scheduling the same window is a worker
+ * that dies after storing an item's result but before its claim record
+ * went idle (HPOOL__F_ITEM_STORED): the caller reuses or frees a segment
+ * only once no claim record names it (sched.c, hpool__seg_unpublish),
+ * and the repair finishes nothing that was stored.
  *
  * Deterministic: the fault point is set before hpool_create, so the
  * supervisor and every worker it forks inherit it; each worker dies at
- * its SKIP+1-th chunk, in that window. Maps with chunk 1 (a cell is
+ * its SKIP+1-th stored item, in that window. Maps with chunk 1 (a cell is
  * reused at once), maps that end and free their cells for the next call,
  * and submitted tasks whose blocks are freed by hpool_wait.
  * Exit status 0 on success.
  */
-#include "ring.h"
+#include "internal.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +50,7 @@ static long in[N], out[N];
 static int status[N];
 
 /* Every item of a map came back once, right: with the fault at
- * CHUNK_DONE a worker dies outside fn, so no item fails at all. */
+ * ITEM_STORED a worker dies outside fn, so no item fails at all. */
 static void check_map(hpool *p, size_t n, size_t chunk)
 {
 	hpool_map_opts o = { .chunk = chunk, .status = status };
@@ -79,7 +82,7 @@ int main(void)
 	for (long i = 0; i < N; i++)
 		in[i] = i;
 	atomic_store(&hpool__fault_skip, SKIP);
-	atomic_store(&hpool__fault_at, HPOOL__F_CHUNK_DONE);
+	atomic_store(&hpool__fault_at, HPOOL__F_ITEM_STORED);
 	hpool_config_init(&cfg);
 	cfg.mode = HPOOL_MODE_PROCESS;
 	cfg.workers = 2;

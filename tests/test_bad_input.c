@@ -620,9 +620,20 @@ static void test_handles_after_destroy(void **st)
 	    NULL);
 	assert_int_equal(out, 2);
 	clear_error();
+	/* The items not handed out come back canceled, in order, then the
+	 * stream ends: a loop until HPOOL_DONE ends. */
 	ROW("hpool_next(iterator) after destroy",
-	    hpool_next(it, &idx, &out, -1), HPOOL_ECLOSED,
-	    "hpool_next: the pool was destroyed");
+	    hpool_next(it, &idx, &out, -1), HPOOL_ECANCELED,
+	    "hpool_next: item 0 canceled: the pool was terminated or "
+	    "destroyed");
+	assert_int_equal(idx, 0);
+	for (size_t i = 1; i < 4; i++) {
+		assert_int_equal(hpool_next(it, &idx, &out, -1),
+				 HPOOL_ECANCELED);
+		assert_int_equal(idx, i);
+	}
+	assert_int_equal(hpool_next(it, &idx, &out, -1), HPOOL_DONE);
+	assert_int_equal(idx, SIZE_MAX);
 	hpool_iter_free(it);
 }
 

@@ -211,8 +211,10 @@ static void test_map_progress(void **st)
 	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
 				   sizeof(long), out, sizeof(long), 1000, &o),
 			 0);
+	/* Called in this thread as finished items are seen, at least once,
+	 * at most once per item, ending at the total. */
 	assert_int_equal(progress_last, 1000);
-	assert_int_equal(progress_calls, 100);
+	assert_true(progress_calls >= 1 && progress_calls <= 1000);
 	assert_int_equal(hpool_destroy(p), 0);
 	free(in);
 	free(out);

@@ -1,0 +1,445 @@
+/*
+ * Pull scheduling: workers claim ranges of items from published segments,
+ * and the repair that keeps every item exactly once when a worker dies.
+ *
+ * A segment (struct hpool__seg) holds `count` items of one job. Whoever
+ * issues work (a caller thread, or a task: nested work) publishes the
+ * segment in a free slot of hpool__shared.slot; free workers find it there
+ * and claim ranges [k, k + c) by moving its counter `next`; nobody binds
+ * work to a worker when it is issued.
+ *
+ * Who writes what
+ *   slot[j]        the publisher: CAS NULL -> seg, and seg -> NULL when it
+ *                  takes the segment back.
+ *   seg->next      claimers (an atomic RMW; only grows); a publisher that
+ *                  cancels what is left moves it to count.
+ *   seg->res[i]    whoever finishes item i, once: the worker that ran it,
+ *                  the supervisor (repair), or the publisher (cancel).
+ *   w->rec[d]      worker w only; the supervisor after w was reaped.
+ *
+ * A claim, by worker w at level d (record r = &w->rec[d]):
+ *   C1  r->seg = S, r->slot = j, r->state = CLAIMING        (seq_cst)
+ *   C2  re-load slot[j]: not S any more -> r->state = IDLE, look again
+ *       (seq_cst; pairs with the publisher's seq_cst store of NULL in
+ *       hpool__seg_unpublish: either this load sees NULL, or the
+ *       publisher's scan of the records sees the hazard of C1)
+ *   C3  k = RMW(S->next) taking c items                 [CLAIM_TAKEN]
+ *   C4  r->lo = k, r->hi = min(k + c, count), r->state = OWNED
+ *                                                        [CLAIM_OWNED]
+ *   C5  per item i: r->running = i [ITEM_STARTED], fn [ITEM_RAN],
+ *       res[i] = DONE | status (release; pairs with the caller's acquire
+ *       load of res) [ITEM_STORED]
+ *   C6  r->state = CLAIMING (S stays a hazard), back to C3; when S is
+ *       exhausted, r->state = IDLE.
+ * A record in state OWNED or CLAIMING keeps its segment alive: the
+ * publisher takes a segment back only when no record names it (C2).
+ *
+ * What a death leaves, and the repair (supervisor, after reaping w; the
+ * kernel's reaping orders the dead process's stores before its loads):
+ *   IDLE       nothing.
+ *   OWNED      items of [lo, hi) with DONE are kept; the first one without
+ *              DONE failed if running names it (it was in fn), else it
+ *              never started; the rest stays OWNED for the replacement,
+ *              which resumes it before anything else. Every level of the
+ *              record stack is repaired so: an outer level's running item
+ *              was in fn too (it waited in it, helping).
+ *   CLAIMING   C3 may have taken a range that C4 did not record. The
+ *              supervisor waits until no other record is CLAIMING on S
+ *              (a short window; a worker stuck in it is killed and reaped
+ *              first), then every item of [0, min(next, count)) that is
+ *              not DONE and lies in no OWNED range of any record was
+ *              claimed and never recorded: the first such run becomes
+ *              w's OWNED range, for the replacement (none started: a
+ *              claimer runs nothing before C4).
+ * So no item is lost, none runs twice after it stored a result, and only
+ * the items in fn at the moment of death fail.
+ */
+#include "claim.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+/* ---- claiming ------------------------------------------------------------- */
+
+static bool claimable(const struct hpool__seg *s)
+{
+	return atomic_load_explicit(&s->next, memory_order_relaxed) < s->count;
+}
+
+struct hpool__seg *hpool__seg_find(struct hpool__shared *sh, unsigned from,
+				   unsigned *slot)
+{
+	unsigned i;
+
+	for (i = 0; i < HPOOL__SLOTS; i++) {
+		unsigned j = (from + i) % HPOOL__SLOTS;
+		/* Pairs with the publisher's release in hpool__seg_publish:
+		 * the segment's fields are visible before its pointer. */
+		struct hpool__seg *s = atomic_load_explicit(&sh->slot[j],
+							    memory_order_acquire);
+
+		if (s && claimable(s)) {
+			*slot = j;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+bool hpool__work_available(struct hpool__shared *sh)
+{
+	unsigned j;
+
+	return hpool__seg_find(sh, 0, &j) != NULL;
+}
+
+/* C1 + C2: set the hazard and validate it. Return: true when S is still
+ * published in slot j (r is then CLAIMING on S). */
+static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
+		       struct hpool__seg *s, unsigned j)
+{
+	atomic_store_explicit(&r->seg, s, memory_order_relaxed);
+	r->slot = j;
+	atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
+			      memory_order_seq_cst);
+	HPOOL__FAULT(HPOOL__F_CLAIM_HAZARD);
+	if (atomic_load_explicit(&sh->slot[j], memory_order_seq_cst) == s)
+		return true;
+	atomic_store_explicit(&r->state, HPOOL__C_IDLE, memory_order_release);
+	return false;
+}
+
+/* C3 + C4: take a range of at most `max` items. Return: true and r is
+ * OWNED, or false (S exhausted; r stays CLAIMING). */
+static bool take(struct hpool__claim *r, struct hpool__seg *s, uint32_t max)
+{
+	uint32_t k, c;
+
+	if (s->chunk) {
+		c = s->chunk < max ? s->chunk : max;
+		/* Relaxed: the RMW's atomicity is the claim; res[] stores
+		 * carry the ordering to the caller. */
+		k = atomic_fetch_add_explicit(&s->next, c,
+					      memory_order_relaxed);
+		if (k >= s->count)
+			return false;
+	} else {
+		k = atomic_load_explicit(&s->next, memory_order_relaxed);
+		do {
+			if (k >= s->count)
+				return false;
+			/* Guided: a share of what is left, at least one. */
+			c = (s->count - k) / s->spread;
+			c = c < 1 ? 1 : c > max ? max : c;
+		} while (!atomic_compare_exchange_weak_explicit(
+			&s->next, &k, k + c, memory_order_relaxed,
+			memory_order_relaxed));
+	}
+	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
+	r->lo = k;
+	r->hi = c > s->count - k ? s->count : k + c;
+	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+			      memory_order_relaxed);
+	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
+	HPOOL__FAULT(HPOOL__F_CLAIM_OWNED);
+	return true;
+}
+
+/* C5: run the OWNED range of r. Return: false when told to stop (the
+ * range is left as it is: terminate). */
+static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
+		      struct hpool__claim *r, bool post_timeout)
+{
+	struct hpool__seg *s = atomic_load_explicit(&r->seg,
+						    memory_order_relaxed);
+	const struct hpool__job *job = s->job;
+	uint32_t i;
+
+	for (i = r->lo; i < r->hi; i++) {
+		const void *in = s->in + (size_t)i * job->in_size;
+		void *out = s->out + (size_t)i * job->out_size;
+		int64_t start = 0;
+		int st;
+
+		if (atomic_load_explicit(&sh->closing, memory_order_relaxed) ==
+		    HPOOL__CLOSE_NOW)
+			return false;
+		if (job->timeout_ns) {
+			start = hpool__now_ns();
+			atomic_store_explicit(&w->deadline_ns,
+					      start + job->timeout_ns,
+					      memory_order_relaxed);
+		}
+		atomic_store_explicit(&r->running, i, memory_order_relaxed);
+		HPOOL__FAULT(HPOOL__F_ITEM_STARTED);
+		st = job->fn(out, in, job->ctx);
+		HPOOL__FAULT(HPOOL__F_ITEM_RAN);
+		/* Terminated while fn ran (a thread-mode task cannot be
+		 * stopped): the caller has moved on, touch nothing of s. */
+		if (atomic_load_explicit(&sh->closing, memory_order_acquire) ==
+		    HPOOL__CLOSE_NOW)
+			return false;
+		if (job->timeout_ns)
+			atomic_store_explicit(&w->deadline_ns, 0,
+					      memory_order_relaxed);
+		/* Workers that cannot be stopped report an overdue item when
+		 * it returns. */
+		if (post_timeout && job->timeout_ns &&
+		    hpool__now_ns() - start > job->timeout_ns)
+			st = -ETIMEDOUT;
+		w->served++;
+		/* Pairs with the caller's acquire load of res[i] (and the
+		 * supervisor's, after reaping). */
+		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
+				      memory_order_release);
+		HPOOL__FAULT(HPOOL__F_ITEM_STORED);
+	}
+	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+			      memory_order_relaxed);
+	hpool__event_signal(&sh->done);
+	return true;
+}
+
+/* Items this worker may still run before max_tasks_per_worker retires it
+ * (isolated backends), else UINT32_MAX. */
+static uint32_t budget(const struct hpool__shared *sh,
+		       const struct hpool__wctl *w)
+{
+	uint64_t left;
+
+	if (!sh->isolated || !sh->max_tasks)
+		return UINT32_MAX;
+	left = w->served < sh->max_tasks ? sh->max_tasks - w->served : 0;
+	return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+/* The end of r's use: idle, and whoever waits for a hazard to clear
+ * looks again. */
+static void record_idle(struct hpool__shared *sh, struct hpool__claim *r)
+{
+	atomic_store_explicit(&r->state, HPOOL__C_IDLE, memory_order_release);
+	hpool__event_signal(&sh->space);
+}
+
+int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
+		 unsigned level, bool post_timeout)
+{
+	struct hpool__claim *r = &w->rec[level];
+	struct hpool__seg *s;
+	unsigned j;
+	int ran = 0;
+
+	s = hpool__seg_find(sh, w->index * 7, &j);
+	if (!s || !hazard_set(sh, r, s, j))
+		return 0;
+	while (budget(sh, w) && take(r, s, budget(sh, w))) {
+		ran = 1;
+		if (!run_range(sh, w, r, post_timeout))
+			return -1; /* terminated: r stays as it is */
+		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
+				      memory_order_relaxed);
+	}
+	record_idle(sh, r);
+	return ran;
+}
+
+int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w,
+		  bool post_timeout)
+{
+	unsigned d;
+
+	/* From the top: a resumed range at level d nests at d + 1 and up,
+	 * which are idle by then. */
+	for (d = HPOOL__LEVELS; d-- > 0;) {
+		struct hpool__claim *r = &w->rec[d];
+
+		if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
+		    HPOOL__C_OWNED)
+			continue;
+		atomic_store_explicit(&w->depth, d, memory_order_relaxed);
+		if (!run_range(sh, w, r, post_timeout))
+			return -1;
+		record_idle(sh, r);
+	}
+	atomic_store_explicit(&w->depth, 0, memory_order_relaxed);
+	return 0;
+}
+
+/* ---- repair (supervisor) ------------------------------------------------ */
+
+bool hpool__claiming_on(const struct hpool__shared *sh,
+			const struct hpool__seg *s, unsigned except,
+			const pid_t *live)
+{
+	unsigned i, d;
+
+	for (i = 0; i < sh->nworkers; i++) {
+		if (i == except || (live && !live[i]))
+			continue;
+		for (d = 0; d < HPOOL__LEVELS; d++) {
+			const struct hpool__claim *r = &sh->w[i].rec[d];
+
+			if (atomic_load_explicit(&r->state,
+						 memory_order_acquire) ==
+				    HPOOL__C_CLAIMING &&
+			    atomic_load_explicit(&r->seg,
+						 memory_order_relaxed) == s)
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool is_done(const struct hpool__seg *s, uint32_t i)
+{
+	/* Pairs with the release store of res[i] by whoever finished it. */
+	return atomic_load_explicit(&s->res[i], memory_order_acquire) &
+	       HPOOL__RES_DONE;
+}
+
+/* Is item i of s inside an OWNED range of some record? */
+static bool owned(const struct hpool__shared *sh, const struct hpool__seg *s,
+		  uint32_t i)
+{
+	unsigned k, d;
+
+	for (k = 0; k < sh->nworkers; k++)
+		for (d = 0; d < HPOOL__LEVELS; d++) {
+			const struct hpool__claim *r = &sh->w[k].rec[d];
+
+			if (atomic_load_explicit(&r->state,
+						 memory_order_acquire) ==
+				    HPOOL__C_OWNED &&
+			    atomic_load_explicit(&r->seg,
+						 memory_order_relaxed) == s &&
+			    i >= r->lo && i < r->hi)
+				return true;
+		}
+	return false;
+}
+
+/* A CLAIMING record of a dead worker: find the range its C3 may have
+ * taken (see the top). Context: no other record is CLAIMING on s. */
+static void adopt_orphans(const struct hpool__shared *sh,
+			  struct hpool__claim *r)
+{
+	struct hpool__seg *s = atomic_load_explicit(&r->seg,
+						    memory_order_relaxed);
+	uint32_t end = atomic_load_explicit(&s->next, memory_order_acquire);
+	uint32_t i, a;
+
+	if (end > s->count)
+		end = s->count;
+	for (i = 0; i < end && (is_done(s, i) || owned(sh, s, i)); i++)
+		;
+	if (i == end) {
+		atomic_store_explicit(&r->state, HPOOL__C_IDLE,
+				      memory_order_release);
+		return;
+	}
+	for (a = i; i < end && !is_done(s, i) && !owned(sh, s, i); i++)
+		;
+	r->lo = a;
+	r->hi = i;
+	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+			      memory_order_relaxed);
+	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
+}
+
+static void fail_item(struct hpool__seg *s, uint32_t i, int code,
+		      const struct hpool__death *d, unsigned worker)
+{
+	s->crash_worker = (int32_t)worker;
+	s->crash_pid = d->pid;
+	s->crash_sig = d->sig;
+	s->crash_exit = d->exit_status;
+	/* Pairs with the caller's acquire load of res[i]. */
+	atomic_store_explicit(&s->res[i], HPOOL__RES(code),
+			      memory_order_release);
+}
+
+void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
+		   const struct hpool__death *death)
+{
+	bool target_found = false;
+	unsigned d;
+
+	atomic_store_explicit(&w->deadline_ns, 0, memory_order_relaxed);
+	/* A timeout kill that hit a later item than the overdue one (the
+	 * worker moved on in between) fails nothing: that item runs again. */
+	for (d = 0; d < HPOOL__LEVELS && death->kill_seg; d++)
+		if (atomic_load_explicit(&w->rec[d].state,
+					 memory_order_relaxed) ==
+			    HPOOL__C_OWNED &&
+		    atomic_load_explicit(&w->rec[d].seg,
+					 memory_order_relaxed) ==
+			    death->kill_seg &&
+		    atomic_load_explicit(&w->rec[d].running,
+					 memory_order_relaxed) ==
+			    death->kill_item)
+			target_found = true;
+	for (d = 0; d < HPOOL__LEVELS; d++) {
+		struct hpool__claim *r = &w->rec[d];
+		uint32_t st = atomic_load_explicit(&r->state,
+						   memory_order_relaxed);
+		uint32_t run = atomic_load_explicit(&r->running,
+						    memory_order_relaxed);
+		struct hpool__seg *s;
+		uint32_t i;
+
+		if (st == HPOOL__C_CLAIMING)
+			adopt_orphans(sh, r);
+		if (st != HPOOL__C_OWNED)
+			continue;
+		s = atomic_load_explicit(&r->seg, memory_order_relaxed);
+		for (i = r->lo; i < r->hi && is_done(s, i); i++)
+			;
+		if (i < r->hi && run == i &&
+		    (!death->kill_seg || target_found)) {
+			bool target = s == death->kill_seg &&
+				      i == death->kill_item;
+
+			fail_item(s, i, target ? death->code :
+				  death->code == -ETIMEDOUT ? HPOOL_ECRASH :
+				  death->code, death, w->index);
+			i++;
+		}
+		r->lo = i;
+		atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+				      memory_order_relaxed);
+		if (i == r->hi)
+			atomic_store_explicit(&r->state, HPOOL__C_IDLE,
+					      memory_order_release);
+	}
+	atomic_store_explicit(&w->depth, 0, memory_order_relaxed);
+	hpool__event_signal(&sh->done);
+	hpool__event_signal(&sh->space);
+	hpool__event_signal(&sh->work);
+}
+
+void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
+			 int code)
+{
+	unsigned d;
+
+	for (d = 0; d < HPOOL__LEVELS; d++) {
+		struct hpool__claim *r = &w->rec[d];
+		struct hpool__seg *s;
+		uint32_t i;
+
+		if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
+		    HPOOL__C_OWNED)
+			continue;
+		s = atomic_load_explicit(&r->seg, memory_order_relaxed);
+		for (i = r->lo; i < r->hi; i++)
+			if (!is_done(s, i))
+				atomic_store_explicit(&s->res[i],
+						      HPOOL__RES(code),
+						      memory_order_release);
+		atomic_store_explicit(&r->state, HPOOL__C_IDLE,
+				      memory_order_release);
+	}
+	hpool__event_signal(&sh->done);
+	hpool__event_signal(&sh->space);
+}

@@ -1,0 +1,56 @@
+/*
+ * The claim layer: pull scheduling from published segments, and the
+ * repair of a dead worker's claim records. Protocol at the top of claim.c.
+ */
+#ifndef HPOOL_CLAIM_H
+#define HPOOL_CLAIM_H
+
+#include "shared.h"
+
+/* How a worker died, for the repair. */
+struct hpool__death {
+	int code;             /* for its running item: HPOOL_ECRASH,
+				 -ETIMEDOUT, HPOOL_ECANCELED */
+	int sig, exit_status; /* how it ended (exit_status -1: signalled) */
+	pid_t pid;
+	struct hpool__seg *kill_seg; /* a timeout kill's overdue item, or NULL */
+	uint32_t kill_item;
+};
+
+/* A published segment with items left to claim, looking from slot `from`.
+ * Return: it and *slot, or NULL. Context: anyone sharing the region. */
+HPOOL_INTERNAL struct hpool__seg *hpool__seg_find(struct hpool__shared *sh,
+						  unsigned from,
+						  unsigned *slot);
+/* Is there published work left to claim? */
+HPOOL_INTERNAL bool hpool__work_available(struct hpool__shared *sh);
+/* Claim and run ranges of one published segment with record `level` of w
+ * until it is exhausted (or max_tasks_per_worker is reached).
+ * Context: worker w's thread (or a waiter helping at depth `level`).
+ * Return: 1 ran something, 0 found nothing, -1 the pool is terminating. */
+HPOOL_INTERNAL int hpool__serve(struct hpool__shared *sh,
+				struct hpool__wctl *w, unsigned level,
+				bool post_timeout);
+/* A replacement's first step: run what its dead predecessor's records
+ * still own (left there by hpool__repair). Return: 0, or -1 terminating. */
+HPOOL_INTERNAL int hpool__resume(struct hpool__shared *sh,
+				 struct hpool__wctl *w, bool post_timeout);
+
+/* Supervisor: is a record of a live worker other than `except` CLAIMING
+ * on s? live[i] == 0: worker i is dead (NULL: all are live). A repair of
+ * a CLAIMING record must wait until none is. */
+HPOOL_INTERNAL bool hpool__claiming_on(const struct hpool__shared *sh,
+				       const struct hpool__seg *s,
+				       unsigned except, const pid_t *live);
+/* Repair w's records after it died (see claim.c). Context: w was reaped;
+ * for each of its CLAIMING records, no other record is CLAIMING on the
+ * same segment. */
+HPOOL_INTERNAL void hpool__repair(struct hpool__shared *sh,
+				  struct hpool__wctl *w,
+				  const struct hpool__death *death);
+/* Fail every unfinished item that w's records own with `code` (a slot
+ * that will have no replacement, or terminate). Context: as repair. */
+HPOOL_INTERNAL void hpool__fail_records(struct hpool__shared *sh,
+					struct hpool__wctl *w, int code);
+
+#endif /* HPOOL_CLAIM_H */
