@@ -365,7 +365,9 @@ static int issue(struct hpool__call *c)
 	s->chunk = c->chunk;
 	s->spread = 2 * p->nworkers;
 	s->cap = (uint32_t)(c->seg_bytes < UINT32_MAX ? c->seg_bytes : 0);
-	s->owner = HPOOL__OWNER_CALLER;
+	s->owner = hpool__owner_tag(p);
+	s->publisher = hpool__publisher(p);
+	s->block = s;
 	s->crash_exit = -1;
 	memset((void *)s->res, 0, k * sizeof(uint64_t));
 	s->in = c->copy_in ? (char *)s + c->in_off :

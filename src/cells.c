@@ -55,7 +55,9 @@ void *hpool__cell_get(hpool *p, size_t bytes)
  * ones), or free it if it is too big to keep. */
 void hpool__cell_put(hpool *p, void *cell, size_t bytes)
 {
-	if (bytes > CELL_CACHE_BYTES) {
+	/* A task's handle in a process worker keeps nothing: a worker that
+	 * dies would take its cache with it. */
+	if (bytes > CELL_CACHE_BYTES || p->in_worker) {
 		hpool__shm_free(p->shm, cell);
 		return;
 	}

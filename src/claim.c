@@ -68,22 +68,25 @@ static bool claimable(const struct hpool__seg *s)
 }
 
 struct hpool__seg *hpool__seg_find(struct hpool__shared *sh, unsigned from,
-				   unsigned *slot)
+				   uint32_t prefer, unsigned *slot)
 {
-	unsigned i;
+	unsigned i, pass;
 
-	for (i = 0; i < HPOOL__SLOTS; i++) {
-		unsigned j = (from + i) % HPOOL__SLOTS;
-		/* Pairs with the publisher's release in hpool__seg_publish:
-		 * the segment's fields are visible before its pointer. */
-		struct hpool__seg *s = atomic_load_explicit(&sh->slot[j],
-							    memory_order_acquire);
+	for (pass = prefer ? 0 : 1; pass < 2; pass++)
+		for (i = 0; i < HPOOL__SLOTS; i++) {
+			unsigned j = (from + i) % HPOOL__SLOTS;
+			/* Pairs with the publisher's release in
+			 * hpool__seg_publish: the segment's fields are
+			 * visible before its pointer. */
+			struct hpool__seg *s = atomic_load_explicit(
+				&sh->slot[j], memory_order_acquire);
 
-		if (s && claimable(s)) {
-			*slot = j;
-			return s;
+			if (s && claimable(s) &&
+			    (pass || s->publisher == prefer)) {
+				*slot = j;
+				return s;
+			}
 		}
-	}
 	return NULL;
 }
 
@@ -91,7 +94,7 @@ bool hpool__work_available(struct hpool__shared *sh)
 {
 	unsigned j;
 
-	return hpool__seg_find(sh, 0, &j) != NULL;
+	return hpool__seg_find(sh, 0, 0, &j) != NULL;
 }
 
 /* C1 + C2: set the hazard and validate it. Return: true when S is still
@@ -230,7 +233,9 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	unsigned j;
 	int ran = 0;
 
-	s = hpool__seg_find(sh, w->index * 7, &j);
+	/* A waiting worker (level > 0) runs its own subtasks first: what it
+	 * waits for, and a stack no deeper than the recursion. */
+	s = hpool__seg_find(sh, w->index * 7, level ? w->index + 1 : 0, &j);
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
 	while (budget(sh, w) && take(r, s, budget(sh, w))) {
@@ -442,4 +447,77 @@ void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
 	}
 	hpool__event_signal(&sh->done);
 	hpool__event_signal(&sh->space);
+}
+
+/* ---- segments of a dead owner (supervisor) -------------------------------- */
+
+unsigned hpool__orphans_cancel(struct hpool__shared *sh, uint64_t owner,
+			       struct hpool__orphan *out, unsigned max)
+{
+	unsigned j, n = 0;
+
+	for (j = 0; j < HPOOL__SLOTS && n < max; j++) {
+		/* Pairs with the publisher's release of the slot. */
+		struct hpool__seg *s = atomic_load_explicit(
+			&sh->slot[j], memory_order_acquire);
+		uint32_t k;
+
+		if (!s || s->owner != owner)
+			continue;
+		/* Nobody collects its results: what is unclaimed never
+		 * runs (the same RMW a claimer makes). */
+		k = atomic_fetch_add_explicit(&s->next, s->count,
+					      memory_order_relaxed);
+		for (; k < s->count; k++)
+			atomic_store_explicit(&s->res[k],
+					      HPOOL__RES(HPOOL_ECANCELED),
+					      memory_order_release);
+		out[n].seg = s;
+		out[n].job = (void *)s->job == s->block ? NULL : s->job;
+		out[n++].slot = j;
+	}
+	return n;
+}
+
+/* Does a record name s? (As the publisher's check in sched.c.) */
+static bool named(const struct hpool__shared *sh, const struct hpool__seg *s)
+{
+	unsigned i, d;
+
+	for (i = 0; i < sh->nworkers; i++)
+		for (d = 0; d < HPOOL__LEVELS; d++)
+			/* seq_cst: pairs with the claimer's C1/C2. */
+			if (atomic_load_explicit(&sh->w[i].rec[d].state,
+						 memory_order_seq_cst) !=
+				    HPOOL__C_IDLE &&
+			    atomic_load_explicit(&sh->w[i].rec[d].seg,
+						 memory_order_relaxed) == s)
+				return true;
+	return false;
+}
+
+bool hpool__orphan_reap(struct hpool__shared *sh,
+			struct hpool__orphan *orphans, unsigned n, unsigned i)
+{
+	struct hpool__orphan *o = &orphans[i];
+	struct hpool__seg *s = o->seg, *mine = s;
+	unsigned k;
+
+	for (k = 0; k < s->count; k++)
+		if (!is_done(s, k))
+			return false; /* still running somewhere */
+	/* Unlist it (unless done before): no new claimer takes it. */
+	atomic_compare_exchange_strong_explicit(&sh->slot[o->slot], &mine,
+						NULL, memory_order_seq_cst,
+						memory_order_seq_cst);
+	if (named(sh, s)) /* a claimer is leaving it: look again later */
+		return false;
+	for (k = 0; k < n && o->job; k++)
+		if (k != i && orphans[k].job == o->job)
+			break;
+	if (o->job && k == n)
+		hpool__shm_free(sh->shm, o->job);
+	hpool__shm_free(sh->shm, s->block);
+	hpool__event_signal(&sh->space);
+	return true;
 }

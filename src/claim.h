@@ -17,10 +17,12 @@ struct hpool__death {
 	uint32_t kill_item;
 };
 
-/* A published segment with items left to claim, looking from slot `from`.
+/* A published segment with items left to claim, looking from slot `from`,
+ * those of publisher `prefer` first (0: no preference).
  * Return: it and *slot, or NULL. Context: anyone sharing the region. */
 HPOOL_INTERNAL struct hpool__seg *hpool__seg_find(struct hpool__shared *sh,
 						  unsigned from,
+						  uint32_t prefer,
 						  unsigned *slot);
 /* Is there published work left to claim? */
 HPOOL_INTERNAL bool hpool__work_available(struct hpool__shared *sh);
@@ -52,5 +54,26 @@ HPOOL_INTERNAL void hpool__repair(struct hpool__shared *sh,
  * that will have no replacement, or terminate). Context: as repair. */
 HPOOL_INTERNAL void hpool__fail_records(struct hpool__shared *sh,
 					struct hpool__wctl *w, int code);
+
+/* A segment whose publisher (a worker) died. */
+struct hpool__orphan {
+	struct hpool__seg *seg;
+	struct hpool__job *job; /* to free after its last segment, when it
+				   is a block of its own (a map's) */
+	uint32_t slot;
+};
+/* Supervisor, after worker `owner` died: cancel what is unclaimed in the
+ * segments it published (nested work nobody will collect) and list them
+ * (at most max) for hpool__orphan_reap. Return: how many. */
+HPOOL_INTERNAL unsigned hpool__orphans_cancel(struct hpool__shared *sh,
+					      uint64_t owner,
+					      struct hpool__orphan *out,
+					      unsigned max);
+/* Unlist and free orphans[i] once every item is finished and no claim
+ * record names it; its job goes with the last orphan of that job.
+ * Return: true when it is gone (the caller drops it from the list). */
+HPOOL_INTERNAL bool hpool__orphan_reap(struct hpool__shared *sh,
+				       struct hpool__orphan *orphans,
+				       unsigned n, unsigned i);
 
 #endif /* HPOOL_CLAIM_H */

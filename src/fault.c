@@ -14,6 +14,8 @@
 _Atomic int hpool__fault_at;
 _Atomic int hpool__fault_skip;
 void (*hpool__fault_hook)(int point);
+_Atomic unsigned *hpool__fault_log;
+unsigned hpool__fault_limit;
 
 /* Context: any thread; kills the whole process, like a crash would. */
 void hpool__fault_hit(int point)
@@ -21,10 +23,20 @@ void hpool__fault_hit(int point)
 	if (atomic_load_explicit(&hpool__fault_at, memory_order_relaxed) !=
 	    point)
 		return;
+	/* Enough deaths there already (counted across processes)? */
+	if (hpool__fault_log && hpool__fault_limit &&
+	    atomic_load_explicit(&hpool__fault_log[point],
+				 memory_order_relaxed) >= hpool__fault_limit)
+		return;
 	if (hpool__fault_hook)
 		hpool__fault_hook(point);
 	else if (atomic_fetch_sub_explicit(&hpool__fault_skip, 1,
-					   memory_order_relaxed) <= 0)
+					   memory_order_relaxed) <= 0) {
+		/* Say where we died, for the test to check. */
+		if (hpool__fault_log)
+			atomic_fetch_add_explicit(&hpool__fault_log[point], 1,
+						  memory_order_relaxed);
 		raise(SIGKILL); /* kills the whole process, no handler */
+	}
 }
 #endif /* HPOOL_FAULT_INJECTION */

@@ -84,6 +84,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if (!fut)
 		return hpool__fail(-EINVAL, "hpool_submit: fut is NULL");
 	*fut = NULL;
+	p = hpool__resolve(p);
 	if ((e = hpool__open(p, "hpool_submit", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, 1, NULL, false)))
 		return e;
@@ -115,7 +116,9 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	s->count = 1;
 	s->chunk = 1;
 	s->spread = 1;
-	s->owner = HPOOL__OWNER_CALLER;
+	s->owner = hpool__owner_tag(p);
+	s->publisher = hpool__publisher(p);
+	s->block = b;
 	s->crash_exit = -1;
 	/* The input is copied in every mode (the caller may reuse it at
 	 * once), unless it is region memory. */

@@ -5,6 +5,7 @@
  * HPOOL_ECLOSED instead of reading freed memory.
  */
 #include "pool.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -92,4 +93,84 @@ int hpool__enter(hpool *p, const char *fn)
 void hpool__leave(hpool *p)
 {
 	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
+}
+
+/* ---- a task's handle to its own pool (nested work) ------------------------ */
+
+/* What a process worker's pool handle runs on: the region only. It
+ * starts and stops nothing (the caller's handle does); the worker dies
+ * with its supervisor, so nothing needs to be watched. */
+static int inworker_start(struct hpool__workers *wk)
+{
+	return -EINVAL;
+}
+
+static void inworker_stop(struct hpool__workers *wk, bool now)
+{
+}
+
+static const struct hpool__backend inworker = {
+	.name = "worker",
+	.isolated = true,
+	.start = inworker_start,
+	.stop = inworker_stop,
+};
+
+/* In a process worker: a private handle over the region for the
+ * caller's pool, made on first use. NULL when out of memory. */
+static hpool *inworker_pool(struct hpool__shared *sh)
+{
+	hpool *l = hpool__self.local;
+
+	if (l)
+		return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->magic = HPOOL__POOL_LIVE;
+	l->fork_gen = hpool__fork_gen();
+	l->mode = sh->mode;
+	l->nworkers = sh->nworkers;
+	l->shm_size = sh->shm_size;
+	l->shm = l->wk.shm = sh->shm;
+	l->sh = l->wk.sh = sh;
+	l->wk.ops = &inworker;
+	l->in_worker = true;
+	pthread_mutex_init(&l->lock, NULL);
+	hpool__self.local = l;
+	return l;
+}
+
+hpool *hpool__resolve(hpool *p)
+{
+	struct hpool__shared *sh = hpool__self.sh;
+
+	/* Compare the caller's handle value first: in a process worker
+	 * p points into the caller's memory, not ours. */
+	if (!p || !sh || sh->handle != p)
+		return p;
+	if (getpid() == sh->owner) /* a thread of the caller: the same */
+		return p;
+	return inworker_pool(sh) ? hpool__self.local : p;
+}
+
+bool hpool__in_own_task(const hpool *p)
+{
+	return p && hpool__self.sh && (p == hpool__self.local ||
+				       (const void *)p == hpool__self.sh->handle);
+}
+
+uint64_t hpool__owner_tag(const hpool *p)
+{
+	const struct hpool__wctl *w = hpool__self.w;
+
+	/* Only a process worker can die alone and leave its segments. */
+	return p->in_worker && w ? HPOOL__OWNER(w->index, w->incarnation) :
+				   HPOOL__OWNER_CALLER;
+}
+
+uint32_t hpool__publisher(const hpool *p)
+{
+	return hpool__self.sh == p->sh && hpool__self.w ?
+		       hpool__self.w->index + 1 : 0;
 }

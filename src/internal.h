@@ -229,6 +229,12 @@ extern HPOOL_INTERNAL _Atomic int hpool__fault_skip;
 /* When set, called at the point instead of dying (set it while the
  * process is single-threaded). */
 extern HPOOL_INTERNAL void (*hpool__fault_hook)(int point);
+/* When set (to HPOOL__F_COUNT counters in memory the test can read, e.g.
+ * the shared region), a death at point p first adds 1 to log[p]: the
+ * test checks that the process died where it meant. */
+extern HPOOL_INTERNAL _Atomic unsigned *hpool__fault_log;
+/* With a log: no death at a point once log[p] reached this (0: none). */
+extern HPOOL_INTERNAL unsigned hpool__fault_limit;
 /* Context: any thread; kills the whole process, like a crash would. */
 HPOOL_INTERNAL void hpool__fault_hit(int point);
 #define HPOOL__FAULT(p)                                                     \

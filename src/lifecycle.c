@@ -77,6 +77,10 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 	sh->omp_threads = pus / p->nworkers ? pus / p->nworkers : 1;
 	sh->bind = s->bind;
 	sh->owner = getpid();
+	sh->handle = p;
+	sh->shm = p->shm;
+	sh->shm_size = s->shm_size;
+	sh->mode = s->mode;
 	if (cfg && cfg->init) {
 		sh->init = cfg->init;
 		sh->init_ctx = cfg->init_ctx;
@@ -199,7 +203,14 @@ fail:
 static int finish(hpool *p, bool now, const char *name)
 {
 	struct hpool__call *c;
-	int e = hpool__check(p, name);
+	int e;
+
+	/* A task cannot wait for its own pool to stop: it is part of what
+	 * the pool would wait for. */
+	if (hpool__in_own_task(p))
+		return hpool__fail(-EDEADLK, "%s: called from a task of the "
+				   "pool itself", name);
+	e = hpool__check(p, name);
 
 	/* A pool whose supervisor died is still destroyed normally. */
 	if (e == HPOOL_ECLOSED && p->magic == HPOOL__POOL_LIVE)
@@ -252,11 +263,13 @@ int hpool_terminate(hpool *p)
 
 hpool_mode hpool_mode_of(const hpool *p)
 {
+	p = hpool__resolve((hpool *)p);
 	return hpool__check(p, "hpool_mode_of") ? HPOOL_MODE_ENV : p->mode;
 }
 
 unsigned hpool_workers(const hpool *p)
 {
+	p = hpool__resolve((hpool *)p);
 	return hpool__check(p, "hpool_workers") ? 0 : p->nworkers;
 }
 

@@ -68,6 +68,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	int e, stop = 0;
 	struct hpool__call c;
 
+	p = hpool__resolve(p);
 	if ((e = hpool__open(p, "hpool_map", fn, ctx, ctx_size, in, in_size,
 			     out, out_size, n, o, true)))
 		return e;
@@ -133,6 +134,7 @@ int hpool_imap(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if (!it)
 		return hpool__fail(-EINVAL, "hpool_imap: it is NULL");
 	*it = NULL;
+	p = hpool__resolve(p);
 	if ((e = hpool__open(p, "hpool_imap", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, n, o, false)))
 		return e;

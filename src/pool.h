@@ -55,6 +55,7 @@ struct hpool {
 	struct hpool__call *calls; /* live calls and iterators */
 	hpool_future *futures;  /* futures not yet waited */
 	unsigned ndropped;      /* of them, given up while running */
+	bool in_worker;         /* a task's handle in a process worker */
 };
 
 /* One segment of a call in flight (private memory of the call). */
@@ -112,6 +113,18 @@ struct hpool_iter {
 
 /* Once per process, before the first pool: watch for forks. */
 HPOOL_INTERNAL void hpool__handles_init(void);
+/* The handle a public call works on: in a worker, a task's handle to
+ * its own pool (the caller's pointer value) becomes one over the region
+ * (process workers) or stays the caller's (thread workers). */
+HPOOL_INTERNAL hpool *hpool__resolve(hpool *p);
+/* The owner to write in a segment p publishes (HPOOL__OWNER of the
+ * calling process worker, or HPOOL__OWNER_CALLER). */
+HPOOL_INTERNAL uint64_t hpool__owner_tag(const hpool *p);
+/* The publisher to write in a segment p publishes: the calling worker's
+ * index + 1, or 0 for a caller thread. */
+HPOOL_INTERNAL uint32_t hpool__publisher(const hpool *p);
+/* Is the calling thread a worker running a task of p? */
+HPOOL_INTERNAL bool hpool__in_own_task(const hpool *p);
 /* Retire a destroyed handle (free()d after QUARANTINE later ones). */
 HPOOL_INTERNAL void hpool__handle_retire(hpool *p);
 /* This process's fork generation: a pool made under another value

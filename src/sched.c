@@ -21,11 +21,77 @@ int hpool__backend_pid(const hpool *p)
 	return pid;
 }
 
+struct help {
+	hpool__cond_fn cond;
+	void *arg;
+	struct hpool__shared *sh;
+};
+
+static bool cond_or_work(void *arg)
+{
+	struct help *h = arg;
+
+	return h->cond(h->arg) || hpool__work_available(h->sh);
+}
+
+/* A worker waiting inside a task of its own pool (nested work): run other
+ * published work meanwhile with its next claim record, so that recursion
+ * deeper than the worker count cannot deadlock. Return: as pool_wait. */
+static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
+		     void *arg, int64_t deadline_ns)
+{
+	struct hpool__self *me = &hpool__self;
+	struct help h = { cond, arg, p->sh };
+	unsigned lvl = me->level + 1;
+
+	while (!cond(arg)) {
+		int64_t now = hpool__now_ns(), end = now + 1000000;
+
+		if (deadline_ns >= 0 && now >= deadline_ns)
+			return -ETIMEDOUT;
+		if (atomic_load_explicit(&p->sh->closing,
+					 memory_order_relaxed) ==
+		    HPOOL__CLOSE_NOW) {
+			int zero = 0;
+
+			atomic_compare_exchange_strong(&p->terminated, &zero,
+						       HPOOL_ECANCELED);
+			return cond(arg) ? 0 : -ETIMEDOUT;
+		}
+		if (lvl < HPOOL__LEVELS) {
+			int64_t dl = atomic_load_explicit(&me->w->deadline_ns,
+							  memory_order_relaxed);
+			int ran;
+
+			me->level = lvl;
+			atomic_store_explicit(&me->w->depth, lvl,
+					      memory_order_relaxed);
+			ran = hpool__serve(p->sh, me->w, lvl,
+					   me->post_timeout);
+			me->level = lvl - 1;
+			atomic_store_explicit(&me->w->depth, lvl - 1,
+					      memory_order_relaxed);
+			atomic_store_explicit(&me->w->deadline_ns, dl,
+					      memory_order_relaxed);
+			if (ran)
+				continue;
+		}
+		/* Nothing to help with: wait a little for our condition or
+		 * new work (signalled on another event: hence the slice). */
+		if (deadline_ns >= 0 && deadline_ns < end)
+			end = deadline_ns;
+		hpool__event_wait(ev, cond_or_work, &h, HPOOL__SPIN_NS, end);
+	}
+	return 0;
+}
+
 int hpool__pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 		     void *arg, int64_t deadline_ns)
 {
 	const int64_t slice = 200000000; /* 200 ms */
 
+	if (hpool__self.sh == p->sh && hpool__self.w)
+		return help_wait(p, ev, cond, arg, deadline_ns);
 	if (!p->wk.ops->lost)
 		return hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS,
 					 deadline_ns);

@@ -26,7 +26,7 @@
 #define HPOOL__RES_STATUS(r) ((int32_t)(uint32_t)(r))
 
 #define HPOOL__NO_ITEM UINT32_MAX /* hpool__claim.running: none */
-#define HPOOL__LEVELS 16  /* claim records per worker: nesting depth */
+#define HPOOL__LEVELS 64  /* claim records per worker: nesting depth */
 #define HPOOL__SLOTS 256  /* segments published at once, per pool */
 
 enum hpool__wstate {
@@ -71,6 +71,12 @@ struct hpool__seg {
 	uint32_t spread;         /* guided claims: remaining / spread */
 	uint32_t cap;            /* bytes of the block (for checks) */
 	uint64_t owner;          /* HPOOL__OWNER or HPOOL__OWNER_CALLER */
+	uint32_t publisher;      /* worker index + 1, or 0 (a caller
+				    thread): a waiting worker helps with
+				    its own subtasks first */
+	/* What to free when its owner died (supervisor, claim.c): the arena
+	 * block holding the segment (the job too, when it lies inside). */
+	void *block;
 	/* the last death that failed one of its items (supervisor writes,
 	 * before the release of that item's res) */
 	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
@@ -145,6 +151,13 @@ struct hpool__shared {
 	uint32_t omp_threads;        /* OpenMP threads per worker */
 	int bind;
 	pid_t owner;                 /* the caller's pid */
+	/* What a task needs to call its own pool from a worker process:
+	 * the caller's handle (compared, never dereferenced there), the
+	 * region, and what hpool_mode_of and the checks report. */
+	const void *handle;
+	struct hpool__shm *shm;
+	size_t shm_size;
+	hpool_mode mode;
 	int (*init)(const void *ctx);
 	const void *init_ctx;        /* region copy */
 	/* Published segments: NULL or a live segment. Written by

@@ -11,6 +11,7 @@ void *hpool_shm_alloc(hpool *p, size_t size)
 {
 	void *b;
 
+	p = hpool__resolve(p);
 	if (hpool__check(p, "hpool_shm_alloc"))
 		return NULL;
 	if (!size) {
@@ -31,6 +32,7 @@ void *hpool_shm_alloc(hpool *p, size_t size)
 
 void hpool_shm_free(hpool *p, void *ptr)
 {
+	p = hpool__resolve(p);
 	if (!ptr || hpool__check(p, "hpool_shm_free"))
 		return;
 	/* One atomic decision: of two frees of a block, one is refused. */

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #define TIMEOUT_POLL_MS 2
+#define ORPHAN_POLL_MS 10 /* while orphan segments wait to be freed */
 #define START_RETRIES 8 /* replacements in a row that may die in init */
 
 struct sup {
@@ -47,6 +48,9 @@ struct sup {
 	unsigned *start_fails; /* per slot: replacements in a row that died
 				  before READY */
 	int sfd, req, pidfd;  /* descriptors workers must not keep */
+	/* segments published by workers that died, until they can go */
+	struct hpool__orphan orphans[HPOOL__SLOTS];
+	unsigned norphans;
 	bool draining, terminating;
 };
 
@@ -266,6 +270,9 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	}
 	quiesce_claims(s, w);
 	hpool__repair(sh, c, &death);
+	s->norphans += hpool__orphans_cancel(sh, HPOOL__OWNER(w, c->incarnation),
+					     s->orphans + s->norphans,
+					     HPOOL__SLOTS - s->norphans);
 	if (s->terminating)
 		return;
 	/* Replace it unless the pool is draining and nothing is left for
@@ -320,6 +327,16 @@ static void check_deadlines(struct sup *s)
 	}
 }
 
+/* Free the orphan segments whose items all finished. */
+static void reap_orphans(struct sup *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->norphans; i++)
+		if (hpool__orphan_reap(s->sh, s->orphans, s->norphans, i))
+			s->orphans[i--] = s->orphans[--s->norphans];
+}
+
 static void terminate_all(struct sup *s)
 {
 	unsigned i;
@@ -372,7 +389,8 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 			{ .fd = s.pidfd, .events = POLLIN },
 		};
 		int timeout = atomic_load_explicit(&sh->timeouts,
-				memory_order_relaxed) ? TIMEOUT_POLL_MS : -1;
+				memory_order_relaxed) ? TIMEOUT_POLL_MS :
+			      s.norphans ? ORPHAN_POLL_MS : -1;
 		char buf[16];
 		ssize_t k;
 
@@ -409,6 +427,8 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 			reap(&s);
 		if (timeout >= 0)
 			check_deadlines(&s);
+		if (s.norphans)
+			reap_orphans(&s);
 	}
 }
 

@@ -45,6 +45,8 @@ int hpool__worker_init(struct hpool__shared *sh, unsigned wi)
 	return 0;
 }
 
+_Thread_local struct hpool__self hpool__self;
+
 static bool has_work(void *arg)
 {
 	struct hpool__shared *sh = arg;
@@ -66,6 +68,10 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 		hpool__topo_bind(topo, wi, 1);
 	give_openmp_share(sh->omp_threads);
 	w->served = 0;
+	hpool__self.sh = sh;
+	hpool__self.w = w;
+	hpool__self.level = 0;
+	hpool__self.post_timeout = post_timeout;
 	if ((e = hpool__worker_init(sh, wi)))
 		return e;
 	if (hpool__resume(sh, w, post_timeout) < 0)

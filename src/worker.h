@@ -8,6 +8,19 @@
 
 #include "shared.h"
 
+/* The pool the calling thread works for, if it is a worker: set by the
+ * worker loop for its own thread, so that a task can call its own pool
+ * (nested work) and a waiting worker can help. Context: thread-local. */
+struct hpool__self {
+	struct hpool__shared *sh; /* NULL: not a worker */
+	struct hpool__wctl *w;
+	unsigned level;           /* claim record in use: nesting depth */
+	bool post_timeout;
+	void *local;              /* the pool layer's handle in a process
+				     worker (built on first use) */
+};
+extern HPOOL_INTERNAL _Thread_local struct hpool__self hpool__self;
+
 /* Run the pool's init for worker slot wi and publish the outcome in its
  * state (READY or INIT_FAILED), waking hpool_create.
  * Return: 0, or HPOOL__EXIT_INIT when init failed. */
