@@ -9,6 +9,8 @@
  *
  *     ./bench/tbb-peers --empty 100000 --nested 27,20 --workers 2
  *
+ * (--csv PATH writes the rows there; --no-table prints nothing.)
+ *
  *   --empty N   1 empty tasks: parallel_for over N items whose task copies
  *               8 bytes (called through a pointer, as in hpool-bench):
  *               ns per item with simple_partitioner and grain 1 (every
@@ -103,12 +105,15 @@ stat3 measure_speedup(const std::function<double()> &serial,
 }
 
 FILE *g_csv;
+bool g_table = true;
 
 void row(const char *scen, const char *impl, const char *param,
 	 const char *unit, stat3 s)
 {
-	std::printf("%-11s %-21s %-8s %-18s %10.3g %10.3g %10.3g  %s\n", scen,
-		    impl, "thread", param, s.med, s.min, s.max, unit);
+	if (g_table)
+		std::printf("%-11s %-21s %-8s %-18s %10.3g %10.3g %10.3g  "
+			    "%s\n", scen, impl, "thread", param, s.med,
+			    s.min, s.max, unit);
 	if (g_csv)
 		std::fprintf(g_csv, "%s,%s,thread,%s,%.6g,%.6g,%.6g,%s\n",
 			     scen, impl, param, s.med, s.min, s.max, unit);
@@ -212,7 +217,7 @@ void nested(int n, int cutoff)
 void usage(FILE *fp)
 {
 	std::fprintf(fp, "usage: tbb-peers [--empty N] [--nested N,CUTOFF] "
-		     "[--workers W] [--reps R] [--csv PATH]\n");
+		     "[--workers W] [--reps R] [--csv PATH] [--no-table]\n");
 }
 
 } // namespace
@@ -244,6 +249,8 @@ int main(int argc, char **argv)
 				std::perror(argv[i]);
 				return 1;
 			}
+		} else if (a == "--no-table") {
+			g_table = false;
 		} else if (a == "--help" || a == "-h") {
 			usage(stdout);
 			return 0;
@@ -260,9 +267,10 @@ int main(int argc, char **argv)
 		oneapi::tbb::global_control::max_allowed_parallelism,
 		(size_t)workers);
 
-	std::printf("tbb-peers: oneTBB %s, %d threads, median of %d runs "
-		    "after 1 warm-up\n", TBB_runtime_version(), workers,
-		    g_reps);
+	if (g_table)
+		std::printf("tbb-peers: oneTBB %s, %d threads, median of %d "
+			    "runs after 1 warm-up\n", TBB_runtime_version(),
+			    workers, g_reps);
 	if (g_csv)
 		std::fprintf(g_csv,
 			     "scenario,impl,mode,param,median,min,max,unit\n");
