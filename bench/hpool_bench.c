@@ -77,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -551,7 +552,7 @@ static int run_limited(char *const argv[], int (*line)(const char *, void *),
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	int fd[2], st, r = 0;
-	bool past_first = false;
+	bool past_first = false, exited = false;
 	char buf[4096];
 	size_t have = 0;
 	int64_t t0 = now_ns();
@@ -585,14 +586,24 @@ static int run_limited(char *const argv[], int (*line)(const char *, void *),
 		char *nl;
 
 		if (left <= 0) {
+			if (exited) /* reaped: its pid may be reused */
+				break;
 			*timed_out = past_first ? total_s : first_s;
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			r = -2;
 			break;
 		}
-		if (poll(&pfd, 1, (int)(left / 1000000) + 1) <= 0)
+		/* A worker of the child may hold the pipe open after the
+		 * child is gone: look at the child, not only for EOF. */
+		if (poll(&pfd, 1, left > 100000000 ? 100 :
+				  (int)(left / 1000000) + 1) <= 0) {
+			if (exited)
+				break;
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				exited = true; /* one more poll drains */
 			continue;
+		}
 		k = read(fd[0], buf + have, sizeof(buf) - 1 - have);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -615,7 +626,7 @@ static int run_limited(char *const argv[], int (*line)(const char *, void *),
 	if (have && !r)
 		line(buf, arg);
 	close(fd[0]);
-	while (waitpid(pid, &st, 0) < 0)
+	while (!exited && waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	if (r)
@@ -881,25 +892,31 @@ static bool same_core(int x, int y)
 	return v[0][0] == v[0][1] && v[1][0] == v[1][1];
 }
 
-/* Two allowed CPUs on different physical cores, or -1s. */
-static void pick_two_cores(int cpu[2])
+/* Two allowed CPUs for the two sides: on different physical cores (0),
+ * else two SMT siblings of one core (1); -1 when fewer than two CPUs are
+ * allowed (two spinning sides on one CPU would measure time slices). */
+static int pick_two_cores(int cpu[2])
 {
 	cpu_set_t set;
+	int sibling = -1;
 
 	cpu[0] = cpu[1] = -1;
 	if (sched_getaffinity(0, sizeof(set), &set))
-		return;
+		return -1;
 	for (int c = 0; c < CPU_SETSIZE; c++) {
 		if (!CPU_ISSET(c, &set))
 			continue;
-		if (cpu[0] < 0)
+		if (cpu[0] < 0) {
 			cpu[0] = c;
-		else if (!same_core(cpu[0], c)) {
+		} else if (!same_core(cpu[0], c)) {
 			cpu[1] = c;
-			return;
+			return 0;
+		} else if (sibling < 0) {
+			sibling = c;
 		}
 	}
-	cpu[0] = -1;
+	cpu[1] = sibling;
+	return sibling < 0 ? -1 : 1;
 }
 
 static void pin_self(struct pingpong *pp, int side)
@@ -976,22 +993,25 @@ static double run_pingpong(void *v)
 	return summarize(pp->batch, nb).med;
 }
 
-static int s2_pp_cpu[2];
+static int s2_pp_cpu[2], s2_pp_smt; /* pick_two_cores's answer */
 
 static const char *pp_pinned_desc(void)
 {
-	static char d[64];
+	static char d[96];
 
-	if (pp_runs && pp_pinned_runs == pp_runs)
-		snprintf(d, sizeof(d), "pinned to CPUs %d and %d",
-			 s2_pp_cpu[0], s2_pp_cpu[1]);
+	if (s2_pp_smt < 0)
+		snprintf(d, sizeof(d), "not run (fewer than 2 CPUs allowed)");
+	else if (pp_runs && pp_pinned_runs == pp_runs)
+		snprintf(d, sizeof(d), "pinned to CPUs %d and %d%s",
+			 s2_pp_cpu[0], s2_pp_cpu[1],
+			 s2_pp_smt ? " (SMT siblings: no two cores allowed)" :
+				     "");
 	else if (pp_pinned_runs)
 		snprintf(d, sizeof(d), "pinned in %d of %d runs",
 			 pp_pinned_runs, pp_runs);
 	else
-		snprintf(d, sizeof(d), "not pinned (%s)",
-			 s2_pp_cpu[1] < 0 ? "no two cores allowed" :
-					    "sched_setaffinity refused");
+		snprintf(d, sizeof(d), "not pinned (sched_setaffinity "
+			 "refused)");
 	return d;
 }
 
@@ -1047,12 +1067,17 @@ static void scenario2(hpool *pools[2])
 
 	s2_hot_k = a.k;
 	pp.k = (g_quick ? PP_MAX_BATCHES / 2 : PP_MAX_BATCHES) * PP_BATCH;
-	pick_two_cores(pp.cpu);
+	s2_pp_smt = pick_two_cores(pp.cpu);
 	memcpy(s2_pp_cpu, pp.cpu, sizeof(s2_pp_cpu));
-	progress("2 round trip: cache-line ping-pong (CPUs %d and %d)",
-		 pp.cpu[0], pp.cpu[1]);
-	record("2-roundtrip", "cacheline-pingpong", "thread", "hot", "ns",
-	       measure(run_pingpong, &pp));
+	if (s2_pp_smt < 0) {
+		add_na("2-roundtrip", "cacheline-pingpong", "thread", "hot",
+		       "ns", "fewer than 2 CPUs allowed");
+	} else {
+		progress("2 round trip: cache-line ping-pong (CPUs %d and %d)",
+			 pp.cpu[0], pp.cpu[1]);
+		record("2-roundtrip", "cacheline-pingpong", "thread", "hot",
+		       "ns", measure(run_pingpong, &pp));
+	}
 	progress("2 round trip: futex wake of a sleeping thread");
 	record("2-roundtrip", "futex-wake", "thread", "cold", "ns",
 	       measure(run_futex_cold, &fx));
@@ -1611,11 +1636,12 @@ static double run_fib_hpool(void *v)
 	return (double)(now_ns() - t0);
 }
 
-/* hpool-bench --nested-child MODE N CUTOFF REPS WORKERS: the hpool side
- * of scenario 8 in a fresh process (its parent kills it when it runs out
- * of time). Prints "nested-probe-ok" after a first small nested fib,
- * then "nested-result" and the speedup's median, min and max, then the
- * serial time's (ns). */
+/* hpool-bench --nested-child MODE N CUTOFF REPS WORKERS PPID: the hpool
+ * side of scenario 8 in a fresh process (its parent, PPID, kills it when
+ * it runs out of time; it dies with its parent too, since it is in its
+ * own process group, out of reach of the terminal's ^C). Prints
+ * "nested-probe-ok" after a first small nested fib, then "nested-result"
+ * and the speedup's median, min and max, then the serial time's (ns). */
 static int nested_child(int argc, char **argv)
 {
 	hpool_config cfg;
@@ -1624,8 +1650,11 @@ static int nested_child(int argc, char **argv)
 	struct stat3 sp, st;
 	int nser = 0, e;
 
-	if (argc != 5)
+	if (argc != 6)
 		return 2;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) ||
+	    getppid() != (pid_t)atol(argv[5]))
+		return 1; /* the parent is already gone */
 	hpool_config_init(&cfg);
 	cfg.mode = !strcmp(argv[0], "thread")  ? HPOOL_MODE_THREAD :
 		   !strcmp(argv[0], "process") ? HPOOL_MODE_PROCESS :
@@ -1692,7 +1721,7 @@ static void scenario8(const char *self)
 	struct fiba fa;
 	double ser[MAX_REPS];
 	struct stat3 st;
-	char param[24], n_s[16], cut_s[16], reps_s[16], w_s[16];
+	char param[24], n_s[16], cut_s[16], reps_s[16], w_s[16], pid_s[24];
 	int nser = 0;
 
 	s8_n = g_quick ? 27 : 30;
@@ -1713,10 +1742,11 @@ static void scenario8(const char *self)
 	snprintf(cut_s, sizeof(cut_s), "%d", s8_cut);
 	snprintf(reps_s, sizeof(reps_s), "%d", g_reps);
 	snprintf(w_s, sizeof(w_s), "%u", g_workers);
+	snprintf(pid_s, sizeof(pid_s), "%ld", (long)getpid());
 	for (int m = 0; m < 3; m++) {
 		char *av[] = { (char *)self, "--nested-child",
 			       (char *)mname[m], n_s, cut_s, reps_s, w_s,
-			       NULL };
+			       pid_s, NULL };
 		struct nested_out o = { .probe_ok = false };
 		int probe_s = g_quick ? NESTED_PROBE_S_QUICK : NESTED_PROBE_S;
 		int timed_out, r;

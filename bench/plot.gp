@@ -47,8 +47,8 @@ plot \
   csv skip 1 using (cx('1-empty','mp.dummy.Pool','thread')):(cy('1-empty','mp.dummy.Pool','thread',5)) with points pt 6 title 'mp.dummy.Pool (Python)', \
   csv skip 1 using (cx('1-empty','ProcessPoolExecutor','process')):(cy('1-empty','ProcessPoolExecutor','process',5)) with points pt 8 title 'ProcessPoolExecutor (Python)', \
   csv skip 1 using (cx('1-empty','joblib','process')):(cy('1-empty','joblib','process',5)) with points pt 10 title 'joblib (Python)', \
-  csv skip 1 using (cx('1-empty','tbb-simple-1','thread')):(cy('1-empty','tbb-simple-1','thread',5)):(cy('1-empty','tbb-simple-1','thread',6)):(cy('1-empty','tbb-simple-1','thread',7)) with yerrorbars lw 2 pt 13 ps 1.5 title 'oneTBB simple_partitioner,1', \
-  csv skip 1 using (cx('1-empty','tbb-auto','thread')):(cy('1-empty','tbb-auto','thread',5)):(cy('1-empty','tbb-auto','thread',6)):(cy('1-empty','tbb-auto','thread',7)) with yerrorbars lw 2 pt 15 ps 1.5 title 'oneTBB auto_partitioner', \
+  csv skip 1 using (cx('1-empty','tbb-simple-1','thread')):(cy('1-empty','tbb-simple-1','thread',5)):(cy('1-empty','tbb-simple-1','thread',6)):(cy('1-empty','tbb-simple-1','thread',7)) with yerrorbars lw 2 pt 13 ps 1.5 lc 'black' title 'oneTBB simple_partitioner,1', \
+  csv skip 1 using (cx('1-empty','tbb-auto','thread')):(cy('1-empty','tbb-auto','thread',5)):(cy('1-empty','tbb-auto','thread',6)):(cy('1-empty','tbb-auto','thread',7)) with yerrorbars lw 2 pt 15 ps 1.5 lc 'dark-orange' title 'oneTBB auto_partitioner', \
   csv skip 1 using (AUTO):(sel('1-empty','serial','serial') ? column(5) : NaN) with points pt 3 ps 2 title 'serial C loop (at auto)'
 }
 
@@ -88,6 +88,7 @@ set xrange [-0.7:*]
 set yrange [0:*]
 set xtics rotate by -30 left nomirror
 set bmargin 7
+set rmargin 16
 set key inside right top
 set style fill solid 0.5 border -1
 set boxwidth 0.6
