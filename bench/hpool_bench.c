@@ -840,8 +840,8 @@ static double run_cold(void *v)
  * only (no yield, no back-off), each pinned to its own physical core when
  * sched_setaffinity allows. A side descheduled by other load leaves its
  * partner spinning for a time slice; so each run is timed in batches of
- * PP_BATCH round trips and its figure is the median batch, which such a
- * batch does not move. */
+ * PP_BATCH round trips and its figure is the median batch, which a few
+ * such slow batches do not move. */
 #define PP_BATCH 256
 #define PP_MAX_BATCHES 200
 
@@ -864,7 +864,7 @@ struct pingpong {
 	double batch[PP_MAX_BATCHES]; /* ns per round trip, per batch */
 };
 
-static int pp_pinned_runs, pp_runs; /* runs where both sides were pinned */
+static int pp_pinned_runs, pp_runs; /* runs with both sides pinned; all */
 
 /* Whether CPUs x and y are the same physical core (SMT siblings); false
  * when sysfs does not say. */
