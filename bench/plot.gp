@@ -86,9 +86,9 @@ unset logscale x
 unset logscale y
 set xrange [-0.7:*]
 set yrange [0:*]
-set xtics rotate by -30 left nomirror
-set bmargin 7
-set rmargin 16
+unset xtics
+set xtics rotate by 30 right nomirror
+set bmargin 9
 set key inside right top
 set style fill solid 0.5 border -1
 set boxwidth 0.6
