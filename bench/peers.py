@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Python peers of hpool-bench: scenarios 1, 2 and 3 with Python 3's pools.
+"""Python peers of hpool-bench: scenarios 1, 2, 3 and 7 with Python 3's pools.
 
 Prints the same table format as bench/hpool-bench and writes the same CSV
 columns (scenario,impl,mode,param,median,min,max,unit). hpool-bench runs it
@@ -23,6 +23,12 @@ the median of --reps runs with min and max.
   3 compute tasks of about 1, 10 and 100 us of Python arithmetic (a spin
             loop calibrated here, in Python): speedup over a serial loop,
             automatic chunks.
+  7 skew    1 sleep of LONG then N-1 sleeps of SHORT (--skew; default 1 s
+            and 10 ms, quick 0.3 s and 3 ms, 100 tasks, 2 workers): wall
+            time / ideal, ideal = max(longest, total / workers). One task
+            per call: ProcessPoolExecutor.submit, Pool.apply_async,
+            Pool.imap_unordered(chunksize=1), ThreadPoolExecutor.submit;
+            each waits for all results.
 """
 import argparse
 import concurrent.futures as cf
@@ -308,6 +314,68 @@ def scenario3(b):
               "ms", (statistics.median(v) / 1e6, v[0] / 1e6, v[-1] / 1e6))
 
 
+def sleep_task(s):
+    time.sleep(s)
+    return s
+
+
+def scenario7(b, long_us, short_us, n, w):
+    """Skew: does a long task hold up the short ones issued after it?"""
+    durs = [long_us / 1e6] + [short_us / 1e6] * (n - 1)
+    ideal = max(max(durs), sum(durs) / w)
+    param = "long=%dms" % (long_us // 1000)
+
+    def submit_all(submit):
+        def run():
+            t0 = _now()
+            futs = [submit(d) for d in durs]
+            for f, d in zip(futs, durs):
+                if f() != d:
+                    sys.exit("peers.py: skew: wrong result")
+            return (_now() - t0) / 1e9 / ideal
+        return run
+
+    ppe = cf.ProcessPoolExecutor(w)
+    try:
+        progress("7 skew: ProcessPoolExecutor, %d tasks" % n)
+        b.add("7-skew", "ProcessPoolExecutor", "process", param, "x",
+              b.measure(submit_all(
+                  lambda d: ppe.submit(sleep_task, d).result)))
+    finally:
+        ppe.shutdown()
+    pool = mp.Pool(w)
+    try:
+        progress("7 skew: mp.Pool apply_async and imap_unordered, "
+                 "%d tasks" % n)
+        b.add("7-skew", "mp.Pool.apply_async", "process", param, "x",
+              b.measure(submit_all(
+                  lambda d: pool.apply_async(sleep_task, (d,)).get)))
+
+        def imap():
+            t0 = _now()
+            got = sorted(pool.imap_unordered(sleep_task, durs, chunksize=1))
+            if got != sorted(durs):
+                sys.exit("peers.py: skew: wrong imap_unordered result")
+            return (_now() - t0) / 1e9 / ideal
+
+        b.add("7-skew", "mp.Pool.imap_unord-1", "process", param, "x",
+              b.measure(imap))
+    finally:
+        pool.close()
+        pool.join()
+    tpe = cf.ThreadPoolExecutor(w)
+    try:
+        progress("7 skew: ThreadPoolExecutor, %d tasks" % n)
+        b.add("7-skew", "ThreadPoolExecutor", "thread", param, "x",
+              b.measure(submit_all(
+                  lambda d: tpe.submit(sleep_task, d).result)))
+    finally:
+        tpe.shutdown()
+    b.notes.append("7: %d sleeps, %g ms then %g ms, %d workers; ideal "
+                   "%.0f ms" % (n, long_us / 1e3, short_us / 1e3, w,
+                                ideal * 1e3))
+
+
 # ---- output ----------------------------------------------------------------
 
 def fmt(v):
@@ -335,7 +403,10 @@ def main():
     ap.add_argument("--workers", type=int, default=0,
                     help="pool size (default: os.cpu_count())")
     ap.add_argument("--csv", help="write the rows to this CSV file")
-    ap.add_argument("--only", default="123", help="scenarios, e.g. 13")
+    ap.add_argument("--only", default="1237", help="scenarios, e.g. 13")
+    ap.add_argument("--skew", metavar="LONG_US,SHORT_US,N,WORKERS",
+                    help="scenario 7's tasks (default 1000000,10000,100,2; "
+                    "quick 300000,3000,100,2)")
     ap.add_argument("--no-table", action="store_true",
                     help="print no table (hpool-bench prints the rows)")
     ap.add_argument("--notes", help="write the notes to this file instead "
@@ -356,6 +427,18 @@ def main():
         scenario2(b)
     if "3" in args.only:
         scenario3(b)
+    if "7" in args.only:
+        if args.skew:
+            try:
+                sk = [int(x) for x in args.skew.split(",")]
+                if len(sk) != 4 or min(sk) < 1:
+                    raise ValueError
+            except ValueError:
+                ap.error("--skew: LONG_US,SHORT_US,N,WORKERS, all > 0")
+        else:
+            sk = [300000, 3000, 100, 2] if args.quick else \
+                 [1000000, 10000, 100, 2]
+        scenario7(b, *sk)
     where = "Python %s (%s), start method %s, joblib %s" % (
         platform.python_version(), sys.executable,
         mp.get_start_method(),
@@ -364,11 +447,12 @@ def main():
         print("peers.py: %s; %d workers; median of %d runs after 1 warm-up"
               % (where, args.workers, args.reps))
         print_table(b.rows)
-    notes = ["peers: " + where] + b.notes + [
-        "1: n per run: " + "; ".join(
+    notes = ["peers: " + where] + b.notes
+    if "1" in args.only:
+        notes.append("1: n per run: " + "; ".join(
             "%s %d (chunk 1) / %d (auto)" % ((k,) + v[0 if args.quick else 1])
-            for k, v in S1_N.items()),
-        "peers.py ran %.1f s" % (time.time() - t0)]
+            for k, v in S1_N.items()))
+    notes.append("peers.py ran %.1f s" % (time.time() - t0))
     if args.notes:
         with open(args.notes, "w") as f:
             for n in notes:

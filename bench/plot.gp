@@ -2,10 +2,15 @@
 #   gnuplot -e "csv='bench/results/latest.csv'; outdir='bench/results'" bench/plot.gp
 # writes outdir/chunk.png   scenario 1: ns per item against chunk size
 #        outdir/speedup.png scenario 3: speedup against task size
+#        outdir/skew.png    scenario 7: wall time / ideal, a bar per row
+#        outdir/nested.png  scenario 8: speedup over serial, a bar per row
+# each only when its scenario is in `only` (hpool-bench passes its --only).
 # hpool-bench runs it after each run (unless --no-plot).
 
 if (!exists("csv")) csv = 'bench/results/latest.csv'
 if (!exists("outdir")) outdir = 'bench/results'
+if (!exists("only")) only = '12345678'
+ran(n) = strstrt(only, n) > 0
 
 set datafile separator ','
 set terminal pngcairo size 960,600 font 'Sans,10' noenhanced
@@ -26,6 +31,7 @@ chunkx(p) = (p eq 'chunk=auto') ? AUTO : (p eq 'chunk=-') ? NaN : real(p[7:])
 cx(s, i, m) = sel(s, i, m) ? chunkx(strcol(4)) : NaN
 cy(s, i, m, c) = sel(s, i, m) ? column(c) : NaN
 
+if (ran('1')) {
 set output outdir.'/chunk.png'
 set title "1. empty tasks: cost per item against chunk size (median, bars min-max; 'auto' = each one's automatic chunking)"
 set xlabel 'items per chunk'
@@ -41,7 +47,10 @@ plot \
   csv skip 1 using (cx('1-empty','mp.dummy.Pool','thread')):(cy('1-empty','mp.dummy.Pool','thread',5)) with points pt 6 title 'mp.dummy.Pool (Python)', \
   csv skip 1 using (cx('1-empty','ProcessPoolExecutor','process')):(cy('1-empty','ProcessPoolExecutor','process',5)) with points pt 8 title 'ProcessPoolExecutor (Python)', \
   csv skip 1 using (cx('1-empty','joblib','process')):(cy('1-empty','joblib','process',5)) with points pt 10 title 'joblib (Python)', \
+  csv skip 1 using (cx('1-empty','tbb-simple-1','thread')):(cy('1-empty','tbb-simple-1','thread',5)):(cy('1-empty','tbb-simple-1','thread',6)):(cy('1-empty','tbb-simple-1','thread',7)) with yerrorbars lw 2 pt 13 ps 1.5 lc 'black' title 'oneTBB simple_partitioner,1', \
+  csv skip 1 using (cx('1-empty','tbb-auto','thread')):(cy('1-empty','tbb-auto','thread',5)):(cy('1-empty','tbb-auto','thread',6)):(cy('1-empty','tbb-auto','thread',7)) with yerrorbars lw 2 pt 15 ps 1.5 lc 'dark-orange' title 'oneTBB auto_partitioner', \
   csv skip 1 using (AUTO):(sel('1-empty','serial','serial') ? column(5) : NaN) with points pt 3 ps 2 title 'serial C loop (at auto)'
+}
 
 # ---- 3: speedup against task size ----------------------------------------
 unset logscale y
@@ -53,6 +62,7 @@ tx(p) = real(p[6:strlen(p)-2])
 sx(s, i, m) = sel(s, i, m) ? tx(strcol(4)) : NaN
 sy(s, i, m, c) = sel(s, i, m) ? column(c) : NaN
 
+if (ran('3')) {
 set output outdir.'/speedup.png'
 set title "3. fine-grained compute: speedup over a serial loop against task size (median, bars min-max)"
 set xlabel 'task size'
@@ -67,3 +77,43 @@ plot \
   csv skip 1 using (sx('3-compute','ProcessPoolExecutor','process')):(sy('3-compute','ProcessPoolExecutor','process',5)) with linespoints dt 2 pt 8 title 'ProcessPoolExecutor (Python)', \
   csv skip 1 using (sx('3-compute','joblib','process')):(sy('3-compute','joblib','process',5)) with linespoints dt 2 pt 10 title 'joblib (Python)', \
   1 with lines lc 'gray' dt 3 title 'serial'
+}
+
+# ---- 7 and 8: a bar per row of one scenario ------------------------------
+# The scenario's rows (grep), one bar each in CSV order; a row that could
+# not be measured (median nan) keeps its label, marked n/a, and no bar.
+unset logscale x
+unset logscale y
+set xrange [-0.7:*]
+set yrange [0:*]
+unset xtics
+set xtics rotate by 30 right nomirror
+set bmargin 9
+set key inside right top
+set style fill solid 0.5 border -1
+set boxwidth 0.6
+rows(s) = '< grep "^'.s.'," '."'".csv."'"
+lab = 'strcol(2)." ".strcol(3).(strcol(5) eq "nan" ? " (n/a)" : "")'
+
+if (ran('7')) {
+set output outdir.'/skew.png'
+set title "7. skewed tasks: 1 long sleep then 99 of a hundredth of it, 2 workers: wall time / ideal (median, bars min-max)"
+set xlabel ''
+set ylabel 'wall time / max(longest, total / workers)'
+plot \
+  rows('7-skew') using 0:5:xtic(@lab) with boxes lc 'steelblue' notitle, \
+  '' using 0:5:6:7 with yerrorbars lc 'black' pt -1 notitle, \
+  1 with lines lc 'gray' dt 3 title 'ideal', \
+  1.1 with lines lc 'red' dt 2 title 'target (1.1)'
+}
+
+if (ran('8')) {
+set output outdir.'/nested.png'
+set title "8. nested tasks: recursive fib, each task submits two and waits: speedup over serial (median, bars min-max)"
+set xlabel ''
+set ylabel 'speedup (x)'
+plot \
+  rows('8-nested').' | grep ",x$"' using 0:5:xtic(@lab) with boxes lc 'seagreen' notitle, \
+  '' using 0:5:6:7 with yerrorbars lc 'black' pt -1 notitle, \
+  1 with lines lc 'gray' dt 3 title 'serial'
+}
