@@ -245,6 +245,16 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	return job_create(c, fn, ctx, ctx_size, o ? o->timeout_ns : 0);
 }
 
+bool hpool__win_complete(struct hpool__win *e)
+{
+	/* Pairs with the release adds of finished: every counted range's
+	 * res[] and results are visible. A count above the truth (a death)
+	 * is checked against res[]. */
+	return atomic_load_explicit(&e->seg->finished, memory_order_acquire) >=
+		       e->seg->count &&
+	       hpool__win_scan(e);
+}
+
 bool hpool__win_scan(struct hpool__win *e)
 {
 	const struct hpool__seg *s = e->seg;
@@ -440,6 +450,11 @@ static bool call_moved(void *arg)
 
 		if (a->i >= 0 && (int)k != a->i)
 			continue;
+		if (a->c->out) { /* map: one counter, not the res[] lines */
+			if (hpool__win_complete(e))
+				return true;
+			continue;
+		}
 		hpool__win_scan(e);
 		if (e->done != a->seen[k] || e->done == e->seg->count)
 			return true;

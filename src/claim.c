@@ -200,6 +200,10 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 	}
 	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
 			      memory_order_relaxed);
+	/* Pairs with the caller's acquire load of finished: the range's
+	 * res[] and results are visible. */
+	atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
+				  memory_order_release);
 	hpool__event_signal(&sh->done);
 	return true;
 }
@@ -410,6 +414,12 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 				  death->code, death, w->index);
 			i++;
 		}
+		/* What the dead worker finished (or we failed) is counted
+		 * here: its range never reached the count at its end (or
+		 * did, just before it died: then counted twice, which the
+		 * caller's check of res[] absorbs). */
+		atomic_fetch_add_explicit(&s->finished, i - r->lo,
+					  memory_order_release);
 		r->lo = i;
 		atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
 				      memory_order_relaxed);
@@ -442,6 +452,8 @@ void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
 				atomic_store_explicit(&s->res[i],
 						      HPOOL__RES(code),
 						      memory_order_release);
+		atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
+					  memory_order_release);
 		atomic_store_explicit(&r->state, HPOOL__C_IDLE,
 				      memory_order_release);
 	}
@@ -468,6 +480,9 @@ unsigned hpool__orphans_cancel(struct hpool__shared *sh, uint64_t owner,
 		 * runs (the same RMW a claimer makes). */
 		k = atomic_fetch_add_explicit(&s->next, s->count,
 					      memory_order_relaxed);
+		if (k < s->count)
+			atomic_fetch_add_explicit(&s->finished, s->count - k,
+						  memory_order_release);
 		for (; k < s->count; k++)
 			atomic_store_explicit(&s->res[k],
 					      HPOOL__RES(HPOOL_ECANCELED),

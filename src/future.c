@@ -294,6 +294,7 @@ static bool fut_cancel(hpool_future *f)
 	/* Pairs with the acquire loads of res[0] (wait, ready, wait_any). */
 	atomic_store_explicit(&f->seg->res[0], HPOOL__RES(HPOOL_ECANCELED),
 			      memory_order_release);
+	atomic_fetch_add_explicit(&f->seg->finished, 1, memory_order_release);
 	hpool__event_signal(&f->pool->sh->done);
 	return true;
 }

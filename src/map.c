@@ -39,8 +39,16 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 	struct hpool__seg *s = c->win[k].seg;
 	uint32_t i;
 
-	for (i = 0; i < s->count; i++)
+	for (i = 0; i < s->count; i++) {
+		/* Pairs with the release store of res[i]; the common case
+		 * (done, status 0, no status array) costs one load. */
+		uint64_t r = atomic_load_explicit(&s->res[i],
+						  memory_order_acquire);
+
+		if (r == HPOOL__RES(0) && !c->status)
+			continue;
 		judge(c, s, s->first + i, hpool__item_status(c->pool, s, i), v);
+	}
 	if (c->copy_out)
 		memcpy(c->out + s->first * c->out_size, s->out,
 		       (size_t)s->count * c->out_size);
@@ -48,14 +56,19 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 	hpool__win_retire(c, k);
 }
 
-/* Items finished so far (harvested, or seen finished in the window). */
+/* Items finished so far (harvested, or counted in the window). */
 static size_t finished(const struct hpool__call *c)
 {
 	size_t d = c->harvested;
 	unsigned k;
 
-	for (k = 0; k < c->wcount; k++)
-		d += c->win[k].done;
+	for (k = 0; k < c->wcount; k++) {
+		/* Pairs with the release adds of finished. */
+		uint32_t f = atomic_load_explicit(&c->win[k].seg->finished,
+						  memory_order_acquire);
+
+		d += f < c->win[k].count ? f : c->win[k].count;
+	}
 	return d;
 }
 
@@ -89,7 +102,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		if (!stop && (e = hpool__call_fill(&c)) < 0)
 			stop = e;
 		for (k = 0; k < c.wcount; k++)
-			if (hpool__win_scan(&c.win[k])) {
+			if (hpool__win_complete(&c.win[k])) {
 				harvest(&c, k--, &v);
 				any = true;
 			}

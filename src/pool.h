@@ -212,6 +212,9 @@ HPOOL_INTERNAL int hpool__call_fill(struct hpool__call *c);
  * Return: 0; -ETIMEDOUT; the pool's stop code. */
 HPOOL_INTERNAL int hpool__call_wait(struct hpool__call *c, int i,
 				    int64_t deadline_ns);
+/* Is every item of entry e's segment finished? Polls the segment's
+ * finished count first, res[] only once it says so. */
+HPOOL_INTERNAL bool hpool__win_complete(struct hpool__win *e);
 /* Advance entry i's cursor over finished items. Return: true when every
  * item of its segment is finished. */
 HPOOL_INTERNAL bool hpool__win_scan(struct hpool__win *e);

@@ -249,10 +249,13 @@ void hpool__seg_cancel(struct hpool__seg *s, int code)
 	uint32_t k = atomic_fetch_add_explicit(&s->next, s->count,
 					       memory_order_relaxed);
 
-	for (; k < s->count; k++)
+	for (uint32_t i = k; i < s->count; i++)
 		/* Pairs with the caller's acquire load of res. */
-		atomic_store_explicit(&s->res[k], HPOOL__RES(code),
+		atomic_store_explicit(&s->res[i], HPOOL__RES(code),
 				      memory_order_release);
+	if (k < s->count)
+		atomic_fetch_add_explicit(&s->finished, s->count - k,
+					  memory_order_release);
 }
 
 void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
@@ -276,5 +279,10 @@ void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
 		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
 				      memory_order_release);
 	}
+	for (; i < s->count; i++) /* terminated: the rest never runs */
+		atomic_store_explicit(&s->res[i],
+				      HPOOL__RES(HPOOL_ECANCELED),
+				      memory_order_release);
 	atomic_store_explicit(&s->next, s->count, memory_order_relaxed);
+	atomic_store_explicit(&s->finished, s->count, memory_order_release);
 }

@@ -84,6 +84,12 @@ struct hpool__seg {
 	 * pass count (a fetch_add that found nothing). Own cache line: the
 	 * claimers' only shared write. */
 	_Atomic uint32_t next HPOOL__ALIGNED;
+	/* Items finished, counted a range at a time (release) by whoever
+	 * finished them: what a caller polls instead of res[] lines the
+	 * workers are writing. Never less than the items whose res has
+	 * DONE once their range is over; after a death it may count some
+	 * twice, so callers confirm with res[]. */
+	_Atomic uint32_t finished HPOOL__ALIGNED;
 	_Atomic uint64_t res[] HPOOL__ALIGNED; /* per item, see HPOOL__RES */
 };
 
