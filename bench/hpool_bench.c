@@ -61,6 +61,11 @@
 #ifndef BENCH_SRCDIR
 #define BENCH_SRCDIR "bench"
 #endif
+/* Where CSV and PNG go without --out: the build tree's bench/out (make
+ * passes it), never the committed bench/results (make bench-update). */
+#ifndef BENCH_OUTDIR
+#define BENCH_OUTDIR "bench/out"
+#endif
 
 #define MAX_REPS 101
 #define MAX_FIGS 512
@@ -1329,7 +1334,7 @@ static void usage(FILE *fp)
 		"  --reps N       runs per figure after the warm-up (at least "
 		"5; default 5 quick,\n"
 		"                 7 full)\n"
-		"  --out DIR      CSV and PNG go to DIR (default %s/results)\n"
+		"  --out DIR      CSV and PNG go to DIR (default %s)\n"
 		"  --only LIST    scenarios to run, e.g. 1,3 (default "
 		"1,2,3,4,5,6)\n"
 		"  --no-python    skip bench/peers.py\n"
@@ -1339,7 +1344,7 @@ static void usage(FILE *fp)
 		"joblib)\n"
 		"  --no-ring      skip ./bench/ring-bench\n"
 		"  --no-plot      skip gnuplot ($GNUPLOT or gnuplot)\n",
-		BENCH_SRCDIR);
+		BENCH_OUTDIR);
 }
 
 static char *path_join(const char *a, const char *b)
@@ -1369,7 +1374,7 @@ static int mkdir_p(const char *dir)
 
 int main(int argc, char **argv)
 {
-	const char *out_dir = BENCH_SRCDIR "/results", *forced_py = NULL;
+	const char *out_dir = BENCH_OUTDIR, *forced_py = NULL;
 	const char *only = g_only;
 	bool no_py = false, no_ring = false, no_plot = false, have_py = false;
 	char self[PATH_MAX], bindir[PATH_MAX];
