@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hpool-bench: hpool in thread and process mode beside OpenMP (libgomp),
  * Python's pools (through bench/peers.py) and the ring benchmark, in one

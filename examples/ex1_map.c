@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex1_map: a plain function over a list (docs/situations.md, situation 1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex2_args: several arguments per call (docs/situations.md, situation 2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex3_method: a method of an object (docs/situations.md, situation 3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex4_object_pool: an object that holds its own pool
  * (docs/situations.md, situation 4).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex5_closure: lambdas, closures, functions chosen on the fly
  * (docs/situations.md, situation 5).

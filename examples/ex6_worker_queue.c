@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex6_worker_queue: workers with their own setup, results as they come
  * (docs/situations.md, situation 6).

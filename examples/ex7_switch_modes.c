@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex7_switch_modes: one program, threads or processes
  * (docs/situations.md, situation 7).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex8_large_inputs: big arrays without copies
  * (docs/situations.md, situation 8).

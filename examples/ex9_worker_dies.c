@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex9_worker_dies: a worker that dies (docs/situations.md, situation 9).
  *

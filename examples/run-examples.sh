@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run every example (docs/situations.md, situations 1-12) in each mode:
 # thread, process, serial.
 # Fails if a run exits nonzero (each example checks its own results) or if

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hpool: one pool API over pthreads, forked processes, or the caller itself.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The caller's side of the pool: life cycle, the call engine behind
  * hpool_map and hpool_imap, futures, and the shared-memory calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pool's shared structures and the contracts between pool.c (the
  * caller's side), worker.c (the worker loop, in a thread or a process) and

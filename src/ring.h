@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ring's hot operations, inline (included by internal.h). The protocol
  * they follow (who writes each index, which load pairs with which store,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The worker: serve one ring, in a thread of the caller or in a process
  * forked by the supervisor. Same code in both.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library exports hpool_* symbols only (no hpool__ internals,
 # nothing unprefixed). Fails when a symbol leaks.
 set -eu
