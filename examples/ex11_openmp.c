@@ -108,7 +108,11 @@ int main(void)
 	printf("the caller's own parallel sum of 0..999: %ld\n", warm);
 	bad |= warm != 499500;
 
-	/* 2. The pool, and a map of OpenMP tasks. */
+	/* 2. The pool, and a map of OpenMP tasks. Flush first, as before
+	 *    any fork: a forked process that leaves through exit() (an
+	 *    OpenMP runtime's fork handler may make one) would print our
+	 *    buffered lines again. */
+	fflush(stdout);
 	if (hpool_create(&pool, NULL)) {
 		fprintf(stderr, "hpool_create: %s\n", hpool_last_error());
 		return 1;
