@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hpool-bench: hpool in thread and process mode beside OpenMP (libgomp),
  * Python's pools (through bench/peers.py) and the ring benchmark, in one
@@ -87,6 +88,11 @@
 
 #ifndef BENCH_SRCDIR
 #define BENCH_SRCDIR "bench"
+#endif
+/* Where CSV and PNG go without --out: the build tree's bench/out (make
+ * passes it), never the committed bench/results (make bench-update). */
+#ifndef BENCH_OUTDIR
+#define BENCH_OUTDIR "bench/out"
 #endif
 
 #define MAX_REPS 101
@@ -2411,7 +2417,7 @@ static void usage(FILE *fp)
 		"  --reps N       runs per figure after the warm-up (at least "
 		"5; default 5 quick,\n"
 		"                 7 full)\n"
-		"  --out DIR      CSV and PNG go to DIR (default %s/results)\n"
+		"  --out DIR      CSV and PNG go to DIR (default %s)\n"
 		"  --only LIST    scenarios to run, e.g. 1,3 (default "
 		"1,2,3,4,5,6,7,8;\n"
 		"                 7 skew, 8 nested)\n"
@@ -2422,7 +2428,7 @@ static void usage(FILE *fp)
 		"joblib)\n"
 		"  --no-ring      skip ./bench/ring-bench\n"
 		"  --no-plot      skip gnuplot ($GNUPLOT or gnuplot)\n",
-		BENCH_SRCDIR);
+		BENCH_OUTDIR);
 }
 
 static int mkdir_p(const char *dir)
@@ -2441,7 +2447,7 @@ static int mkdir_p(const char *dir)
 
 int main(int argc, char **argv)
 {
-	const char *out_dir = BENCH_SRCDIR "/results", *forced_py = NULL;
+	const char *out_dir = BENCH_OUTDIR, *forced_py = NULL;
 	const char *only = g_only;
 	bool no_py = false, no_ring = false, no_plot = false, have_py = false;
 	char self[PATH_MAX];

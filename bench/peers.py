@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Python peers of hpool-bench: scenarios 1, 2, 3 and 7 with Python 3's pools.
 
 Prints the same table format as bench/hpool-bench and writes the same CSV

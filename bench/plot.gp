@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Plots of hpool-bench's CSV (scenario,impl,mode,param,median,min,max,unit).
 #   gnuplot -e "csv='bench/results/latest.csv'; outdir='bench/results'" bench/plot.gp
 # writes outdir/chunk.png   scenario 1: ns per item against chunk size

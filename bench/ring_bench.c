@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring-bench: items per second through hpool's ring, beside Concurrency
  * Kit's ck_ring and liburcu's wfcqueue, for 1 producer / 1 consumer and

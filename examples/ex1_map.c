@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex1_map: a plain function over a list (PATTERNS.md 1).
+ * ex1_map: a plain function over a list (docs/situations.md, situation 1).
  *
  * Python: `with Pool() as p: ys = p.map(square, xs)`. The pool sizes itself
  * from os.cpu_count() (logical CPUs, even those the process may not run on)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex2_args: several arguments per call (PATTERNS.md 2).
+ * ex2_args: several arguments per call (docs/situations.md, situation 2).
  *
  * Python: Pool.map passes one argument, so people zip lists into tuples and
  * unpack them in the function, bind constants with functools.partial, or

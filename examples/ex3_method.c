@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex3_method: a method of an object (PATTERNS.md 3).
+ * ex3_method: a method of an object (docs/situations.md, situation 3).
  *
  * Python: `p.map(self.evaluate, xs)`. Python 2 cannot pickle a bound method
  * at all; Python 3 pickles the whole object again for every chunk it sends,

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex4_object_pool: an object that holds its own pool (PATTERNS.md 4).
+ * ex4_object_pool: an object that holds its own pool
+ * (docs/situations.md, situation 4).
  *
  * Python: a class creates `self.pool = Pool()` and maps `self.work` over its
  * data; sending `self` to the workers tries to pickle the pool inside it

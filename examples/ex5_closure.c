@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex5_closure: lambdas, closures, functions chosen on the fly (PATTERNS.md 5).
+ * ex5_closure: lambdas, closures, functions chosen on the fly
+ * (docs/situations.md, situation 5).
  *
  * Python: `p.map(lambda x: a * x + b, xs)` fails with "Can't pickle <function
  * <lambda>>": pickle sends a function by its module and name, so lambdas,

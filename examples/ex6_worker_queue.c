@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ex6_worker_queue: workers with their own setup, results as they come
- * (PATTERNS.md 6).
+ * (docs/situations.md, situation 6).
  *
  * Python: to load something expensive once per worker (a model, a table, a
  * connection), people start Processes with an initializer that fills a

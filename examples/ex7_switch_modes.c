@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex7_switch_modes: one program, threads or processes (PATTERNS.md 7).
+ * ex7_switch_modes: one program, threads or processes
+ * (docs/situations.md, situation 7).
  *
  * Python: `multiprocessing.dummy` offers the same Pool on threads, and people
  * switch by editing an import (`from multiprocessing.dummy import Pool`),

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex8_large_inputs: big arrays without copies (PATTERNS.md 8).
+ * ex8_large_inputs: big arrays without copies
+ * (docs/situations.md, situation 8).
  *
  * Python: every argument of Pool.map is pickled and pushed through a pipe,
  * chunk by chunk, and a large constant (a weight vector, a lookup table)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * ex9_worker_dies: a worker that dies (PATTERNS.md 9).
+ * ex9_worker_dies: a worker that dies (docs/situations.md, situation 9).
  *
  * Python: when a worker segfaults or is killed by the out-of-memory killer,
  * Pool.map waits forever for the result that will never come, and

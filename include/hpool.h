@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hpool: one pool API over pthreads, forked processes, or the caller itself.
  *
@@ -28,6 +29,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of this header; hpool_version() gives the library's. configure
+ * checks that these agree with the package version (AC_INIT). */
+#define HPOOL_VERSION_MAJOR 0
+#define HPOOL_VERSION_MINOR 2
+#define HPOOL_VERSION_PATCH 0
 
 #if defined(HPOOL_BUILDING) && defined(__GNUC__)
 #define HPOOL_API __attribute__((visibility("default")))
@@ -236,6 +243,12 @@ HPOOL_API const char *hpool_strerror(int code);
 /* This thread's last failure, in words: which call, item, worker, pid,
  * signal or variable. Context: any thread. Return: never NULL. */
 HPOOL_API const char *hpool_last_error(void);
+
+/* The version of the library that is running: "MAJOR.MINOR.PATCH", which
+ * may be newer than the HPOOL_VERSION_* macros the program was built with.
+ * Context: any thread, signal handlers too (a static string).
+ * Return: the version string; never NULL. */
+HPOOL_API const char *hpool_version(void);
 
 #ifdef __cplusplus
 }

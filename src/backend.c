@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The backend table: the settings' mode and start method pick a backend.
  * The only place outside config.c that names a mode.

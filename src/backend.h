@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The worker-backend interface: the one place where the ways of running
  * workers differ. A backend starts the workers of a pool, stops them,

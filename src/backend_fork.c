@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fork backend (process mode, start = fork): hpool_create forks a
  * supervisor from the caller, and the supervisor forks the workers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fork-server backend (process mode, start = forkserver): the same
  * supervisor as the fork backend, forked by the fork server instead of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The serial backend: no workers. The caller is worker 0: init runs once
  * in hpool_create, and every chunk runs in the calling thread (the call

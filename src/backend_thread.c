@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The thread backend: workers are pthreads of the caller ("dummy" mode).
  * They cannot die alone, so nothing reaps them; a task that will not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The call engine behind hpool_map and hpool_imap. A call lays its items
  * out in segments (cells of the region: header, result words, copied

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cell cache: cells (chunk blocks in the region) of finished calls,
  * kept for the next calls. A freed cell's pages go back to the system, and

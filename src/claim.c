@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pull scheduling: workers claim ranges of items from published segments,
  * and the repair that keeps every item exactly once when a worker dies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The claim layer: pull scheduling from published segments, and the
  * repair of a dead worker's claim records. Protocol at the top of claim.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c: defaults, hpool_config, and the HPOOL_* environment variables.
  *

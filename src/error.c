@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * error.c: error codes in words, the per-thread last-error message, signal
  * names, and hpool__die() for broken invariants.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault injection (test builds only): HPOOL__FAULT(p) calls hpool__fault_hit
  * when hpool__fault_at == p; the process then dies by SIGKILL at the

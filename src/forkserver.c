@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fork server (start = forkserver): a single-threaded process forked
  * early, by hpool_forkserver_start() at the top of main, or before main

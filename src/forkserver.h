@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fork server: a single-threaded process forked early, from which the
  * supervisors of start = forkserver pools are forked. See forkserver.c.

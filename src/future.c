@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Futures: hpool_submit runs one task asynchronously. One region block
  * holds its job, ctx copy, a one-item segment, its input and its result

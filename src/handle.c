@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pool handles: every public call checks its handle here (live, of this
  * process, still taking work) and counts itself in; a destroyed handle

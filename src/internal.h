@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Internal declarations shared by the layers of hpool (hpool__ prefix).
  * Layers, bottom up: error, config, topology, shm, ring, wait, worker, pool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's descriptor table (see libfd.h). The lock also keeps a
  * fork of a supervisor or fork server out of every window in which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's descriptor table: every descriptor of the library's that
  * a process of some pool must not inherit (request sockets, the fork

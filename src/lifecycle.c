@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pool's life cycle: hpool_create (settings, topology, region, root
  * block, then the backend starts the workers), hpool_destroy and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The public calls over the call engine: hpool_map (blocks until every
  * item is done) and hpool_imap / hpool_next / hpool_iter_free (a stream of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pool layer, caller's side: the private state behind an hpool handle
  * and the contracts between the files that serve the public calls.

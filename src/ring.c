@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ring: bounded, lock-free, single producer / single consumer, fixed-size
  * slots, power-of-two capacity, in the shared region (no pointers inside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ring layer: a bounded single-producer / single-consumer ring of
  * fixed-size slots, placed in the shared region. Each index has exactly

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The publisher's side of pull scheduling (claim.c has the claimers'):
  * put a segment where free workers find it, take it back once no claim

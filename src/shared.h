@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared-region protocol: the structures that the caller's side (the
  * pool layer), the worker loop (worker.c, in a thread or a process) and

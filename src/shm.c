@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared region and its arena: one mmap(MAP_SHARED | MAP_ANONYMOUS),
  * no name, nothing under /dev/shm; or, for a pool whose supervisor comes

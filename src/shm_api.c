@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The public shared-memory calls: blocks of the pool's arena that the
  * caller and every worker see at the same address. The cell cache gives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Process mode: the supervisor. One process per pool, forked by
  * hpool_create from the caller, single-threaded for its whole life, so

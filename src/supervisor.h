@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The supervisor layer (process backends): one single-threaded process
  * per pool that forks, reaps, repairs and replaces the workers. Protocol

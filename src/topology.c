@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * topology.c: which cpus this process may use, how many physical cores that
  * is, and which cpus each worker is bound to (hwloc).

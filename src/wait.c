@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Waiting: spin on the condition for a short while, then sleep on a shared
  * futex word. The signaller pays a system call only when someone sleeps.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The worker: claim work from the published segments and run it, in a
  * thread of the caller or in a process forked by the supervisor; the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The worker layer: the loop that claims and runs published work, in a
  * thread of the caller or in a process forked by the supervisor (the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Forked children for tests, shared by the test programs that kill their
  * children at fault points: spawn one (armed at a fault point), reap it,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every pool test runs in every mode: run_in_every_mode runs a cmocka
  * group once for thread, process and serial mode, named "<suite>/<mode>",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression: a replacement worker killed from outside before it was
  * READY retired its slot for good (supervisor.c, on_death took any death

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression: a worker that died after marking its chunk done but before
  * releasing the ring slot (HPOOL__F_ITEM_STORED) left the slot to the

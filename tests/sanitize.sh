@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The hardening passes that `./build.sh test` runs after the normal suite.
 # Run from the top of the source tree, after the in-tree build and check:
 #

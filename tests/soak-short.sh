@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make check's short soak: workers killed from outside (SIGKILL, SIGSEGV)
 # during maps in process mode; fails on any hang, lost or duplicated item,
 # or more than one failed item per kill. `make soak` runs the long one.

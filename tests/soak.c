@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Soak: maps in process mode while another thread kills random workers
  * from outside (SIGKILL or SIGSEGV) at random moments, and a count of what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_bad_input: the bad-input matrix of README.md ("Bad input"), one assertion
  * per row, run in every mode (thread, process, serial; HPOOL_TEST_MODE picks

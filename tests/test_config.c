@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config: the HPOOL_* parsers, hpool__settings_resolve (environment,
  * config fields, precedence, messages), and error.c (hpool_strerror,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Leaks and descriptor hygiene, in every mode.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pool, in every mode: one source, each test run once per mode
  * (thread, process, serial). Where a mode promises something different (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The SPSC ring (src/ring.c): shape checks, empty and full, indices that
  * wrap past 2^32, order and exactly-once delivery across threads and across

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pull scheduling, nested work and the futures API, in every mode: one
  * source, each test run once per mode (thread, process, serial). Where a

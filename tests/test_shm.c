@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared region and its arena (src/shm.c): arguments, alignment, size
  * classes, exhaustion and recovery, contains / is_block, refused frees,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_topology: core counts, worker cpusets and binding, on synthetic
  * machine shapes (exact answers) and on this machine (invariants only).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Events (src/wait.c): a true condition returns at once; a deadline gives
  * -ETIMEDOUT; a sleeping waiter is woken by a signal from another thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config: libFuzzer target for the configuration and environment
  * parser (src/config.c) and the messages it writes (src/error.c).
