@@ -88,9 +88,19 @@ typedef struct hpool_config {
 			    $HPOOL_START; 0: fork (from this process);
 			    1: forkserver (from a clean single-threaded
 			    process made early, see hpool_forkserver_start) */
+	int progress;    /* -1: $HPOOL_PROGRESS; 0: none; 1: a bar on stderr
+			    for maps and imaps that run over half a second,
+			    when stderr is a terminal (opts.progress still
+			    works beside it) */
+	int threaded_fork; /* process mode, start = fork, when this process
+			    runs other threads: -1: $HPOOL_THREADED_FORK;
+			    0: allow (hpool_create returns 0 and says so in
+			    hpool_last_error()); 1: refuse (-EDEADLK: a lock
+			    another thread holds stays locked in workers) */
 } hpool_config;
 
-/* Fill *cfg with the defaults (all fields 0, bind and start -1).
+/* Fill *cfg with the defaults (all fields 0; bind, start, progress and
+ * threaded_fork -1: from the environment).
  * Context: any thread. Return: nothing (cfg NULL is ignored). */
 HPOOL_API void hpool_config_init(hpool_config *cfg);
 

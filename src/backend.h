@@ -34,6 +34,8 @@ struct hpool__workers {
 	bool stopped_clean;           /* stop: every worker is gone */
 	unsigned forked_threads;      /* start: threads the caller ran when
 					 it forked (a hazard; 0: no fork) */
+	bool refuse_threaded;         /* start: refuse that hazard instead
+					 (-EDEADLK) */
 	void *priv;                   /* the backend's own state */
 };
 

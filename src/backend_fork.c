@@ -44,6 +44,14 @@ static int fork_start(struct hpool__workers *wk)
 	sup->pidfd = -1;
 	wk->priv = sup;
 	wk->forked_threads = count_threads();
+	if (wk->forked_threads > 1 && wk->refuse_threaded)
+		return hpool__fail(-EDEADLK, "hpool_create: this process runs "
+				   "%u threads, and a lock one of them holds "
+				   "would stay locked in every worker forked "
+				   "now (threaded_fork = refuse): start the "
+				   "fork server before any thread "
+				   "(HPOOL_START=forkserver), or allow it",
+				   wk->forked_threads);
 	if ((e = hpool__sup_start(wk->sh, wk->bind ? wk->topo : NULL, sup)))
 		return hpool__fail(e, "hpool_create: fork failed: %s",
 				   hpool_strerror(e));

@@ -13,6 +13,8 @@
  *                  as octal 8 by a C programmer; we refuse rather than pick).
  *  HPOOL_BIND      none | core, exactly, lower case only.
  *  HPOOL_START     fork | forkserver, exactly, lower case only.
+ *  HPOOL_PROGRESS  none | bar, exactly, lower case only.
+ *  HPOOL_THREADED_FORK  allow | refuse, exactly, lower case only.
  *  HPOOL_SHM_SIZE  plain decimal bytes, optionally followed by one suffix
  *                  K, M or G, powers of 1024; the lower-case k, m, g mean
  *                  the same (as in docker --shm-size and dd). Nothing else:
@@ -35,6 +37,8 @@ void hpool_config_init(hpool_config *cfg)
 	cfg->mode = HPOOL_MODE_ENV;
 	cfg->bind = -1;
 	cfg->start = -1;
+	cfg->progress = -1;
+	cfg->threaded_fork = -1;
 }
 
 int hpool__parse_mode(const char *s, hpool_mode *mode)
@@ -92,6 +96,32 @@ int hpool__parse_uint(const char *s, unsigned long max, unsigned long *v)
 	if (parse_digits(s, max, &x, &end) || *end || x == 0)
 		return -EINVAL;
 	*v = (unsigned long)x;
+	return 0;
+}
+
+int hpool__parse_progress(const char *s, int *progress)
+{
+	if (!s || !progress)
+		return -EINVAL;
+	if (!strcmp(s, "none"))
+		*progress = 0;
+	else if (!strcmp(s, "bar"))
+		*progress = 1;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int hpool__parse_threaded_fork(const char *s, int *refuse)
+{
+	if (!s || !refuse)
+		return -EINVAL;
+	if (!strcmp(s, "allow"))
+		*refuse = 0;
+	else if (!strcmp(s, "refuse"))
+		*refuse = 1;
+	else
+		return -EINVAL;
 	return 0;
 }
 
@@ -223,6 +253,15 @@ static int check_config(const hpool_config *cfg)
 		return hpool__fail(-EINVAL,
 			"hpool_config.start = %d: expected -1 (from "
 			"HPOOL_START), 0 (fork) or 1 (forkserver)", cfg->start);
+	if (cfg->progress < -1 || cfg->progress > 1)
+		return hpool__fail(-EINVAL,
+			"hpool_config.progress = %d: expected -1 (from "
+			"HPOOL_PROGRESS), 0 (none) or 1 (bar)", cfg->progress);
+	if (cfg->threaded_fork < -1 || cfg->threaded_fork > 1)
+		return hpool__fail(-EINVAL,
+			"hpool_config.threaded_fork = %d: expected -1 (from "
+			"HPOOL_THREADED_FORK), 0 (allow) or 1 (refuse)",
+			cfg->threaded_fork);
 	if (cfg->shm_size &&
 	    (cfg->shm_size < HPOOL__SHM_MIN || cfg->shm_size > HPOOL__SHM_MAX))
 		return hpool__fail(-EINVAL,
@@ -281,6 +320,8 @@ int hpool__settings_resolve(const hpool_config *cfg,
 	s.bind = 0;
 	s.shm_size = HPOOL__SHM_DEFAULT;
 	s.start = 0;
+	s.progress = 0;
+	s.threaded_fork = 0;
 
 	v = getenv("HPOOL_MODE");
 	if (v && hpool__parse_mode(v, &s.mode))
@@ -310,6 +351,15 @@ int hpool__settings_resolve(const hpool_config *cfg,
 		return env_fail("HPOOL_START", v,
 				"fork or forkserver (lower case)");
 
+	v = getenv("HPOOL_PROGRESS");
+	if (v && hpool__parse_progress(v, &s.progress))
+		return env_fail("HPOOL_PROGRESS", v, "none or bar (lower case)");
+
+	v = getenv("HPOOL_THREADED_FORK");
+	if (v && hpool__parse_threaded_fork(v, &s.threaded_fork))
+		return env_fail("HPOOL_THREADED_FORK", v,
+				"allow or refuse (lower case)");
+
 	v = getenv("HPOOL_SHM_SIZE");
 	if (v && hpool__parse_size(v, &s.shm_size)) {
 		char what[160], lo[32], hi[32];
@@ -332,6 +382,10 @@ int hpool__settings_resolve(const hpool_config *cfg,
 		s.start = cfg->start;
 	if (cfg->shm_size)
 		s.shm_size = cfg->shm_size;
+	if (cfg->progress != -1)
+		s.progress = cfg->progress;
+	if (cfg->threaded_fork != -1)
+		s.threaded_fork = cfg->threaded_fork;
 
 	*out = s; /* only on success: a failed call leaves *out alone */
 	return 0;

@@ -62,6 +62,8 @@ struct hpool__settings {
 	int bind;           /* 0 none, 1 core */
 	size_t shm_size;    /* arena bytes, > 0 */
 	int start;          /* 0 fork, 1 forkserver (process mode) */
+	int progress;       /* 0 none, 1 bar */
+	int threaded_fork;  /* 0 allow, 1 refuse */
 };
 
 #define HPOOL__SHM_DEFAULT ((size_t)256 << 20)
@@ -81,6 +83,8 @@ HPOOL_INTERNAL int hpool__parse_uint(const char *s, unsigned long max,
 				     unsigned long *v); /* decimal, 1..max */
 HPOOL_INTERNAL int hpool__parse_bind(const char *s, int *bind);
 HPOOL_INTERNAL int hpool__parse_start(const char *s, int *start);
+HPOOL_INTERNAL int hpool__parse_progress(const char *s, int *progress);
+HPOOL_INTERNAL int hpool__parse_threaded_fork(const char *s, int *refuse);
 HPOOL_INTERNAL int hpool__parse_size(const char *s, size_t *bytes); /* K M G */
 
 /* ---- topology.c --------------------------------------------------------- */

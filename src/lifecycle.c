@@ -163,6 +163,8 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	pthread_mutex_init(&p->lock, NULL);
 	p->wk.ops = hpool__backend_for(&s);
 	p->wk.bind = s.bind != 0;
+	p->wk.refuse_threaded = s.threaded_fork == 1;
+	p->progress = s.progress;
 	if (!p->wk.ops) {
 		e = -EINVAL;
 		goto fail;

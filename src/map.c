@@ -94,6 +94,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		goto out;
 	}
 	hpool__call_register(&c);
+	hpool__bar_start(&c.bar, p->progress, n);
 	/* Issue, harvest what finished, repeat. After a failed publish or a
 	 * terminate, only what is in flight is harvested. */
 	for (;;) {
@@ -111,11 +112,16 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 			reported = finished(&c);
 			c.progress(reported, n, c.progress_arg);
 		}
+		hpool__bar_update(&c.bar, finished(&c));
 		if (!c.wcount && (stop || c.issued == n))
 			break;
 		if (any)
 			continue;
-		if ((e = hpool__call_wait(&c, -1, -1)) && !stop)
+		/* With the bar on, wake to redraw it. */
+		e = hpool__call_wait(&c, -1, hpool__bar_deadline(&c.bar));
+		if (e == -ETIMEDOUT)
+			continue;
+		if (e && !stop)
 			stop = e;
 		if (stop) /* the pool stopped: harvest as it is */
 			while (c.wcount)
@@ -126,6 +132,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	/* Items never issued (terminate, or no worker left) get the reason. */
 	for (i = c.issued; i < n; i++)
 		judge(&c, NULL, i, stop, &v);
+	hpool__bar_end(&c.bar, n);
 	if (v.first_bad >= c.issued && v.first_bad < n)
 		hpool__set_error("hpool_map: item %zu and later were not run: "
 				 "%s", v.first_bad, hpool_strerror(stop));
@@ -168,6 +175,7 @@ int hpool_imap(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	r->c.n = n;
 	if (n) {
 		hpool__call_register(&r->c);
+		hpool__bar_start(&r->c.bar, p->progress, n);
 		if ((e = hpool__call_fill(&r->c)) < 0) {
 			hpool_iter_free(r);
 			goto out;
@@ -303,6 +311,9 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 			if (c->progress)
 				c->progress(c->harvested, c->n,
 					    c->progress_arg);
+			hpool__bar_update(&c->bar, c->harvested);
+			if (c->harvested == c->n)
+				hpool__bar_end(&c->bar, c->n);
 			e = st;
 			goto out;
 		}

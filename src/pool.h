@@ -24,6 +24,7 @@
 #define HPOOL_POOL_H
 
 #include "backend.h"
+#include "progress.h"
 
 #include <pthread.h>
 
@@ -57,6 +58,7 @@ struct hpool {
 	hpool_future *futures;  /* futures not yet waited */
 	unsigned ndropped;      /* of them, given up while running */
 	bool in_worker;         /* a task's handle in a process worker */
+	int progress;           /* 1: the ready-made bar (progress.c) */
 };
 
 /* One segment of a call in flight (private memory of the call). */
@@ -90,6 +92,7 @@ struct hpool__call {
 	int *status;
 	void (*progress)(size_t done, size_t total, void *arg);
 	void *progress_arg;
+	struct hpool__bar bar;  /* the ready-made bar, when on */
 	struct hpool__call *next, **pprev;
 };
 

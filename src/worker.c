@@ -10,18 +10,37 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* Give an OpenMP runtime, if the program has one, this worker's share of
  * the cores (no oversubscription). Looked up at run time, so hpool itself
  * does not depend on OpenMP. The worker runs in a thread of its own, whose
  * OpenMP state is fresh: libgomp's pool of a parent that ran a parallel
- * region before fork is bound to the parent's thread, not to this one. */
-static void give_openmp_share(unsigned threads)
+ * region before fork is bound to the parent's thread, not to this one.
+ * A value the user set in OMP_NUM_THREADS is kept, as joblib does; a
+ * process worker also fills in OMP_NUM_THREADS, MKL_NUM_THREADS and
+ * OPENBLAS_NUM_THREADS when unset (never overwritten), for runtimes that
+ * read them when they start. */
+static void give_openmp_share(unsigned threads, bool own_process)
 {
+	static const char *const vars[] = { "OMP_NUM_THREADS",
+					    "MKL_NUM_THREADS",
+					    "OPENBLAS_NUM_THREADS" };
 	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT,
 						 "omp_set_num_threads");
+	bool user = getenv("OMP_NUM_THREADS") != NULL;
+	char v[16];
+	unsigned i;
 
-	if (set && threads)
+	if (!threads)
+		return;
+	if (own_process) { /* a process worker's environment is its own */
+		snprintf(v, sizeof(v), "%u", threads);
+		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			setenv(vars[i], v, 0);
+	}
+	if (set && !user)
 		set((int)threads);
 }
 
@@ -67,7 +86,7 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 
 	if (sh->bind && topo)
 		hpool__topo_bind(topo, wi, 1);
-	give_openmp_share(sh->omp_threads);
+	give_openmp_share(sh->omp_threads, sh->isolated);
 	w->served = 0;
 	hpool__self.sh = sh;
 	hpool__self.w = w;

@@ -25,6 +25,17 @@
 
 #include "modes.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define HPOOL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HPOOL_TEST_TSAN 1
+#endif
+#endif
+#ifndef HPOOL_TEST_TSAN
+#include <omp.h>
+#endif
+
 #define LIVENESS_NS ((int64_t)30 * 1000000000)
 
 static hpool_mode g_mode;
@@ -526,6 +537,77 @@ static void test_imap_status_progress(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* ---- the OpenMP share, and the user's OMP_NUM_THREADS kept --------------- */
+
+#ifndef HPOOL_TEST_TSAN
+struct ompseen {
+	long max_threads;
+	char env[16];
+};
+
+static int task_omp_env(void *out, const void *in, const void *ctx)
+{
+	struct ompseen *o = out;
+	const char *v = getenv("OMP_NUM_THREADS");
+
+	o->max_threads = omp_get_max_threads();
+	snprintf(o->env, sizeof(o->env), "%s", v ? v : "-");
+	return 0;
+}
+
+static void omp_env_case(const char *user)
+{
+	long dflt = omp_get_max_threads(); /* the caller's runtime default */
+	struct ompseen seen[2];
+	long in[2] = { 0, 1 };
+	hpool *p;
+
+	if (user)
+		setenv("OMP_NUM_THREADS", user, 1);
+	else
+		unsetenv("OMP_NUM_THREADS");
+	p = make_pool(2);
+	assert_int_equal(hpool_map(p, task_omp_env, NULL, 0, in, sizeof(long),
+				   seen, sizeof(seen[0]), 2,
+				   &(hpool_map_opts){ .chunk = 1 }), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	for (int i = 0; i < 2; i++) {
+		if (user) { /* kept: neither overridden nor rewritten */
+			assert_int_equal(seen[i].max_threads, dflt);
+			assert_string_equal(seen[i].env, user);
+		} else if (g_mode == HPOOL_MODE_SERIAL) {
+			/* the caller runs the tasks: its runtime untouched */
+			assert_int_equal(seen[i].max_threads, dflt);
+			assert_string_equal(seen[i].env, "-");
+		} else {
+			/* each worker's share: the allowed PUs over 2 */
+			long share = dflt / 2 ? dflt / 2 : 1;
+
+			assert_int_equal(seen[i].max_threads, share);
+			if (g_mode == HPOOL_MODE_PROCESS) {
+				char want[16];
+
+				snprintf(want, sizeof(want), "%ld", share);
+				assert_string_equal(seen[i].env, want);
+			} else { /* threads share the caller's environment */
+				assert_string_equal(seen[i].env, "-");
+			}
+		}
+	}
+	unsetenv("OMP_NUM_THREADS");
+}
+#endif /* !HPOOL_TEST_TSAN */
+
+static void test_omp_num_threads(void **st)
+{
+#ifdef HPOOL_TEST_TSAN
+	skip(); /* TSan cannot see inside the OpenMP runtime */
+#else
+	omp_env_case(NULL);
+	omp_env_case("3");
+#endif
+}
+
 /* ---- death at every claim step: exactly once, only fn's item fails -------- */
 
 struct tally {
@@ -637,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_future_free),
 		cmocka_unit_test(test_max_tasks_exact),
 		cmocka_unit_test(test_imap_status_progress),
+		cmocka_unit_test(test_omp_num_threads),
 		cmocka_unit_test(test_death_claim_steps),
 	};
 
