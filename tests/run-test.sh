@@ -1,4 +1,13 @@
 #!/bin/sh
 # Run one test program with a time limit: a hung test fails, never hangs CI.
 # HPOOL_TEST_TIMEOUT (seconds) overrides the default.
-exec timeout -k 5 "${HPOOL_TEST_TIMEOUT:-300}" "$@"
+#
+# The test starts with no HPOOL_* variable at all: a value left in the
+# caller's shell (HPOOL_MODE, HPOOL_TEST_MODE=procss, HPOOL_LEAK_CYCLES,
+# HPOOL_TEST_SHORT, ...) would change what the test runs or make it run
+# nothing. A test that wants a variable sets it itself.
+limit="${HPOOL_TEST_TIMEOUT:-300}"
+for v in $(env | sed -n 's/^\(HPOOL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
+exec timeout -k 5 "$limit" "$@"
