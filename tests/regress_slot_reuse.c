@@ -128,8 +128,8 @@ static void check_deaths(hpool *p)
 
 		total += runs;
 		if (runs > LIFE) {
-			fprintf(stderr, "worker %d ran %u items, past its fault "
-				"point at %u\n", pid, runs, LIFE);
+			fprintf(stderr, "worker %d ran %u items, past its "
+				"fault point at %u\n", pid, runs, LIFE);
 			CHECK(runs <= LIFE);
 		}
 		if (runs == LIFE) {

@@ -109,7 +109,8 @@ static size_t arena_capacity(hpool *p)
 		size_t head, tail;
 
 		memcpy(&head, b[i], sizeof(head));
-		memcpy(&tail, (char *)b[i] + sz[i] - sizeof(tail), sizeof(tail));
+		memcpy(&tail, (char *)b[i] + sz[i] - sizeof(tail),
+		       sizeof(tail));
 		if (head != i || tail != i)
 			fail_msg("arena block %zu (%zu bytes at %p) overlaps "
 				 "block %zu", i, sz[i], b[i],
