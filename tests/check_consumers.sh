@@ -17,7 +17,7 @@
 set -u
 builddir=$(cd "${top_builddir:-.}" && pwd)
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
-make=${HPOOL_MAKE:-make}
+make=${TEST_MAKE:-make}
 cc=${CC:-cc}
 pkg_config=${PKG_CONFIG:-pkg-config}
 

@@ -16,7 +16,7 @@
 set -u
 builddir=$(cd "${top_builddir:-.}" && pwd)
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
-make=${HPOOL_MAKE:-make}
+make=${TEST_MAKE:-make}
 pkg_config=${PKG_CONFIG:-pkg-config}
 
 if [ -n "${SAN_CFLAGS:-}" ]; then

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Forked children for tests, shared by the test programs that kill their
- * children at fault points: spawn one (armed at a fault point), reap it,
- * and expect it to exit with C_OK or to die by SIGKILL. Children are
+ * Forked children for the cmocka tests that kill their children at fault
+ * points (test_ring, test_shm): spawn one (armed at a fault point), reap
+ * it, and expect it to exit with C_OK or to die by SIGKILL. Children are
  * registered so that a failed test's teardown (kill_kids) kills them.
+ * Built on tests/util.h (fork_child, reap, status_str).
  *
  * The including file defines C_OK, CHILD_ALARM_S (a hung child dies by
  * SIGALRM, so the test fails instead of hanging), and
@@ -13,11 +14,7 @@
 #ifndef HPOOL_TEST_CHILDREN_H
 #define HPOOL_TEST_CHILDREN_H
 
-#include <errno.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "util.h"
 
 #define MAX_KIDS 8
 static pid_t kids[MAX_KIDS];
@@ -28,14 +25,10 @@ static void arm(int fault, int skip);
 
 static pid_t spawn(child_fn fn, void *arg, int fault, int skip)
 {
-	pid_t pid;
+	pid_t pid = fork_child(CHILD_ALARM_S);
 
-	fflush(NULL);
-	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(CHILD_ALARM_S);
 		arm(fault, skip);
 		_exit(fn(arg));
 	}
@@ -49,15 +42,11 @@ static pid_t spawn(child_fn fn, void *arg, int fault, int skip)
 	return -1;
 }
 
-static int reap(pid_t pid)
+static int reap_kid(pid_t pid)
 {
-	int st = 0;
-	pid_t w;
+	int st = reap(pid);
 
-	do
-		w = waitpid(pid, &st, 0);
-	while (w < 0 && errno == EINTR);
-	assert_int_equal(w, pid);
+	assert_int_not_equal(st, -1);
 	for (int i = 0; i < MAX_KIDS; i++)
 		if (kids[i] == pid)
 			kids[i] = 0;
@@ -66,24 +55,22 @@ static int reap(pid_t pid)
 
 static void expect_exit0(pid_t pid, const char *what)
 {
-	int st = reap(pid);
+	int st = reap_kid(pid);
+	char buf[64];
 
-	if (WIFSIGNALED(st))
-		fail_msg("%s: killed by signal %d", what, WTERMSIG(st));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != C_OK)
-		fail_msg("%s: exit code %d", what, WEXITSTATUS(st));
+		fail_msg("%s: %s, want exit %d", what,
+			 status_str(st, buf, sizeof(buf)), C_OK);
 }
 
 static void expect_killed(pid_t pid, const char *what)
 {
-	int st = reap(pid);
+	int st = reap_kid(pid);
+	char buf[64];
 
-	if (WIFEXITED(st))
-		fail_msg("%s: exited %d instead of dying at its fault point",
-			 what, WEXITSTATUS(st));
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
-		fail_msg("%s: died by signal %d, not SIGKILL", what,
-			 WTERMSIG(st));
+		fail_msg("%s: %s instead of dying by SIGKILL at its fault "
+			 "point", what, status_str(st, buf, sizeof(buf)));
 }
 
 static int kill_kids(void **state)

@@ -2,9 +2,19 @@
 /*
  * Every pool test runs in every mode: run_in_every_mode runs a cmocka
  * group once for thread, process and serial mode, named "<suite>/<mode>",
- * setting *mode before each. HPOOL_TEST_MODE=thread|process|serial runs
- * only the groups whose name contains it. Return: 0 when every test
- * passed, else 1 (a value for main).
+ * setting *mode before each.
+ *
+ * HPOOL_TEST_MODE picks some: a mode name (thread, process, serial) or a
+ * comma-separated list of them. A value that names no mode (a typo such as
+ * "procss", an empty value) is an error: the program says so and exits 99
+ * (automake's hard error) rather than run nothing and pass.
+ *
+ * A test that does not apply in some mode says so with SKIP_IN_MODE(mode,
+ * why): the reason is printed and cmocka reports the test SKIPPED, never
+ * passed.
+ *
+ * Return (run_in_every_mode): 0 when every test that ran passed, else 1 (a
+ * value for main).
  * The including file has included <cmocka.h> and hpool.h.
  */
 #ifndef HPOOL_TEST_MODES_H
@@ -14,24 +24,76 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct {
+	hpool_mode m;
+	const char *name;
+} test_modes[] = {
+	{ HPOOL_MODE_THREAD, "thread" },
+	{ HPOOL_MODE_PROCESS, "process" },
+	{ HPOOL_MODE_SERIAL, "serial" },
+};
+
+static inline const char *test_mode_name(hpool_mode m)
+{
+	for (unsigned i = 0; i < 3; i++)
+		if (test_modes[i].m == m)
+			return test_modes[i].name;
+	return "?";
+}
+
+#define SKIP_IN_MODE(mode, why)                                            \
+	do {                                                               \
+		print_message("[   NOTE   ] not in %s mode: %s\n",        \
+			      test_mode_name(mode), (why));                \
+		skip();                                                    \
+	} while (0)
+
+/* Which modes HPOOL_TEST_MODE selects (bit i: test_modes[i]); exits 99
+ * when it names no mode or a word that is not one. */
+static unsigned test_mode_filter(void)
+{
+	const char *env = getenv("HPOOL_TEST_MODE");
+	unsigned sel = 0;
+	char buf[128], *save = NULL;
+
+	if (!env)
+		return 7;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (char *w = strtok_r(buf, ", ", &save); w;
+	     w = strtok_r(NULL, ", ", &save)) {
+		unsigned i;
+
+		for (i = 0; i < 3 && strcmp(w, test_modes[i].name); i++)
+			;
+		if (i == 3) {
+			sel = 0;
+			break;
+		}
+		sel |= 1u << i;
+	}
+	if (!sel || strlen(env) >= sizeof(buf)) {
+		fprintf(stderr, "HPOOL_TEST_MODE=\"%s\" names no mode: want "
+			"thread, process or serial, or a comma-separated list "
+			"of them (unset: all three)\n", env);
+		exit(99);
+	}
+	return sel;
+}
+
 static int run_in_every_mode(const char *suite, const struct CMUnitTest *tests,
 			     size_t n, hpool_mode *mode)
 {
-	static const struct { hpool_mode m; const char *name; } modes[] = {
-		{ HPOOL_MODE_THREAD, "thread" },
-		{ HPOOL_MODE_PROCESS, "process" },
-		{ HPOOL_MODE_SERIAL, "serial" },
-	};
-	const char *only = getenv("HPOOL_TEST_MODE");
+	unsigned sel = test_mode_filter();
 	int fails = 0;
 
 	for (unsigned i = 0; i < 3; i++) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "%s/%s", suite, modes[i].name);
-		if (only && !strstr(name, only))
+		if (!(sel & (1u << i)))
 			continue;
-		*mode = modes[i].m;
+		snprintf(name, sizeof(name), "%s/%s", suite,
+			 test_modes[i].name);
+		*mode = test_modes[i].m;
 		fails += _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 	}
 	return fails ? 1 : 0;

@@ -17,24 +17,51 @@
 #   fuzz      `make fuzz` (libFuzzer on the HPOOL_* parser), FUZZ_TIME
 #             seconds (default 30)
 #
-# Every pass must be clean; the first that is not stops the script with its
-# logs. automake refuses an out-of-tree build from a tree configured in
-# place, so the sanitizer builds use a copy of the sources in _build-src:
-# the files git knows (or `make distdir` without git) plus the generated
-# build system.
+# Reports from every process. The asan and tsan passes do not judge by
+# make check's exit status alone: workers, supervisors and fork servers
+# are children that no test waits on, leave through _exit (no LeakSanitizer
+# at exit unless the library asks for a leak check first), and a worker
+# that dies of a report between items is replaced without a trace. So each
+# sanitizer writes every report to a file of its own per process
+# (log_path=DIR/san-reports/san, files san.PID), and the pass fails when
+# any such file holds a report (a line "SUMMARY: ", "ERROR: ",
+# "runtime error:" or "WARNING: ThreadSanitizer: "), printing them all.
+# A file with only a runtime warning (TSan's "starting new threads after
+# multi-threaded fork", ...) is printed as a note and does not fail.
+# Before the suite, each pass proves the harness sees such reports: it runs
+# tests/san_canary, whose forked child makes a report and whose parent
+# exits 0; no report file means a blind harness, and the pass fails.
+#
+# Every pass runs, and each says PASS or FAIL (the script exits 1 if any
+# failed); with SANITIZE_RESULTS=FILE each result is also appended to FILE
+# as "PASS: asan", "FAIL: tsan" ... (build.sh counts them). automake
+# refuses an out-of-tree build from a tree configured in place, so the
+# sanitizer builds use a copy of the sources in _build-src: the files git
+# knows (or `make distdir` without git) plus the generated build system.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 passes="${*:-asan tsan valgrind fuzz}"
+results="${SANITIZE_RESULTS:-}"
+failed=0
+
+# This script is a harness: nothing from the caller's HPOOL_* reaches the
+# programs it runs (make check clears them again for each test).
+for v in $(env | sed -n 's/^\(HPOOL_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
+done
 
 say() { echo "sanitize: $*"; }
 
 # The passes' run-time options: stop at the first report.
-ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+asan_base="detect_leaks=1:halt_on_error=1:abort_on_error=0"
+ubsan_base="print_stacktrace=1:halt_on_error=1"
 # die_after_fork=0: process mode forks from a threaded process (TSan's own
 # thread counts) and its workers start threads.
-TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:die_after_fork=0"
+tsan_base="halt_on_error=1:second_deadlock_stack=1:die_after_fork=0"
+ASAN_OPTIONS=$asan_base
+UBSAN_OPTIONS=$ubsan_base
+TSAN_OPTIONS=$tsan_base
 export ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS
 
 snapshot() {
@@ -63,27 +90,107 @@ build() {
 }
 
 # check DIR: the whole suite; on failure show the failed tests' logs.
+# Return: 0 when make check passed.
 check() {
 	if ! make -s -C "$1" -j"$jobs" check >"$1/check.out" 2>&1; then
 		cat "$1/check.out"
 		tail -300 "$1/test-suite.log" 2>/dev/null || true
 		say "$1: make check failed"
-		exit 1
+		return 1
 	fi
 	grep '^# ' "$1/check.out" | tr '\n' ' '
 	echo
 }
 
-# valgrind NAME [MODE]: one test program under memcheck.
+# reports DIR: the report files in DIR (see the top of this file).
+reports() {
+	grep -lE 'SUMMARY: |ERROR: |runtime error:|WARNING: ThreadSanitizer: ' \
+		"$1"/san.* 2>/dev/null || true
+}
+
+# show_reports DIR: print every file in DIR, reports first, then notes.
+show_reports() {
+	for f in $(reports "$1"); do
+		echo "---- report: $f"
+		cat "$f"
+	done
+	for f in "$1"/san.*; do
+		[ -f "$f" ] || continue
+		grep -qlE 'SUMMARY: |ERROR: |runtime error:|WARNING: ThreadSanitizer: ' \
+			"$f" && continue
+		echo "---- note (a warning, not a report): $f"
+		cat "$f"
+	done
+}
+
+# sanitized DIR: the canary, then the whole suite, with every process's
+# sanitizer output in DIR/san-reports. Return: 0 when both held.
+sanitized() {
+	dir=$1
+	logs="$(cd "$dir" && pwd)/san-reports"
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	ASAN_OPTIONS="$asan_base:log_path=$logs/san"
+	UBSAN_OPTIONS="$ubsan_base:log_path=$logs/san"
+	TSAN_OPTIONS="$tsan_base:log_path=$logs/san"
+	rc=0
+	# 1. the harness sees a report made in a forked child
+	make -s -C "$dir" tests/san_canary >/dev/null
+	"$dir/tests/san_canary" || rc=$?
+	if [ $rc -ne 0 ]; then
+		say "$dir: tests/san_canary failed (exit $rc; 77: no" \
+			"sanitizer in this build)"
+		rc=1
+	elif [ -z "$(reports "$logs")" ]; then
+		show_reports "$logs"
+		say "$dir: the canary's child made a report and no report" \
+			"file holds it: this harness would not see one"
+		rc=1
+	else
+		say "$dir: canary report seen ($(reports "$logs" | wc -l)" \
+			"file), harness is not blind"
+	fi
+	rm -f "$logs"/san.*
+	# 2. the suite: make check's verdict, and every process's reports
+	if [ $rc -eq 0 ]; then
+		check "$dir" || rc=1
+		if [ -n "$(reports "$logs")" ]; then
+			show_reports "$logs"
+			say "$dir: sanitizer reports from the processes above" \
+				"($(reports "$logs" | wc -l) files in $logs)"
+			rc=1
+		elif ls "$logs"/san.* >/dev/null 2>&1; then
+			show_reports "$logs"
+		fi
+	fi
+	ASAN_OPTIONS=$asan_base
+	UBSAN_OPTIONS=$ubsan_base
+	TSAN_OPTIONS=$tsan_base
+	return $rc
+}
+
+# result PASS NAME ok|fail: print and record one pass's result.
+result() {
+	if [ "$2" = ok ]; then
+		say "$1: PASS in $(($(date +%s) - start)) s"
+		[ -z "$results" ] || echo "PASS: $1" >>"$results"
+	else
+		say "$1: FAIL in $(($(date +%s) - start)) s"
+		[ -z "$results" ] || echo "FAIL: $1" >>"$results"
+		failed=1
+	fi
+}
+
+# vg NAME [MODE]: one test program under memcheck. Return: 0 when clean.
 vg() {
 	log="tests/valgrind-$1${2:+-$2}.log"
-	if ! HPOOL_TEST_MODE="${2:-}" timeout -k 5 900 valgrind -q \
+	if ! env ${2:+HPOOL_TEST_MODE="$2"} timeout -k 5 900 valgrind -q \
 		--error-exitcode=1 --leak-check=full \
 		--child-silent-after-fork=yes \
 		--suppressions=tests/valgrind.supp "./tests/$1" >"$log" 2>&1; then
 		cat "$log"
 		say "valgrind: tests/$1 ${2:-} failed (log: $log)"
-		exit 1
+		return 1
 	fi
 	# warnings that are not errors (the exit code says clean) stay visible
 	grep '^==[0-9]*==' "$log" || true
@@ -96,23 +203,31 @@ esac
 for pass in $passes; do
 	start=$(date +%s)
 	say "$pass: start"
+	ok=ok
 	case "$pass" in
 	asan)
-		build _build-asan --enable-sanitizers=address,undefined
-		check _build-asan
+		if build _build-asan --enable-sanitizers=address,undefined
+		then
+			sanitized _build-asan || ok=fail
+		else
+			ok=fail
+		fi
 		;;
 	tsan)
-		build _build-tsan --enable-sanitizers=thread CC=clang
-		check _build-tsan
+		if build _build-tsan --enable-sanitizers=thread CC=clang; then
+			sanitized _build-tsan || ok=fail
+		else
+			ok=fail
+		fi
 		;;
 	valgrind)
 		make -s -j"$jobs" tests/test_config tests/test_ring \
-			tests/test_pool tests/test_bad_input
-		vg test_config
-		vg test_ring
+			tests/test_pool tests/test_bad_input || ok=fail
+		vg test_config || ok=fail
+		vg test_ring || ok=fail
 		for mode in thread serial; do
-			vg test_pool "$mode"
-			vg test_bad_input "$mode"
+			vg test_pool "$mode" || ok=fail
+			vg test_bad_input "$mode" || ok=fail
 		done
 		;;
 	fuzz)
@@ -120,7 +235,7 @@ for pass in $passes; do
 			>tests/fuzz.log 2>&1; then
 			tail -60 tests/fuzz.log
 			say "fuzz: failed (log: tests/fuzz.log)"
-			exit 1
+			ok=fail
 		fi
 		grep -E '^(Done|stat::number_of_executed_units|#[0-9]+.*DONE)' \
 			tests/fuzz.log || true
@@ -130,6 +245,7 @@ for pass in $passes; do
 		exit 2
 		;;
 	esac
-	say "$pass: clean in $(($(date +%s) - start)) s"
+	result "$pass" "$ok"
 done
 rm -rf _build-src
+exit $failed

@@ -35,6 +35,8 @@
  * Prints one summary line and exits 0 only if every bound holds.
  */
 #include "hpool.h"
+#include "internals.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -49,9 +51,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Test-only internal: supervisor pid, then one pid per worker slot. */
-int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 
 #define MAX_WORKERS 16
 #define MAX_KILLS 100000
@@ -83,14 +82,6 @@ static _Atomic int in_map;         /* the killer kills only during a map */
 static _Atomic int killer_stop;
 static hpool *g_pool;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sleep_us(long us)
 {
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
@@ -107,24 +98,6 @@ static uint64_t xorshift(uint64_t *s)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *s = x;
-}
-
-/* The parent pid of `pid`, from /proc; -1 when it is gone. */
-static int ppid_of(int pid)
-{
-	char path[64], buf[512], *p;
-	int ppid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
-	    sscanf(p + 1, " %*c %d", &ppid) != 1)
-		ppid = -1;
-	fclose(f);
-	return ppid;
 }
 
 /* Send sig to a worker of the pool, from outside, and only to it: through

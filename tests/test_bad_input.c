@@ -4,7 +4,9 @@
  * per row, run in every mode (thread, process, serial; HPOOL_TEST_MODE picks
  * some). Each row checks the return code and a part of the message, and the
  * tests check afterwards that nothing was lost: the pool still works and
- * the arena is intact.
+ * the arena is intact, to the byte: its capacity (everything that can be
+ * allocated from it, block by block, down to 16 bytes) is what it was when
+ * the pool was new, and no two of those blocks overlap.
  *
  * HPOOL_TEST_PRINT=1 prints every row as "row | code | message", the
  * source of the table's columns.
@@ -25,6 +27,7 @@
 #include <cmocka.h>
 
 #include "modes.h"
+#include "util.h"
 
 static hpool_mode g_mode;
 static int g_print;
@@ -77,6 +80,64 @@ static void clear_error(void)
 	hpool__set_error("(cleared)");
 }
 
+/* ---- the arena, to the byte -------------------------------------------- */
+
+#define MAX_BLOCKS 65536
+
+/* What the arena can still give: fill it with blocks of 1 MiB, then of
+ * each smaller power of two down to 16 bytes, until nothing more fits;
+ * tag each block at both ends with its number, check every tag once all
+ * are out (no two blocks overlap), free them all. Cells the pool keeps
+ * between calls give way to these allocations, so the sum is exact and
+ * the same every time on an intact arena: a block lost (even 16 bytes)
+ * or a corrupted free list shows. Return: the bytes allocated. */
+static size_t arena_capacity(hpool *p)
+{
+	static void *b[MAX_BLOCKS];
+	static size_t sz[MAX_BLOCKS];
+	size_t n = 0, total = 0;
+
+	for (size_t size = (size_t)1 << 20; size >= 16; size /= 2)
+		while (n < MAX_BLOCKS && (b[n] = hpool_shm_alloc(p, size))) {
+			sz[n] = size;
+			memcpy(b[n], &n, sizeof(n));
+			memcpy((char *)b[n] + size - sizeof(n), &n, sizeof(n));
+			total += size;
+			n++;
+		}
+	assert_true(n < MAX_BLOCKS);
+	for (size_t i = 0; i < n; i++) {
+		size_t head, tail;
+
+		memcpy(&head, b[i], sizeof(head));
+		memcpy(&tail, (char *)b[i] + sz[i] - sizeof(tail),
+		       sizeof(tail));
+		if (head != i || tail != i)
+			fail_msg("arena block %zu (%zu bytes at %p) overlaps "
+				 "block %zu", i, sz[i], b[i],
+				 head != i ? head : tail);
+	}
+	while (n)
+		hpool_shm_free(p, b[--n]);
+	return total;
+}
+
+/* Each pool's capacity when it was new, for still_works. */
+static struct {
+	hpool *p;
+	size_t capacity;
+} baseline[8];
+static unsigned baselines;
+
+static void track(hpool *p)
+{
+	unsigned i = baselines++ % 8;
+
+	baseline[i].p = p;
+	baseline[i].capacity = arena_capacity(p);
+	assert_true(baseline[i].capacity > 0);
+}
+
 static hpool *make_pool(size_t shm)
 {
 	hpool_config cfg;
@@ -88,6 +149,7 @@ static hpool *make_pool(size_t shm)
 	cfg.shm_size = shm;
 	assert_int_equal(hpool_create(&p, &cfg), 0);
 	assert_non_null(p);
+	track(p);
 	return p;
 }
 
@@ -106,10 +168,12 @@ static int task_count(void *out, const void *in, const void *ctx)
 	return 0;
 }
 
-/* The pool still maps correctly: nothing was lost or corrupted. */
+/* Nothing was lost or corrupted: the pool still maps correctly, and its
+ * arena is whole (arena_capacity as when the pool was new). */
 static void still_works(hpool *p)
 {
 	long in[16], out[16];
+	size_t now;
 
 	for (int i = 0; i < 16; i++)
 		in[i] = i;
@@ -117,6 +181,18 @@ static void still_works(hpool *p)
 				   out, sizeof(long), 16, NULL), 0);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(out[i], i + 1);
+	now = arena_capacity(p);
+	for (unsigned k = baselines; k-- > 0 && k + 8 >= baselines;) {
+		if (baseline[k % 8].p != p)
+			continue;
+		if (now != baseline[k % 8].capacity)
+			fail_msg("the arena lost %zd bytes: %zu can be "
+				 "allocated, %zu when the pool was new",
+				 (ssize_t)(baseline[k % 8].capacity - now), now,
+				 baseline[k % 8].capacity);
+		return;
+	}
+	fail_msg("still_works: no baseline for this pool (track it)");
 }
 
 /* ---- environment ------------------------------------------------------ */
@@ -248,6 +324,7 @@ static void test_config_fields(void **st)
 	cfg.workers = 1;
 	cfg.init_ctx = &x;
 	assert_int_equal(hpool_create(&p, &cfg), 0);
+	track(p);
 	still_works(p);
 	assert_int_equal(hpool_destroy(p), 0);
 }
@@ -376,8 +453,8 @@ static void test_zero_args(void **st)
 {
 	hpool *p = make_pool(64 << 20);
 	long in[4] = { 1, 2, 3, 4 }, out[4] = { 0 };
-	hpool_future *f;
-	hpool_iter *it;
+	hpool_future *f = NULL;
+	hpool_iter *it = NULL;
 	size_t idx = 7;
 
 	atomic_store(&calls, 0);
@@ -494,9 +571,18 @@ static void test_n_near_size_max(void **st)
 
 /* ---- timeouts ---------------------------------------------------------- */
 
-static int task_slow(void *out, const void *in, const void *ctx)
+/* Finishes once *gate is set (region memory, seen in every mode); 99
+ * after LIVENESS_S if it never is. */
+static int task_gated(void *out, const void *in, const void *ctx)
 {
-	usleep(200000);
+	_Atomic int *gate = *(_Atomic int *const *)ctx;
+	int64_t end = now_ns() + (int64_t)LIVENESS_S * 1000000000;
+
+	while (!atomic_load(gate)) {
+		if (now_ns() > end)
+			return 99;
+		sleep_ms(1);
+	}
 	*(long *)out = 1;
 	return 0;
 }
@@ -520,26 +606,52 @@ static void test_timeouts(void **st)
 	    hpool_imap(p, task_inc, NULL, 0, in, sizeof(long), sizeof(long), 4,
 		       1, &neg, &it), -EINVAL,
 	    "hpool_imap: timeout_ns is negative");
-	/* hpool_wait / hpool_next: < 0 is "forever", 0 is "poll" */
-	if (g_mode != HPOOL_MODE_SERIAL) {
-		assert_int_equal(hpool_submit(p, task_slow, NULL, 0, NULL, 0,
+	/* hpool_wait / hpool_next: < 0 is "forever", 0 is "poll". The task
+	 * cannot finish before the test opens its gate (region memory), so
+	 * the poll finds it not done whatever the timing. */
+	_Atomic int *gate = hpool_shm_alloc(p, 2 * sizeof(*gate));
+
+	assert_non_null(gate);
+	atomic_store(&gate[0], 0);
+	atomic_store(&gate[1], 0);
+	if (g_mode == HPOOL_MODE_SERIAL) {
+		/* Serial mode runs a submitted task in hpool_submit, in the
+		 * caller: a shut gate would hold the caller forever, and a
+		 * poll right after submit finds it done. */
+		atomic_store(&gate[0], 1);
+		assert_int_equal(hpool_submit(p, task_gated, &gate,
+					      sizeof(gate), NULL, 0,
+					      sizeof(long), &f), 0);
+		assert_int_equal(hpool_wait(f, out, 0), 0);
+		print_message("[   NOTE   ] serial mode: the rows \"timeout 0, "
+			      "not done\" do not apply (tasks run in the "
+			      "submitting call)\n");
+	} else {
+		assert_int_equal(hpool_submit(p, task_gated, &gate,
+					      sizeof(gate), NULL, 0,
 					      sizeof(long), &f), 0);
 		clear_error();
 		ROW("hpool_wait(timeout 0, not done)", hpool_wait(f, out, 0),
 		    -ETIMEDOUT, "hpool_wait: not done within 0 ns");
+		atomic_store(&gate[0], 1);
 		ROW("hpool_wait(timeout < 0)", hpool_wait(f, out, -5), 0,
 		    NULL);
-		assert_int_equal(hpool_imap(p, task_slow, NULL, 0, NULL, 0,
-					    sizeof(long), 1, 1, NULL, &it), 0);
+		gate++;
+		assert_int_equal(hpool_imap(p, task_gated, &gate, sizeof(gate),
+					    NULL, 0, sizeof(long), 1, 1, NULL,
+					    &it), 0);
 		clear_error();
 		ROW("hpool_next(timeout 0, nothing yet)",
 		    hpool_next(it, &idx, out, 0), -ETIMEDOUT, NULL);
 		assert_int_equal(idx, SIZE_MAX);
+		atomic_store(gate, 1);
 		ROW("hpool_next(timeout < 0)", hpool_next(it, &idx, out, -1),
 		    0, NULL);
 		assert_int_equal(idx, 0);
 		hpool_iter_free(it);
+		gate--;
 	}
+	hpool_shm_free(p, gate);
 	still_works(p);
 	assert_int_equal(hpool_destroy(p), 0);
 }

@@ -39,10 +39,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "internals.h"
 #include "modes.h"
-
-/* Test-only internal: supervisor pid, then one pid per worker slot. */
-int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+#include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER 1 /* its allocator owns heap, RSS and mappings */
@@ -61,14 +60,6 @@ int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 #define HEAP_SLACK ((size_t)64 << 10)
 
 static hpool_mode g_mode;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 /* ---- descriptors ---------------------------------------------------------- */
 
@@ -179,35 +170,31 @@ static unsigned check_new_cloexec(int pid, const struct fdset *before,
 	return n;
 }
 
-/* Wait until pid is a started worker of `sup`: its name is set after it
- * dropped the supervisor's descriptors. The wait is a liveness bound. */
+/* Is pid a started worker of `sup`? Its name is set after it dropped the
+ * supervisor's descriptors. */
+static bool worker_started(int pid, int sup)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (ppid_of(pid) != sup)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	return !strcmp(comm, "hpool-worker");
+}
+
 static void wait_worker_started(int pid, int sup)
 {
-	for (int tries = 0; tries < 1000; tries++) {
-		char path[64], buf[512], comm[32] = "", *p;
-		int ppid = -1;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		f = fopen(path, "r");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f) &&
-			    (p = strrchr(buf, ')'))) {
-				char *o = strchr(buf, '(');
-
-				sscanf(p + 1, " %*c %d", &ppid);
-				if (o && p - o - 1 < (long)sizeof(comm)) {
-					memcpy(comm, o + 1, (size_t)(p - o - 1));
-					comm[p - o - 1] = 0;
-				}
-			}
-			fclose(f);
-		}
-		if (ppid == sup && !strcmp(comm, "hpool-worker"))
-			return;
-		sleep_ms(10);
-	}
-	fail_msg("pid %d did not become a started worker of %d", pid, sup);
+	if (!WAIT_UNTIL(worker_started(pid, sup)))
+		fail_msg("pid %d did not become a started worker of %d", pid,
+			 sup);
 }
 
 /* Every descriptor a worker holds was the caller's before any pool
@@ -516,13 +503,8 @@ static void test_worker_fds(void **st)
 	/* A replacement, forked after both pools exist, is as clean. */
 	old = pa[1];
 	assert_int_equal(kill(old, SIGKILL), 0);
-	for (int tries = 0; tries < 1000; tries++) {
-		hpool__pool_pids(a, pa, 8);
-		if (pa[1] != old && pa[1] > 0)
-			break;
-		sleep_ms(10);
-	}
-	assert_int_not_equal(pa[1], old);
+	assert_true(WAIT_UNTIL(hpool__pool_pids(a, pa, 8) == 3 &&
+			       pa[1] != old && pa[1] > 0));
 	wait_worker_started(pa[1], pa[0]);
 	check_worker_fds(pa[1], &before);
 	use_pool(a);
@@ -562,7 +544,8 @@ static void test_concurrent_create_fds(void **st)
 	pthread_barrier_t bar;
 
 	if (g_mode != HPOOL_MODE_PROCESS)
-		return; /* no processes to inherit anything */
+		SKIP_IN_MODE(g_mode, "no processes are forked, so none can "
+			     "inherit another pool's descriptors");
 	assert_true(list_fds(0, &before));
 	pthread_barrier_init(&bar, NULL, 2);
 	for (int round = 0; round < 30; round++) {

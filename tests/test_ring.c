@@ -894,9 +894,9 @@ static void test_fault_points(void **state)
 		expect_killed(spawn(fault_probe, NULL, HPOOL__F_RING_PEEKED,
 				    skip),
 			      "probe");
-	st = reap(spawn(fault_probe, NULL, HPOOL__F_RING_PEEKED, 3));
+	st = reap_kid(spawn(fault_probe, NULL, HPOOL__F_RING_PEEKED, 3));
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 7);
-	st = reap(spawn(fault_probe, NULL, HPOOL__F_NONE, 0));
+	st = reap_kid(spawn(fault_probe, NULL, HPOOL__F_NONE, 0));
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 7);
 }
 

@@ -47,6 +47,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "util.h"
+
 #define LIST_MAX 4096
 
 static struct hpool__topo *syn(const char *desc, const char *allowed)
@@ -356,21 +358,13 @@ static int affinity_list(char *buf, size_t len)
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
-/* Run fn(arg) in a forked child with a time limit; return its exit code,
- * or 128 + signal when it died. */
+/* Run fn(arg) in a forked child (tests/util.h: a hung child dies by
+ * SIGALRM); return its exit code, or 128 + signal when it died. */
 static int in_child(int (*fn)(void *), void *arg)
 {
-	int status;
-	pid_t pid;
+	int status = run_child(fn, arg);
 
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(30); /* a hung child dies and fails the test */
-		_exit(fn(arg));
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_not_equal(status, -1);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "util.h"
 
 #define GUARD_S 60 /* a waiter stuck this long lost its wake-up */
 #define MS ((int64_t)1000000)
@@ -128,37 +129,23 @@ static bool wait_asleep(struct shared *s, uint32_t n, pid_t pid,
 	return false;
 }
 
-static pid_t fork_child(void)
+/* A child tied to us that dies by SIGALRM after GUARD_S (tests/util.h). */
+static pid_t child(void)
 {
-	pid_t pid;
+	pid_t pid = fork_child(GUARD_S);
 
-	fflush(NULL);
-	pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(GUARD_S);
-	}
 	return pid;
-}
-
-static int reap(pid_t pid)
-{
-	int st = 0;
-
-	while (waitpid(pid, &st, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	return st;
 }
 
 static void check_exit0(int st, const char *what)
 {
-	if (WIFSIGNALED(st))
-		fail_msg("%s: killed by signal %d%s", what, WTERMSIG(st),
-			 WTERMSIG(st) == SIGALRM ? " (hung: lost wake-up)" :
-						   "");
-	if (WEXITSTATUS(st))
-		fail_msg("%s: exit code %d", what, WEXITSTATUS(st));
+	char buf[64];
+
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fail_msg("%s: %s%s", what, status_str(st, buf, sizeof(buf)),
+			 WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ?
+				 " (lost wake-up)" : "");
 }
 
 static void expect_exit0(pid_t pid, const char *what)
@@ -239,7 +226,7 @@ static void test_timeout(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork_child();
+	pid = child();
 	if (pid == 0)
 		_exit(timeouts(s));
 	expect_exit0(pid, "timeouts (exit code: failed check)");
@@ -411,7 +398,7 @@ static void test_process_wake_sleeper(void **state)
 	pid_t pid;
 
 	(void)state;
-	pid = fork_child();
+	pid = child();
 	if (pid == 0) /* no deadline: only a wake can end this */
 		_exit(hpool__event_wait(&s->e, flag_set, s, 0, -1) ? 1 : 0);
 	if (!wait_asleep(s, 1, pid, &pid)) {
@@ -474,7 +461,7 @@ static void test_process_ping_pong(void **state)
 		int st[2];
 
 		for (uint32_t me = 0; me < 2; me++) {
-			pid[me] = fork_child();
+			pid[me] = child();
 			if (pid[me] == 0)
 				_exit(ping_pong(s, me, spins[i]));
 		}

@@ -1,0 +1,24 @@
+/*
+ * The library's test-only internals: symbols that exist for tests alone,
+ * declared once here instead of by hand in every test that uses them.
+ * They are exported by the test build of the library (libhpool_test.la,
+ * compiled with HPOOL_TESTING) and hidden in libhpool.so.
+ *
+ * The internals the layers share with each other (hpool__settings, the
+ * ring, the arena, the fault points) stay in src/internal.h, which the
+ * unit tests of those layers include directly.
+ */
+#ifndef HPOOL_TEST_INTERNALS_H
+#define HPOOL_TEST_INTERNALS_H
+
+#include "hpool.h"
+
+/* The processes a pool runs: the supervisor's pid, then one pid per worker
+ * slot (its current worker; a slot whose worker died reads the dead pid
+ * until the replacement is forked), at most `max` in all. Process mode only.
+ * Context: the pool's owner, any thread.
+ * Return: how many pids were written; 0 in thread and serial mode and for
+ *   a pool that is NULL, destroyed or not this process's. */
+int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+
+#endif /* HPOOL_TEST_INTERNALS_H */
