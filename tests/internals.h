@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's test-only internals: symbols that exist for tests alone,
  * declared once here instead of by hand in every test that uses them.

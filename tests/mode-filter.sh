@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The test harness runs what it claims:
 #  1. a mode filter that names no mode is an error, not an empty pass:
 #     HPOOL_TEST_MODE=procss (or an empty value, or a list with one bad

@@ -21,15 +21,15 @@
  * and submitted tasks whose blocks are freed by hpool_wait.
  *
  * That the workers really die in that window is checked, not assumed: in
- * the first map (chunks of 2 items: the point passes once per chunk, the
- * item points twice) every task counts its runs per worker pid in region
- * memory. A worker that ran 2 * (SKIP+1) items must then be dead (it died
- * right after its SKIP+1-th chunk, at the fault point; nothing else kills
+ * the first map (chunks of 2 items; the point passes once per stored
+ * item) every task counts its runs per worker pid in region memory. A
+ * worker that ran SKIP+1 items must then be dead (it died right after
+ * storing its SKIP+1-th item, at the fault point; nothing else kills
  * workers here), every other worker ran fewer and must be alive and
  * serving its slot, the runs add up to N (none lost, none repeated), and
- * at least N/(2 * (SKIP+1)) minus the worker count died. A build whose
- * fault point never fires, a worker dying at a per-item point or before
- * running its chunk, or anywhere else, fails here.
+ * at least N/(SKIP+1) minus the worker count died. A build whose fault
+ * point never fires, a worker dying at another point, or anywhere else,
+ * fails here.
  * Exit status 0 on success.
  */
 #include "internal.h"
@@ -45,7 +45,7 @@
 #define SKIP 199
 #define WORKERS 2
 #define PER_CHUNK 2   /* the counted map's chunk */
-#define LIFE (PER_CHUNK * (SKIP + 1)) /* items a worker runs, then dies */
+#define LIFE (SKIP + 1) /* items a worker stores, then dies */
 #define MAX_PIDS 1024 /* worker instances in the first map: about N/LIFE */
 
 static int task_inc(void *out, const void *in, const void *ctx)

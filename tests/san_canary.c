@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The sanitizer canary: proves that tests/sanitize.sh sees a report made
  * in a forked child that nobody waits on, the way a pool's workers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers the test programs share: cmocka suites and the plain-C
  * regression programs alike. Nothing here calls assert_*: a helper returns
