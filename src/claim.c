@@ -10,8 +10,9 @@
  * work to a worker when it is issued.
  *
  * Who writes what
- *   slot[j]        the publisher: CAS NULL -> seg, and seg -> NULL when it
- *                  takes the segment back.
+ *   slot[j]        the publisher: CAS 0 -> seg|OPEN, and 0 when it takes
+ *                  the segment back; a claimer that finds the segment
+ *                  exhausted: CAS seg|OPEN -> seg (a hint for finders).
  *   seg->next      claimers (an atomic RMW; only grows); a publisher that
  *                  cancels what is left moves it to count.
  *   seg->res[i]    whoever finishes item i, once: the worker that ran it,
@@ -63,11 +64,6 @@
 
 /* ---- claiming ------------------------------------------------------------- */
 
-static bool claimable(const struct hpool__seg *s)
-{
-	return atomic_load_explicit(&s->next, memory_order_relaxed) < s->count;
-}
-
 struct hpool__seg *hpool__seg_find(struct hpool__shared *sh, unsigned from,
 				   uint32_t prefer, unsigned *slot)
 {
@@ -77,15 +73,18 @@ struct hpool__seg *hpool__seg_find(struct hpool__shared *sh, unsigned from,
 		for (i = 0; i < HPOOL__SLOTS; i++) {
 			unsigned j = (from + i) % HPOOL__SLOTS;
 			/* Pairs with the publisher's release in
-			 * hpool__seg_publish: the segment's fields are
-			 * visible before its pointer. */
-			struct hpool__seg *s = atomic_load_explicit(
+			 * hpool__seg_publish. Only the slot word is read
+			 * here: the segment may be stale (taken back and
+			 * reused) until a hazard is validated. */
+			uintptr_t w = atomic_load_explicit(
 				&sh->slot[j], memory_order_acquire);
 
-			if (s && claimable(s) &&
-			    (pass || s->publisher == prefer)) {
+			if ((w & HPOOL__SLOT_OPEN) &&
+			    (pass || atomic_load_explicit(
+					     &sh->slot_pub[j],
+					     memory_order_relaxed) == prefer)) {
 				*slot = j;
-				return s;
+				return HPOOL__SLOT_SEG(w);
 			}
 		}
 	return NULL;
@@ -108,7 +107,8 @@ static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
 	atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
 			      memory_order_seq_cst);
 	HPOOL__FAULT(HPOOL__F_CLAIM_HAZARD);
-	if (atomic_load_explicit(&sh->slot[j], memory_order_seq_cst) == s)
+	if (HPOOL__SLOT_SEG(atomic_load_explicit(&sh->slot[j],
+						 memory_order_seq_cst)) == s)
 		return true;
 	atomic_store_explicit(&r->state, HPOOL__C_IDLE, memory_order_release);
 	return false;
@@ -249,6 +249,14 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 			return -1; /* terminated: r stays as it is */
 		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
 				      memory_order_relaxed);
+	}
+	if (atomic_load_explicit(&s->next, memory_order_relaxed) >= s->count) {
+		/* Exhausted: finders need not look here again. */
+		uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
+
+		atomic_compare_exchange_strong_explicit(
+			&sh->slot[j], &open, (uintptr_t)s,
+			memory_order_relaxed, memory_order_relaxed);
 	}
 	record_idle(sh, r);
 	return ran;
@@ -470,9 +478,12 @@ unsigned hpool__orphans_cancel(struct hpool__shared *sh, uint64_t owner,
 	unsigned j, n = 0;
 
 	for (j = 0; j < HPOOL__SLOTS && n < max; j++) {
-		/* Pairs with the publisher's release of the slot. */
-		struct hpool__seg *s = atomic_load_explicit(
-			&sh->slot[j], memory_order_acquire);
+		/* Pairs with the publisher's release of the slot. The
+		 * supervisor holds no hazard, but a listed segment cannot be
+		 * reused while its owner is dead: only the owner unlists
+		 * it, and orphans are unlisted here. */
+		struct hpool__seg *s = HPOOL__SLOT_SEG(atomic_load_explicit(
+			&sh->slot[j], memory_order_acquire));
 		uint32_t k;
 
 		if (!s || s->owner != owner)
@@ -516,16 +527,20 @@ bool hpool__orphan_reap(struct hpool__shared *sh,
 			struct hpool__orphan *orphans, unsigned n, unsigned i)
 {
 	struct hpool__orphan *o = &orphans[i];
-	struct hpool__seg *s = o->seg, *mine = s;
+	struct hpool__seg *s = o->seg;
+	uintptr_t mine;
 	unsigned k;
 
 	for (k = 0; k < s->count; k++)
 		if (!is_done(s, k))
 			return false; /* still running somewhere */
 	/* Unlist it (unless done before): no new claimer takes it. */
-	atomic_compare_exchange_strong_explicit(&sh->slot[o->slot], &mine,
-						NULL, memory_order_seq_cst,
-						memory_order_seq_cst);
+	mine = atomic_load_explicit(&sh->slot[o->slot], memory_order_seq_cst);
+	if (HPOOL__SLOT_SEG(mine) == s)
+		atomic_compare_exchange_strong_explicit(&sh->slot[o->slot],
+							&mine, 0,
+							memory_order_seq_cst,
+							memory_order_seq_cst);
 	if (named(sh, s)) /* a claimer is leaving it: look again later */
 		return false;
 	for (k = 0; k < n && o->job; k++)

@@ -174,14 +174,19 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 			return HPOOL_ECLOSED;
 		for (i = 0; i < HPOOL__SLOTS; i++) {
 			unsigned j = (hint + i) % HPOOL__SLOTS;
-			struct hpool__seg *none = NULL;
+			uintptr_t none = 0;
 
 			/* Release: the segment's fields before its pointer
-			 * (pairs with the acquire in hpool__seg_find). */
+			 * (pairs with the acquire in hpool__seg_find and the
+			 * claimer's validation). */
 			if (atomic_compare_exchange_strong_explicit(
-				    &sh->slot[j], &none, s,
+				    &sh->slot[j], &none,
+				    (uintptr_t)s | HPOOL__SLOT_OPEN,
 				    memory_order_release,
 				    memory_order_relaxed)) {
+				atomic_store_explicit(&sh->slot_pub[j],
+						      s->publisher,
+						      memory_order_relaxed);
 				*slot = j;
 				hpool__event_signal(&sh->work);
 				return 0;
@@ -234,7 +239,7 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 
 	if (p->wk.ops->runs_inline)
 		return true;
-	atomic_store_explicit(&p->sh->slot[slot], NULL, memory_order_seq_cst);
+	atomic_store_explicit(&p->sh->slot[slot], 0, memory_order_seq_cst);
 	hpool__event_signal(&p->sh->space); /* a slot is free */
 	if (hazard_clear(&u) && !hazard(p->sh, s))
 		return true;

@@ -29,6 +29,8 @@
 #define HPOOL__NO_ITEM UINT32_MAX /* hpool__claim.running: none */
 #define HPOOL__LEVELS 64  /* claim records per worker: nesting depth */
 #define HPOOL__SLOTS 256  /* segments published at once, per pool */
+#define HPOOL__SLOT_OPEN ((uintptr_t)1) /* slot word: items may be left */
+#define HPOOL__SLOT_SEG(w) ((struct hpool__seg *)((w) & ~HPOOL__SLOT_OPEN))
 
 enum hpool__wstate {
 	HPOOL__W_STARTING = 0, /* forked or created, init not finished */
@@ -167,10 +169,17 @@ struct hpool__shared {
 	hpool_mode mode;
 	int (*init)(const void *ctx);
 	const void *init_ctx;        /* region copy */
-	/* Published segments: NULL or a live segment. Written by
-	 * publishers (CAS NULL -> seg, then seg -> NULL when taken back);
-	 * read by claimers, which validate a slot after setting a hazard. */
-	_Atomic(struct hpool__seg *) slot[HPOOL__SLOTS];
+	/* Published segments: 0, or a live segment's address with
+	 * HPOOL__SLOT_OPEN while it may have items to claim. Publishers
+	 * CAS 0 -> seg|OPEN and store 0 when they take it back; a claimer
+	 * that finds it exhausted CASes seg|OPEN -> seg. Finders read only
+	 * these words: a segment's own fields are read after a validated
+	 * hazard (claim.c), never from a slot that may be stale. */
+	_Atomic uintptr_t slot[HPOOL__SLOTS];
+	/* The publisher of each slot's segment (hpool__seg.publisher),
+	 * written after the slot: a preference for finders, a stale value
+	 * only changes which segment a waiting worker helps with first. */
+	_Atomic uint32_t slot_pub[HPOOL__SLOTS];
 	struct hpool__wctl w[];
 };
 
