@@ -10,9 +10,11 @@
  * work to a worker when it is issued.
  *
  * Who writes what
- *   slot[j]        the publisher: CAS 0 -> seg|OPEN, and 0 when it takes
- *                  the segment back; a claimer that finds the segment
- *                  exhausted: CAS seg|OPEN -> seg (a hint for finders).
+ *   slot[j]        the publisher: CAS 0 -> seg|OPEN; then whoever first
+ *                  sees the segment exhausted (a claimer) or takes it back
+ *                  (the publisher, the supervisor for an orphan): CAS
+ *                  seg|OPEN -> 0. Unlisting frees the slot at once; the
+ *                  segment's memory waits for the hazard check.
  *   seg->next      claimers (an atomic RMW; only grows); a publisher that
  *                  cancels what is left moves it to count.
  *   seg->res[i]    whoever finishes item i, once: the worker that ran it,
@@ -251,12 +253,17 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 				      memory_order_relaxed);
 	}
 	if (atomic_load_explicit(&s->next, memory_order_relaxed) >= s->count) {
-		/* Exhausted: finders need not look here again. */
+		/* Exhausted: unlist it, so that its slot serves other work
+		 * while the last items run. seq_cst, as the publisher's own
+		 * unlisting: a claimer that validates after it sees the slot
+		 * changed; one that validated before is a hazard the
+		 * publisher's scan sees (sched.c, hpool__seg_unpublish). */
 		uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
 
-		atomic_compare_exchange_strong_explicit(
-			&sh->slot[j], &open, (uintptr_t)s,
-			memory_order_relaxed, memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(
+			    &sh->slot[j], &open, 0, memory_order_seq_cst,
+			    memory_order_relaxed))
+			hpool__event_signal(&sh->space);
 	}
 	record_idle(sh, r);
 	return ran;

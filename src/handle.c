@@ -155,8 +155,12 @@ hpool *hpool__resolve(hpool *p)
 	return inworker_pool(sh) ? hpool__self.local : p;
 }
 
+_Thread_local const hpool *hpool__inline_task;
+
 bool hpool__in_own_task(const hpool *p)
 {
+	if (p && p == hpool__inline_task)
+		return true;
 	return p && hpool__self.sh && (p == hpool__self.local ||
 				       (const void *)p == hpool__self.sh->handle);
 }

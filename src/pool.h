@@ -127,7 +127,9 @@ HPOOL_INTERNAL uint64_t hpool__owner_tag(const hpool *p);
 /* The publisher to write in a segment p publishes: the calling worker's
  * index + 1, or 0 for a caller thread. */
 HPOOL_INTERNAL uint32_t hpool__publisher(const hpool *p);
-/* Is the calling thread a worker running a task of p? */
+/* The pool whose task the calling thread runs inline (serial), if any. */
+extern HPOOL_INTERNAL _Thread_local const hpool *hpool__inline_task;
+/* Is the calling thread running a task of p (a worker, or inline)? */
 HPOOL_INTERNAL bool hpool__in_own_task(const hpool *p);
 /* Retire a destroyed handle (free()d after QUARANTINE later ones). */
 HPOOL_INTERNAL void hpool__handle_retire(hpool *p);

@@ -239,8 +239,17 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 
 	if (p->wk.ops->runs_inline)
 		return true;
-	atomic_store_explicit(&p->sh->slot[slot], 0, memory_order_seq_cst);
-	hpool__event_signal(&p->sh->space); /* a slot is free */
+	{
+	uintptr_t w = (uintptr_t)s | HPOOL__SLOT_OPEN;
+
+	/* Unlist it, unless a claimer did when it was exhausted (then the
+	 * slot may hold someone else's segment already: hence the CAS). */
+	if (atomic_compare_exchange_strong_explicit(&p->sh->slot[slot], &w, 0,
+						    memory_order_seq_cst,
+						    memory_order_seq_cst))
+		hpool__event_signal(&p->sh->space); /* a slot is free */
+	atomic_thread_fence(memory_order_seq_cst);
+	}
 	if (hazard_clear(&u) && !hazard(p->sh, s))
 		return true;
 	hpool__pool_wait(p, &p->sh->space, hazard_clear, &u, -1);
@@ -267,6 +276,7 @@ void hpool__seg_cancel(struct hpool__seg *s, int code)
 void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
 {
 	const struct hpool__job *job = s->job;
+	const hpool *prev;
 	uint32_t i;
 
 	for (i = 0; i < s->count; i++) {
@@ -276,8 +286,11 @@ void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
 		/* Terminate stops between tasks. */
 		if (atomic_load_explicit(&p->terminated, memory_order_relaxed))
 			break;
+		prev = hpool__inline_task;
+		hpool__inline_task = p; /* destroy from the task: -EDEADLK */
 		st = job->fn(s->out + (size_t)i * job->out_size,
 			     s->in + (size_t)i * job->in_size, job->ctx);
+		hpool__inline_task = prev;
 		/* The caller cannot stop its own task: an overdue one is
 		 * reported when it returns. */
 		if (job->timeout_ns && hpool__now_ns() - start > job->timeout_ns)
