@@ -306,13 +306,14 @@ bool hpool__win_retire(struct hpool__call *c, unsigned i)
 	mine = mine && hpool__win_scan(&probe);
 	if (mine)
 		c->cells[c->ncells++] = s;
+	else
+		c->kept = true;
 	return mine;
 }
 
 void hpool__call_release(struct hpool__call *c)
 {
 	hpool *p = c->pool;
-	bool kept = false;
 	unsigned i;
 
 	if (!c->detached && c->job) {
@@ -327,11 +328,12 @@ void hpool__call_release(struct hpool__call *c)
 						  memory_order_relaxed);
 		pthread_mutex_unlock(&p->lock);
 		while (c->wcount)
-			kept |= !hpool__win_retire(c, c->wcount - 1);
+			hpool__win_retire(c, c->wcount - 1);
 		for (i = 0; i < c->ncells; i++)
 			cell_release(p, c->cells[i], c->seg_bytes);
-		/* The job too, unless a task may still read it. */
-		if (!kept)
+		/* The job too, unless a task may still read it (a segment
+		 * of the call was kept, now or when it was harvested). */
+		if (!c->kept)
 			hpool__shm_free(p->shm, c->job);
 	}
 	for (i = 0; i < c->wcount; i++)

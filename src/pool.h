@@ -81,6 +81,9 @@ struct hpool__call {
 	size_t in_size, out_size, n;
 	bool copy_in, copy_out; /* false: used in place (shm, or inline) */
 	bool ordered, detached;
+	bool kept;              /* a segment stayed in the region (a task
+				   abandoned by terminate may use it): so
+				   does the job */
 	uint32_t chunk;         /* fixed claim size, 0 guided */
 	size_t issued, harvested;
 	size_t seg_items, seg_bytes, in_off, out_off;
