@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -46,6 +47,8 @@ struct fs_req {
 };
 
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fs_cond = PTHREAD_COND_INITIALIZER;
+static bool fs_starting; /* a thread is forking the server (no lock held) */
 static int fs_sock = -1; /* the caller's end, close-on-exec */
 static pid_t fs_pid;     /* the server */
 static pid_t fs_owner;   /* the process that started it: a child forked
@@ -216,39 +219,81 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 	}
 }
 
-int hpool_forkserver_start(void)
+/* In a forked child: fresh locks (another thread may have held them at
+ * the fork; see libfd.c). The server it finds is its parent's: fs_up()
+ * forgets it. */
+static void fs_child(void)
 {
-	int sv[2], e = 0;
+	pthread_mutex_init(&fs_lock, NULL);
+	pthread_cond_init(&fs_cond, NULL);
+	fs_starting = false;
+}
+
+__attribute__((constructor(101))) static void fs_atfork(void)
+{
+	pthread_atfork(NULL, NULL, fs_child);
+}
+
+/* Fork the server. Context: fs_starting set by this thread, no lock held
+ * (the fork must not carry one). Return: 0 or -errno. */
+static int fs_fork(int *sock, pid_t *server)
+{
+	int sv[2], e;
 	pid_t pid;
 
-	pthread_mutex_lock(&fs_lock);
-	if (fs_up())
-		goto out;
-	/* No other thread's supervisor may copy these ends while they are
-	 * outside the table of library descriptors. */
+	/* Both ends into the table at once: another thread's library fork
+	 * meanwhile closes them in its child. */
 	hpool__fd_lock();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		e = -errno;
 		hpool__fd_unlock();
-		goto out;
+		return e;
 	}
+	hpool__lib_fd_add_locked(sv[0]);
+	hpool__lib_fd_add_locked(sv[1]);
+	hpool__fd_unlock();
+	fflush(NULL); /* buffered output is written once, not per copy */
 	pid = fork();
+	e = pid < 0 ? -errno : 0;
 	if (pid == 0) {
-		close(sv[0]);
+		hpool__lib_fd_del(sv[1]);
 		hpool__close_lib_fds();
 		server_main(sv[1], getppid());
 	}
+	hpool__fd_lock();
+	hpool__lib_fd_del_locked(sv[1]);
 	close(sv[1]);
-	if (pid < 0) {
-		e = -errno;
+	if (e) {
+		hpool__lib_fd_del_locked(sv[0]);
 		close(sv[0]);
-	} else {
-		fs_sock = sv[0];
-		fs_pid = pid;
-		fs_owner = getpid();
-		hpool__lib_fd_add_locked(sv[0]);
 	}
 	hpool__fd_unlock();
+	*sock = sv[0];
+	*server = pid;
+	return e;
+}
+
+int hpool_forkserver_start(void)
+{
+	int e = 0, sock = -1;
+	pid_t pid = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	while (fs_starting)
+		pthread_cond_wait(&fs_cond, &fs_lock);
+	if (fs_up())
+		goto out;
+	fs_starting = true;
+	pthread_mutex_unlock(&fs_lock);
+	e = fs_fork(&sock, &pid);
+	pthread_mutex_lock(&fs_lock);
+	if (!e) {
+		fs_sock = sock;
+		fs_pid = pid;
+		fs_owner = getpid();
+	}
+	fs_starting = false;
+	pthread_cond_broadcast(&fs_cond);
 out:
 	pthread_mutex_unlock(&fs_lock);
 	return e ? hpool__fail(e, "hpool_forkserver_start: %s",
@@ -271,6 +316,8 @@ bool hpool__fs_running(void)
 	bool up;
 
 	pthread_mutex_lock(&fs_lock);
+	while (fs_starting)
+		pthread_cond_wait(&fs_cond, &fs_lock);
 	up = fs_up();
 	pthread_mutex_unlock(&fs_lock);
 	return up;
@@ -286,6 +333,8 @@ int hpool__fs_sup_start(int memfd, void *addr, size_t len,
 	ssize_t k;
 
 	pthread_mutex_lock(&fs_lock);
+	while (fs_starting)
+		pthread_cond_wait(&fs_cond, &fs_lock);
 	if (!fs_up()) {
 		pthread_mutex_unlock(&fs_lock);
 		return -ENOENT;

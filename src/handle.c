@@ -20,21 +20,24 @@
 /* Bumped in every child after fork: a pool remembers the value it was
  * made under, so a forked child sees a different one. */
 static _Atomic unsigned fork_gen;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* In the child: a new generation, and a fresh quarantine lock (another
+ * thread of the parent may have held it at the fork; see libfd.c). */
 static void on_fork_child(void)
 {
 	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+	pthread_mutex_init(&quarantine_lock, NULL);
 }
 
-static void register_atfork(void)
+__attribute__((constructor(101))) static void handles_atfork(void)
 {
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
 void hpool__handles_init(void)
 {
-	pthread_once(&atfork_once, register_atfork);
+	/* the fork hook is registered when the library loads */
 }
 
 unsigned hpool__fork_gen(void)
@@ -44,7 +47,6 @@ unsigned hpool__fork_gen(void)
 
 /* ---- handles ------------------------------------------------------------ */
 
-static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 static hpool *quarantine[QUARANTINE];
 static unsigned quarantine_next;
 

@@ -225,6 +225,8 @@ enum hpool__fault {
 	HPOOL__F_SHM_CLAIMED,      /* large alloc: claimed, not labelled */
 	HPOOL__F_SHM_UNLABELLED,   /* large free: label gone, pages kept */
 	HPOOL__F_SHM_RETURNED,     /* large free: pages returned, bits set */
+	/* libfd.c */
+	HPOOL__F_FD_LOCKED,        /* the descriptor lock was just taken */
 	HPOOL__F_COUNT
 };
 #ifdef HPOOL_FAULT_INJECTION

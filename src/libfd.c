@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library's descriptor table (see libfd.h). The lock also keeps a
- * fork of a supervisor or fork server out of every window in which
- * another thread of the caller has a descriptor of the library's open but
- * not yet in the table.
+ * The library's descriptor table (see libfd.h). The lock also keeps every
+ * fork of the process (the library's and the user's, through
+ * pthread_atfork) out of every window in which another thread of the
+ * caller has a descriptor of the library's open but not yet in the table,
+ * so the child's copy of the table is whole.
+ *
+ * Fork rule: no library lock is ever held across a fork by the thread that
+ * forks, and a child never inherits one locked: the prepare handler takes
+ * this lock (waiting for any window to close), the parent handler lets it
+ * go, the child handler makes a fresh one. Other modules' locks get fresh
+ * copies in the child the same way (handle.c, forkserver.c), so a child
+ * forked while another thread was inside the library can use the library.
  */
 #include "libfd.h"
 
@@ -19,11 +27,34 @@ static unsigned n_lib_fds;
 void hpool__fd_lock(void)
 {
 	pthread_mutex_lock(&lib_fds_lock);
+	HPOOL__FAULT(HPOOL__F_FD_LOCKED);
 }
 
 void hpool__fd_unlock(void)
 {
 	pthread_mutex_unlock(&lib_fds_lock);
+}
+
+static void fd_prepare(void)
+{
+	pthread_mutex_lock(&lib_fds_lock);
+}
+
+static void fd_parent(void)
+{
+	pthread_mutex_unlock(&lib_fds_lock);
+}
+
+static void fd_child(void)
+{
+	pthread_mutex_init(&lib_fds_lock, NULL);
+}
+
+/* Before any fork the library makes (the fork server starts from a
+ * constructor of default priority). */
+__attribute__((constructor(101))) static void fd_atfork(void)
+{
+	pthread_atfork(fd_prepare, fd_parent, fd_child);
 }
 
 void hpool__lib_fd_add_locked(int fd)

@@ -15,8 +15,9 @@
  * descriptor open that no process of a pool should inherit (hwloc's files
  * while it loads, a directory of /proc, a socket not yet in the table): a
  * process forked by another thread at that moment would copy it.
- * Context: the caller's threads; not recursive; hold it briefly, and
- * never across a fork (the child would inherit it locked). */
+ * Every fork in the process waits for it (pthread_atfork), so never fork
+ * while holding it: that would deadlock.
+ * Context: the caller's threads; not recursive; hold it briefly. */
 HPOOL_INTERNAL void hpool__fd_lock(void);
 HPOOL_INTERNAL void hpool__fd_unlock(void);
 /* Add or remove a descriptor. Context: hpool__fd_lock held. */

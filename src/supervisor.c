@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -437,42 +438,46 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 		     struct hpool__sup *sup)
 {
 	pid_t owner = getpid();
-	int p[2];
+	int p[2], e;
 	pid_t pid;
 
-	/* From the socket to its entry in the table, no other thread's
-	 * supervisor may be forked (it would copy both ends), and this fork
-	 * waits while another thread has a library descriptor open. */
-	hpool__fd_lock();
 	/* A socket, not a pipe: a request to a supervisor that died must
-	 * fail with EPIPE, not kill the caller with SIGPIPE. */
+	 * fail with EPIPE, not kill the caller with SIGPIPE. Both ends go
+	 * into the table at once, so a process that another thread forks
+	 * meanwhile closes them. No lock is held across the fork (libfd.c). */
+	hpool__fd_lock();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
-		int e = -errno;
-
+		e = -errno;
 		hpool__fd_unlock();
 		return e;
 	}
+	hpool__lib_fd_add_locked(p[0]);
+	hpool__lib_fd_add_locked(p[1]);
+	hpool__fd_unlock();
+	/* Buffered output of the caller's is written once, not again by
+	 * every process that would inherit a copy of the buffer. */
+	fflush(NULL);
 	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		close(p[0]);
-		close(p[1]);
-		hpool__fd_unlock();
-		return e;
-	}
+	e = pid < 0 ? -errno : 0;
 	if (pid == 0) {
-		/* The lock stays taken in this copy; nothing here uses it. */
-		close(p[1]);
+		/* One thread here, and the lock is a fresh one (atfork). */
+		hpool__lib_fd_del(p[0]);
 		hpool__close_lib_fds();
 		_exit(hpool__sup_main(sh, topo, p[0], owner));
 	}
+	hpool__fd_lock();
+	hpool__lib_fd_del_locked(p[0]);
 	close(p[0]);
+	if (e) {
+		hpool__lib_fd_del_locked(p[1]);
+		close(p[1]);
+	}
+	hpool__fd_unlock();
+	if (e)
+		return e;
 	sup->pid = pid;
 	sup->req_fd = p[1];
 	sup->pidfd = -1;
-	hpool__lib_fd_add_locked(p[1]);
-	hpool__fd_unlock();
 	return 0;
 }
 
