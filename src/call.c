@@ -26,7 +26,14 @@ void hpool__explain(const hpool *p, const struct hpool__seg *c,
 	char sb[32];
 
 	if (st == HPOOL_ECRASH && c->crash_pid > 0) {
-		if (c->crash_sig)
+		if (hpool__is_stop_signal(c->crash_sig))
+			hpool__set_error("%s: item %zu failed: worker %d (pid "
+					 "%d) was stopped by %s; a stopped "
+					 "worker is killed and replaced", fn,
+					 index, c->crash_worker, c->crash_pid,
+					 hpool__signame(c->crash_sig, sb,
+							sizeof(sb)));
+		else if (c->crash_sig)
 			hpool__set_error("%s: item %zu failed: worker %d (pid "
 					 "%d) was killed by %s", fn, index,
 					 c->crash_worker, c->crash_pid,

@@ -80,6 +80,12 @@ void hpool__die(const char *file, int line, const char *msg)
 	abort();
 }
 
+bool hpool__is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
 const char *hpool__signame(int sig, char *buf, size_t len)
 {
 	/* A switch, not an array indexed by number: signal numbers differ

@@ -153,6 +153,7 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 	sigset_t set;
 
 	prctl(PR_SET_NAME, "hpool-forksrv");
+	hpool__own_signals();
 	/* Without pidfds (ENOSYS: old kernels, valgrind) the parent check,
 	 * once a second, tells the caller's death instead. */
 	if (owner_fd < 0 && (errno != ENOSYS || getppid() != owner))

@@ -52,6 +52,8 @@ HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
 /* Name of a signal ("SIGSEGV"); "signal N" style text for unknown ones is
  * written to buf. Context: any thread. */
 HPOOL_INTERNAL const char *hpool__signame(int sig, char *buf, size_t len);
+/* SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU (no process dies of these). */
+HPOOL_INTERNAL bool hpool__is_stop_signal(int sig);
 
 /* ---- config.c ----------------------------------------------------------- */
 

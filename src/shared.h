@@ -44,6 +44,7 @@ enum hpool__kill {
 	HPOOL__K_NONE = 0,
 	HPOOL__K_TIMEOUT, /* its item overran opts.timeout_ns */
 	HPOOL__K_CANCEL,  /* hpool_terminate */
+	HPOOL__K_STOPPED, /* it was stopped (SIGSTOP, SIGTSTP...): a hang */
 };
 
 /* shared: one per map/imap call or submitted task. */

@@ -49,6 +49,8 @@ struct sup {
 	pid_t *pids;          /* current pid per slot, 0 none */
 	unsigned *start_fails; /* per slot: replacements in a row that died
 				  before READY */
+	int *stop_sig;        /* per slot: the signal that stopped the worker
+				  we killed for it (K_STOPPED) */
 	int sfd, req, pidfd;  /* descriptors workers must not keep */
 	/* segments published by workers that died, until they can go */
 	struct hpool__orphan orphans[HPOOL__SLOTS];
@@ -56,20 +58,38 @@ struct sup {
 	bool draining, terminating;
 };
 
-/* Start from a known state, as after exec: the caller's signal handlers
- * (a crash reporter, a test framework) must not turn a worker's SIGSEGV
- * into something else, nor run in the supervisor. */
-static void default_signals(void)
+/* The pool's processes (supervisor, workers, fork server) start from a
+ * known state, as after exec: the caller's signal handlers (a crash
+ * reporter, a test framework) must not turn a worker's SIGSEGV into
+ * something else, nor run in the supervisor; a signal the caller ignores
+ * stays ignored (nohup), except SIGCHLD, which the supervisor needs.
+ * They live in a process group of their own, so the terminal's signals
+ * and a shell's kill of the caller's job (Ctrl-C, Ctrl-Z, a hangup) reach
+ * the caller only; the caller's death still ends them (pidfd,
+ * PR_SET_PDEATHSIG). As a background group, a task that reads or writes
+ * the terminal gets EIO rather than a stop: SIGTTIN and SIGTTOU are
+ * ignored. */
+void hpool__own_signals(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 	int sig;
 
+	setpgid(0, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL); /* EINVAL for some: fine */
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    sigaction(sig, NULL, &old)) /* EINVAL for some: fine */
+			continue;
+		if (sig != SIGCHLD && !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sig, &sa, NULL);
+	}
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGTTIN, &sa, NULL);
+	sigaction(SIGTTOU, &sa, NULL);
 }
 
 struct worker_arg {
@@ -234,6 +254,8 @@ static void on_death(struct sup *s, pid_t pid, int status)
 		ex = WEXITSTATUS(status);
 	reason = atomic_exchange_explicit(&c->kill_reason, HPOOL__K_NONE,
 					  memory_order_relaxed);
+	if (reason == HPOOL__K_STOPPED)
+		sig = s->stop_sig[w]; /* the message names the stop */
 	death.code = reason == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
 		     reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
 						  HPOOL_ECRASH;
@@ -288,6 +310,28 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	}
 }
 
+/* A worker was stopped (a task raised SIGSTOP; SIGSTOP or SIGTSTP from
+ * outside): it would hold its item forever, like a hung one. Kill it;
+ * its death fails the item it was running (HPOOL_ECRASH, naming the stop
+ * signal) and brings a replacement. */
+static void on_stop(struct sup *s, pid_t pid, int sig)
+{
+	uint32_t none = HPOOL__K_NONE;
+	unsigned w;
+
+	for (w = 0; w < s->sh->nworkers && s->pids[w] != pid; w++)
+		;
+	if (w == s->sh->nworkers)
+		return;
+	/* A kill already under way (a timeout, a terminate) keeps its
+	 * reason. */
+	if (atomic_compare_exchange_strong_explicit(&s->sh->w[w].kill_reason,
+			&none, HPOOL__K_STOPPED, memory_order_relaxed,
+			memory_order_relaxed))
+		s->stop_sig[w] = sig;
+	kill(pid, SIGKILL); /* a stopped process dies of it at once */
+}
+
 static void reap(struct sup *s)
 {
 	struct signalfd_siginfo si;
@@ -296,8 +340,12 @@ static void reap(struct sup *s)
 
 	while (read(s->sfd, &si, sizeof(si)) == sizeof(si))
 		;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		on_death(s, pid, status);
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+		if (WIFSTOPPED(status))
+			on_stop(s, pid, WSTOPSIG(status));
+		else
+			on_death(s, pid, status);
+	}
 }
 
 /* Kill workers whose running item is past its deadline. The target is
@@ -361,7 +409,7 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	unsigned i;
 
 	prctl(PR_SET_NAME, "hpool-sup");
-	default_signals();
+	hpool__own_signals();
 	s.pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
 	/* The caller is already gone? (A fork-server supervisor's parent is
 	 * the server, so only the pidfd can tell; without pidfds, the
@@ -374,7 +422,8 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	s.pids = calloc(sh->nworkers, sizeof(*s.pids));
 	s.start_fails = calloc(sh->nworkers, sizeof(*s.start_fails));
-	if (s.sfd < 0 || !s.pids || !s.start_fails)
+	s.stop_sig = calloc(sh->nworkers, sizeof(*s.stop_sig));
+	if (s.sfd < 0 || !s.pids || !s.start_fails || !s.stop_sig)
 		return 1;
 	for (i = 0; i < sh->nworkers; i++)
 		if (spawn(&s, i) < 0) {

@@ -18,6 +18,11 @@ struct hpool__sup {          /* private to the caller */
 				pidfd for it; -1 when we forked it */
 };
 
+/* In a fresh process of the pool's (supervisor, fork server): a process
+ * group of its own and the signal dispositions of an exec'd program (the
+ * caller's ignored ones stay ignored; SIGTTIN, SIGTTOU ignored).
+ * Context: a single-threaded child, before it forks anything. */
+HPOOL_INTERNAL void hpool__own_signals(void);
 /* The supervisor's life (what a forked supervisor runs). Return: its exit
  * code. Context: a fresh single-threaded child. */
 HPOOL_INTERNAL int hpool__sup_main(struct hpool__shared *sh,

@@ -170,6 +170,7 @@ static void prepare(void)
 
 static void *create_one(void *arg)
 {
+	creator = pthread_self(); /* before the hook can run in this thread */
 	atomic_store(&creator_ret, use_a_pool(g_mode));
 	return NULL;
 }
@@ -196,7 +197,6 @@ static void test_fork_while_creating(void **st)
 	hpool__fault_hook = hook;
 	atomic_store(&hpool__fault_at, HPOOL__F_FD_LOCKED);
 	assert_int_equal(pthread_create(&th, NULL, create_one, NULL), 0);
-	creator = th;
 	for (int i = 0; i < 30000 && !atomic_load(&in_window); i++)
 		sleep_ms(1);
 	assert_true(atomic_load(&in_window));
