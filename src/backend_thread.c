@@ -53,7 +53,9 @@ static int thread_start(struct hpool__workers *wk)
 		e = pthread_create(&t->th[i], NULL, thread_main, &t->args[i]);
 		if (e)
 			return hpool__fail(-e, "hpool_create: cannot start "
-					   "worker thread %u: %s", i,
+					   "worker thread %u: %s (RLIMIT_NPROC "
+					   "counts every thread; RLIMIT_AS "
+					   "must leave room for its stack)", i,
 					   hpool_strerror(-e));
 		t->n++;
 	}

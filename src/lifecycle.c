@@ -134,7 +134,13 @@ static int workers_ready(hpool *p)
 					   "%u died in init", i);
 		if (w->init_status < 0 && w->init_status > -4096)
 			return hpool__fail(w->init_status, "hpool_create: "
-					   "worker %u could not start", i);
+					   "worker %u could not start (fork, or "
+					   "the thread that runs its loop): %s; "
+					   "RLIMIT_NPROC counts each process "
+					   "worker twice (a process and a "
+					   "thread), and RLIMIT_AS must leave "
+					   "room for a thread's stack", i,
+					   hpool_strerror(w->init_status));
 		return hpool__fail(HPOOL_ETASK, "hpool_create: init returned "
 				   "%d in worker %u", w->init_status, i);
 	}

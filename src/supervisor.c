@@ -116,6 +116,7 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	struct worker_arg a = { s->sh, w, s->topo, 0 };
 	sigset_t none;
 	pthread_t th;
+	int e;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -131,8 +132,15 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	/* Before READY, so that whoever sees READY sees the pid. */
 	atomic_store_explicit(&s->sh->w[w].pid, getpid(),
 			      memory_order_release);
-	if (pthread_create(&th, NULL, worker_thread, &a))
+	if ((e = pthread_create(&th, NULL, worker_thread, &a))) {
+		/* Not a crash in init: the thread's own error (RLIMIT_NPROC,
+		 * RLIMIT_AS), published for hpool_create and the reaper. */
+		s->sh->w[w].init_status = -e;
+		atomic_store_explicit(&s->sh->w[w].state, HPOOL__W_INIT_FAILED,
+				      memory_order_release);
+		hpool__event_signal(&s->sh->ready);
 		_exit(HPOOL__EXIT_INIT + 1);
+	}
 	pthread_join(th, NULL);
 	_exit(a.code);
 }
@@ -278,6 +286,13 @@ static void on_death(struct sup *s, pid_t pid, int status)
 		   (!sh->init || s->start_fails[w] < START_RETRIES)) {
 		s->start_fails[w]++;
 		retire = false;
+	} else if (state == HPOOL__W_INIT_FAILED && c->incarnation > 1 &&
+		   (c->init_status == -EAGAIN || c->init_status == -ENOMEM) &&
+		   s->start_fails[w] < START_RETRIES) {
+		/* A replacement's thread did not start (a limit, maybe for a
+		 * moment): try again a few times before retiring the slot. */
+		s->start_fails[w]++;
+		retire = false;
 	}
 	if (retire) {
 		/* Died in init, or init failed: never restart this slot (a
@@ -407,6 +422,7 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	struct sup s = { .sh = sh, .topo = topo, .req = req, .pidfd = -1 };
 	sigset_t set;
 	unsigned i;
+	int e;
 
 	prctl(PR_SET_NAME, "hpool-sup");
 	hpool__own_signals();
@@ -426,10 +442,10 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	if (s.sfd < 0 || !s.pids || !s.start_fails || !s.stop_sig)
 		return 1;
 	for (i = 0; i < sh->nworkers; i++)
-		if (spawn(&s, i) < 0) {
+		if ((e = spawn(&s, i)) < 0) {
+			sh->w[i].init_status = e;
 			atomic_store_explicit(&sh->w[i].state, HPOOL__W_DEAD,
 					      memory_order_release);
-			sh->w[i].init_status = -EAGAIN;
 			hpool__event_signal(&sh->ready);
 		}
 
