@@ -100,7 +100,7 @@ static int job_create(struct hpool__call *c, hpool_fn fn, const void *ctx,
 	hpool *p = c->pool;
 	bool copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	size_t bytes = sizeof(struct hpool__job) + (copy_ctx ? ctx_size : 0);
-	struct hpool__job *job = hpool__shm_alloc(p->shm, bytes);
+	struct hpool__job *job = hpool__alloc(p, bytes);
 
 	if (!job)
 		return hpool__fail(-ENOMEM, "shared arena exhausted: the "

@@ -44,11 +44,20 @@ void *hpool__cell_get(hpool *p, size_t bytes)
 			(--p->ncache - best) * sizeof(p->cache[0]));
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (!cell && !(cell = hpool__shm_alloc(p->shm, bytes))) {
+	return cell ? cell : hpool__alloc(p, bytes);
+}
+
+/* Every allocation of the pool's from the arena goes through here: the
+ * cache never makes a call, a submit or the user's hpool_shm_alloc fail. */
+void *hpool__alloc(hpool *p, size_t bytes)
+{
+	void *b = hpool__shm_alloc(p->shm, bytes);
+
+	if (!b) {
 		hpool__cache_flush(p);
-		cell = hpool__shm_alloc(p->shm, bytes);
+		b = hpool__shm_alloc(p->shm, bytes);
 	}
-	return cell;
+	return b;
 }
 
 /* Keep a released cell for the next call, evicting the oldest ones to

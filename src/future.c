@@ -102,7 +102,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	ooff = hpool__align_up(ioff + in_size, 16);
 	total = ooff + out_size;
 	f = calloc(1, sizeof(*f));
-	b = f ? hpool__shm_alloc(p->shm, total) : NULL;
+	b = f ? hpool__alloc(p, total) : NULL;
 	if (!b) {
 		free(f);
 		e = hpool__fail(-ENOMEM, "hpool_submit: no room for %zu bytes "

@@ -185,6 +185,10 @@ HPOOL_INTERNAL void *hpool__cell_get(hpool *p, size_t bytes);
 HPOOL_INTERNAL void hpool__cell_put(hpool *p, void *cell, size_t bytes);
 /* Give every cached cell back to the arena. */
 HPOOL_INTERNAL void hpool__cache_flush(hpool *p);
+/* A block of the arena; when it is short, the cache is given back first.
+ * Every arena allocation of a live pool goes through here.
+ * Return: the block, or NULL when the arena is exhausted. */
+HPOOL_INTERNAL void *hpool__alloc(hpool *p, size_t bytes);
 
 /* ---- call.c ---- */
 

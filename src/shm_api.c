@@ -19,11 +19,7 @@ void *hpool_shm_alloc(hpool *p, size_t size)
 		hpool__set_error("hpool_shm_alloc: size is 0");
 		return NULL;
 	}
-	b = hpool__shm_alloc(p->shm, size);
-	if (!b) { /* the cache of cells gives way to the user's memory */
-		hpool__cache_flush(p);
-		b = hpool__shm_alloc(p->shm, size);
-	}
+	b = hpool__alloc(p, size); /* the cache gives way to the user's */
 	if (!b)
 		hpool__set_error("hpool_shm_alloc: %zu bytes do not fit in the "
 				 "shared arena of %zu bytes (raise "
