@@ -9,10 +9,14 @@
  *  - Everything the caller and the workers share lives in one shared region,
  *    mmap(MAP_SHARED|MAP_ANONYMOUS) before any worker exists, so it sits at
  *    the same address in the caller and every worker, in every mode.
- *  - Tasks and results pass through lock-free rings in that region, one ring
- *    per worker. No lock is ever held by a worker, so a worker that dies at
- *    any instruction cannot wedge the pool: its item fails with HPOOL_ECRASH,
- *    a replacement starts and every other item completes exactly once.
+ *  - Work is published in that region as segments of items; free workers
+ *    claim ranges of items with one atomic operation (pull scheduling), so
+ *    no item waits behind a slow one while a worker is idle. No lock is
+ *    ever held by a worker, so a worker that dies at any instruction cannot
+ *    wedge the pool: its running item fails with HPOOL_ECRASH, a
+ *    replacement starts and every other item completes exactly once.
+ *  - A task may call the pool that runs it (nested work): a worker that
+ *    waits for its subtasks runs other published work meanwhile.
  *  - What is copied: `in` items and `ctx` bytes (ctx once per call), and the
  *    results back into `out`. What is not: memory from hpool_shm_alloc(),
  *    which every worker sees in place. Function pointers are used as they
@@ -166,7 +170,8 @@ HPOOL_API int hpool_map(hpool *pool, hpool_fn fn, const void *ctx,
 			void *out, size_t out_size, size_t n,
 			const hpool_map_opts *opts);
 
-/* One task, asynchronously. Waits while every worker's ring is full.
+/* One task, asynchronously. Waits while the pool's table of published
+ * work (256 segments not yet claimed) is full.
  * Context: any thread.
  * Return: 0 and *fut; -EINVAL; -ENOMEM; HPOOL_ECLOSED; HPOOL_EFORKED. */
 HPOOL_API int hpool_submit(hpool *pool, hpool_fn fn, const void *ctx,

@@ -3,7 +3,7 @@
  * The worker-backend interface: the one place where the ways of running
  * workers differ. A backend starts the workers of a pool, stops them,
  * tells whether the machinery that runs them died, and lists their pids
- * for tests. Everything else (the region, the rings, the call engine,
+ * for tests. Everything else (the region, the claim protocol, the call engine,
  * futures, waking a worker through its event) is the same for all.
  *
  * One file per backend, each defining one const struct hpool__backend:
@@ -45,18 +45,19 @@ struct hpool__backend {
 	 * copies of inputs or results are needed. */
 	bool runs_inline;
 	/* A worker can die alone and be stopped from outside (processes):
-	 * a ring slot is the caller's again only once its consumer or the
-	 * repair released it; overdue items are killed; max_tasks_per_worker
-	 * recycles workers. Otherwise a worker dies only with the caller. */
+	 * the supervisor repairs its claim records, overdue items are
+	 * killed, max_tasks_per_worker recycles workers. Otherwise a worker
+	 * dies only with the caller and reports an overdue item when it
+	 * returns. */
 	bool isolated;
 	/* Map the region of `size` bytes into wk->shm. NULL: an anonymous
 	 * shared mapping (hpool__shm_create). Return: 0 or -errno. */
 	int (*map)(struct hpool__workers *wk, size_t size);
-	/* Start every worker of wk->sh (filled in, rings empty). It does not
+	/* Start every worker of wk->sh (filled in, no work). It does not
 	 * wait for them to be ready. Return: 0, or a code with the message
 	 * set; wk->ops->stop is called after a failure. */
 	int (*start)(struct hpool__workers *wk);
-	/* Stop the workers: after the rings drain (now false) or before
+	/* Stop the workers: after published work drains (now false) or before
 	 * their next item (now true); sets wk->stopped_clean when no worker
 	 * can touch the region any more. sh->closing is already set. */
 	void (*stop)(struct hpool__workers *wk, bool now);

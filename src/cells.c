@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The cell cache: cells (chunk blocks in the region) of finished calls,
+ * The cell cache: cells (segment blocks in the region) of finished calls,
  * kept for the next calls. A freed cell's pages go back to the system, and
  * the next call would fault them all in again. Cells are given back when
  * the arena runs short. Context: any caller thread (the pool's lock).

@@ -140,11 +140,11 @@ static void __attribute__((noreturn)) supervisor_child(const struct fs_req *r,
 	struct hpool__topo *topo = NULL;
 
 	if (hpool__shm_attach(memfd, r->addr, r->len))
-		_exit(HPOOL__EXIT_INIT + 2);
+		hpool__exit(HPOOL__EXIT_INIT + 2);
 	close(memfd);
 	if (r->bind && hpool__topo_open(&topo))
 		topo = NULL; /* bind then does nothing; the pool still runs */
-	_exit(hpool__sup_main(r->sh, topo, req, r->owner));
+	hpool__exit(hpool__sup_main(r->sh, topo, req, r->owner));
 }
 
 static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
@@ -157,7 +157,7 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 	/* Without pidfds (ENOSYS: old kernels, valgrind) the parent check,
 	 * once a second, tells the caller's death instead. */
 	if (owner_fd < 0 && (errno != ENOSYS || getppid() != owner))
-		_exit(0); /* the caller is gone already */
+		hpool__exit(0); /* the caller is gone already */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -177,9 +177,9 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 
 		if (poll(fds, 3, owner_fd < 0 ? 1000 : -1) < 0 &&
 		    errno != EINTR)
-			_exit(1);
+			hpool__exit(1);
 		if (fds[1].revents || (owner_fd < 0 && getppid() != owner))
-			_exit(0); /* the caller died */
+			hpool__exit(0); /* the caller died */
 		if (fds[2].revents) {
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
 				;
@@ -190,7 +190,7 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 			continue;
 		k = recv_msg(sock, &r, sizeof(r), fd, 2);
 		if (k <= 0)
-			_exit(0); /* the caller closed its end */
+			hpool__exit(0); /* the caller closed its end */
 		if (k != sizeof(r) || fd[0] < 0 || fd[1] < 0) {
 			rep = -EPROTO;
 			reply[0] = -1;

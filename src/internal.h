@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal declarations shared by the layers of hpool (hpool__ prefix).
- * Layers, bottom up: error, config, topology, shm, ring, wait, worker, pool.
+ * Layers, bottom up: error, config, topology, shm, ring (ring.h), wait
+ * (this header); then shared.h (the region protocol), claim.h (pull
+ * scheduling and repair), worker.h, libfd.h, supervisor.h, forkserver.h,
+ * backend.h (the ways of running workers) and pool.h (the caller's side).
  * No layer calls one above it.
  */
 #ifndef HPOOL_INTERNAL_H
@@ -49,6 +52,9 @@ HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
 #else
 #define HPOOL__ASSERT(c) ((void)0)
 #endif
+/* Leave a process of the library's (worker, supervisor, fork server):
+ * _exit(code), after a leak check in sanitizer builds. */
+HPOOL_INTERNAL void hpool__exit(int code) __attribute__((noreturn));
 /* Name of a signal ("SIGSEGV"); "signal N" style text for unknown ones is
  * written to buf. Context: any thread. */
 HPOOL_INTERNAL const char *hpool__signame(int sig, char *buf, size_t len);

@@ -120,7 +120,7 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
-		_exit(0);
+		hpool__exit(0);
 	close(s->sfd);
 	if (s->req >= 0)
 		close(s->req);
@@ -139,10 +139,10 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 		atomic_store_explicit(&s->sh->w[w].state, HPOOL__W_INIT_FAILED,
 				      memory_order_release);
 		hpool__event_signal(&s->sh->ready);
-		_exit(HPOOL__EXIT_INIT + 1);
+		hpool__exit(HPOOL__EXIT_INIT + 1);
 	}
 	pthread_join(th, NULL);
-	_exit(a.code);
+	hpool__exit(a.code);
 }
 
 static int spawn(struct sup *s, unsigned w)
@@ -528,7 +528,7 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 		/* One thread here, and the lock is a fresh one (atfork). */
 		hpool__lib_fd_del(p[0]);
 		hpool__close_lib_fds();
-		_exit(hpool__sup_main(sh, topo, p[0], owner));
+		hpool__exit(hpool__sup_main(sh, topo, p[0], owner));
 	}
 	hpool__fd_lock();
 	hpool__lib_fd_del_locked(p[0]);
