@@ -1634,17 +1634,8 @@ env:
 
 /* ---- OpenMP inside workers --------------------------------------------- */
 
-/* ThreadSanitizer does not see the OpenMP runtime's own synchronisation
- * (libgomp/libomp are not instrumented) and reports false races inside it,
- * so a TSan build leaves this test out of the list, with a note: it is not
- * counted as a pass. */
-#if defined(__SANITIZE_THREAD__)
-#define HPOOL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HPOOL_TEST_TSAN 1
-#endif
-#endif
+/* A TSan build (HPOOL_TEST_TSAN, util.h) leaves this test out of the
+ * list, with a note: it is not counted as a pass. */
 
 #ifndef HPOOL_TEST_TSAN
 static int task_omp(void *out, const void *in, const void *ctx)

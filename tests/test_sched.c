@@ -24,14 +24,8 @@
 #include <cmocka.h>
 
 #include "modes.h"
+#include "util.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define HPOOL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HPOOL_TEST_TSAN 1
-#endif
-#endif
 #ifndef HPOOL_TEST_TSAN
 #include <omp.h>
 #endif
