@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression (issue 10, item 10): cells cached between calls were given
  * back to the arena only when a chunk cell could not be found. With a 1 MiB

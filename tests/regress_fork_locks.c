@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regressions (issue 10, items 3 and 12): a library lock held across a
  * fork, and stdio buffers copied into forked processes.

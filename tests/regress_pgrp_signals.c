@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression (issue 10, item 2): signals sent to the caller's process
  * group (Ctrl-C, a shell's kill %1, a terminal hangup, Ctrl-Z) killed or

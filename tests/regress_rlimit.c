@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression (issue 10, item 11): a process worker that could not start
  * its loop thread (RLIMIT_AS, RLIMIT_NPROC) was reported as HPOOL_ECRASH

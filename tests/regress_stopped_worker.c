@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Regression (issue 10, item 4): a stopped worker hung the pool. A task
  * that raised SIGSTOP, or a worker stopped from outside (SIGSTOP, SIGTSTP),
