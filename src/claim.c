@@ -99,6 +99,8 @@ bool hpool__work_available(struct hpool__shared *sh)
 	return hpool__seg_find(sh, 0, 0, &j) != NULL;
 }
 
+static void record_idle(struct hpool__shared *sh, struct hpool__claim *r);
+
 /* C1 + C2: set the hazard and validate it. Return: true when S is still
  * published in slot j (r is then CLAIMING on S). */
 static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
@@ -112,7 +114,9 @@ static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
 	if (HPOOL__SLOT_SEG(atomic_load_explicit(&sh->slot[j],
 						 memory_order_seq_cst)) == s)
 		return true;
-	atomic_store_explicit(&r->state, HPOOL__C_IDLE, memory_order_release);
+	/* Gone: idle again, and wake a publisher that may already wait for
+	 * this very hazard to clear (it saw it after our C1). */
+	record_idle(sh, r);
 	return false;
 }
 
