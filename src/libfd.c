@@ -45,9 +45,12 @@ static void fd_parent(void)
 	pthread_mutex_unlock(&lib_fds_lock);
 }
 
+/* The child's only thread is the one that took the lock in fd_prepare:
+ * it releases it, as the parent does (the usual atfork idiom; a fresh
+ * init would leave ThreadSanitizer believing the lock still held). */
 static void fd_child(void)
 {
-	pthread_mutex_init(&lib_fds_lock, NULL);
+	pthread_mutex_unlock(&lib_fds_lock);
 }
 
 /* Before any fork the library makes (the fork server starts from a
