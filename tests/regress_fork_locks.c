@@ -282,8 +282,22 @@ static int count_markers(int start)
 	return n;
 }
 
+/* ThreadSanitizer builds: see the test that skips below. */
+#if defined(__SANITIZE_THREAD__)
+#define HPOOL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HPOOL_TEST_TSAN 1
+#endif
+#endif
+
 static void test_exit_in_task_flushes_once(void **st)
 {
+#ifdef HPOOL_TEST_TSAN
+	/* exit() in a worker runs TSan's own exit-time report machinery,
+	 * which changes the exit status this test reads: not a pass. */
+	skip();
+#endif
 	if (g_mode != HPOOL_MODE_PROCESS)
 		skip(); /* a task's exit() ends the caller itself here */
 	assert_int_equal(count_markers(-1), 1);

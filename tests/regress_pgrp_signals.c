@@ -147,10 +147,25 @@ static int caller(int ready, int go)
 	return 0;
 }
 
+/* ThreadSanitizer builds: see the test that skips below. */
+#if defined(__SANITIZE_THREAD__)
+#define HPOOL_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HPOOL_TEST_TSAN 1
+#endif
+#endif
+
 static void test_group_signals_reach_caller_only(void **st)
 {
 	int r[2], g[2], ws;
 	char c;
+
+#ifdef HPOOL_TEST_TSAN
+	/* TSan reports the test's own signal handler (it allocates, through
+	 * cmocka) and changes the child's exit status: not a pass. */
+	skip();
+#endif
 	pid_t pid;
 
 	assert_int_equal(pipe(r), 0);
