@@ -3,7 +3,7 @@
  * hpool: one pool API over pthreads, forked processes, or the caller itself.
  *
  * Model.
- *  - Mode is chosen at run time: HPOOL_MODE=thread|process|serial (or the
+ *  - Mode is chosen at run time: HPOOL_MODE=thread|process|serial|mpi|hybrid (or the
  *    config field). The same program, linked once, gives the same results
  *    in every mode.
  *  - Everything the caller and the workers share lives in one shared region,
@@ -55,6 +55,8 @@ typedef enum hpool_mode {
 	HPOOL_MODE_THREAD,  /* workers are pthreads of this process */
 	HPOOL_MODE_PROCESS, /* workers are processes forked from this one */
 	HPOOL_MODE_SERIAL,  /* no workers: tasks run in the calling thread */
+	HPOOL_MODE_MPI,     /* MPI ranks started by mpirun (built with MPI) */
+	HPOOL_MODE_HYBRID,  /* processes x threads, shaped by the machine */
 } hpool_mode;
 
 /* Library error codes: all below -4096, so they never meet an -errno. */

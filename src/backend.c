@@ -26,6 +26,14 @@ const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
 				 "or set HPOOL_START=forkserver in the "
 				 "environment before the program starts");
 		return NULL;
+	case HPOOL_MODE_MPI:
+		hpool__set_error("hpool_create: HPOOL_MODE=mpi: this build of "
+				 "hpool has no MPI backend");
+		return NULL;
+	case HPOOL_MODE_HYBRID:
+		hpool__set_error("hpool_create: HPOOL_MODE=hybrid: not built "
+				 "yet");
+		return NULL;
 	case HPOOL_MODE_ENV:
 		break;
 	}

@@ -7,7 +7,8 @@
  * accepted. No value is silently ignored, not even one that a config field
  * overrides, and not an empty one (HPOOL_WORKERS= is a mistake, not "unset").
  *
- *  HPOOL_MODE      thread | process | serial, exactly, lower case only.
+ *  HPOOL_MODE      thread | process | serial | mpi | hybrid, exactly, lower
+ *                  case only.
  *  HPOOL_WORKERS   1 .. HPOOL__WORKERS_MAX in plain decimal: digits only,
  *                  no sign, no spaces, no leading zeros (010 could be read
  *                  as octal 8 by a C programmer; we refuse rather than pick).
@@ -53,6 +54,10 @@ int hpool__parse_mode(const char *s, hpool_mode *mode)
 		m = HPOOL_MODE_PROCESS;
 	else if (!strcmp(s, "serial"))
 		m = HPOOL_MODE_SERIAL;
+	else if (!strcmp(s, "mpi"))
+		m = HPOOL_MODE_MPI;
+	else if (!strcmp(s, "hybrid"))
+		m = HPOOL_MODE_HYBRID;
 	else
 		return -EINVAL;
 	*mode = m;
@@ -235,11 +240,12 @@ static int env_fail(const char *name, const char *value, const char *what)
 /* Check the fields of cfg. Return: 0, -EINVAL with a message. */
 static int check_config(const hpool_config *cfg)
 {
-	if ((unsigned)cfg->mode > HPOOL_MODE_SERIAL)
+	if ((unsigned)cfg->mode > HPOOL_MODE_HYBRID)
 		return hpool__fail(-EINVAL,
 			"hpool_config.mode = %d: expected HPOOL_MODE_ENV, "
-			"HPOOL_MODE_THREAD, HPOOL_MODE_PROCESS or "
-			"HPOOL_MODE_SERIAL", (int)cfg->mode);
+			"HPOOL_MODE_THREAD, HPOOL_MODE_PROCESS, "
+			"HPOOL_MODE_SERIAL, HPOOL_MODE_MPI or "
+			"HPOOL_MODE_HYBRID", (int)cfg->mode);
 	if (cfg->workers > HPOOL__WORKERS_MAX)
 		return hpool__fail(-EINVAL,
 			"hpool_config.workers = %u: expected 0 (from "
@@ -326,7 +332,8 @@ int hpool__settings_resolve(const hpool_config *cfg,
 	v = getenv("HPOOL_MODE");
 	if (v && hpool__parse_mode(v, &s.mode))
 		return env_fail("HPOOL_MODE", v,
-				"thread, process or serial (lower case)");
+				"thread, process, serial, mpi or hybrid "
+				"(lower case)");
 
 	v = getenv("HPOOL_WORKERS");
 	if (v) {

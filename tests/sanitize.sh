@@ -58,7 +58,9 @@ asan_base="detect_leaks=1:halt_on_error=1:abort_on_error=0"
 ubsan_base="print_stacktrace=1:halt_on_error=1"
 # die_after_fork=0: process mode forks from a threaded process (TSan's own
 # thread counts) and its workers start threads.
+# tests/tsan.supp: libomp is not instrumented (why in the file).
 tsan_base="halt_on_error=1:second_deadlock_stack=1:die_after_fork=0"
+tsan_base="$tsan_base:suppressions=$PWD/tests/tsan.supp"
 ASAN_OPTIONS=$asan_base
 UBSAN_OPTIONS=$ubsan_base
 TSAN_OPTIONS=$tsan_base

@@ -202,7 +202,7 @@ struct env_case {
 };
 
 static const struct env_case env_cases[] = {
-	{ "HPOOL_MODE", "", "HPOOL_MODE=\"\": expected thread, process or serial" },
+	{ "HPOOL_MODE", "", "HPOOL_MODE=\"\": expected thread, process, serial, mpi or hybrid" },
 	{ "HPOOL_MODE", "Thread", "HPOOL_MODE=\"Thread\"" },
 	{ "HPOOL_MODE", "threads", "HPOOL_MODE=\"threads\"" },
 	{ "HPOOL_MODE", "fork", "HPOOL_MODE=\"fork\"" },

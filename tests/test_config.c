@@ -77,6 +77,9 @@ static const struct mode_case mode_cases[] = {
 	{ "thread", 0, HPOOL_MODE_THREAD },
 	{ "process", 0, HPOOL_MODE_PROCESS },
 	{ "serial", 0, HPOOL_MODE_SERIAL },
+	{ "mpi", 0, HPOOL_MODE_MPI },
+	{ "hybrid", 0, HPOOL_MODE_HYBRID },
+	{ "MPI", -EINVAL, 0 },
 	{ "", -EINVAL, 0 },
 	{ "Thread", -EINVAL, 0 },	/* lower case only */
 	{ "THREAD", -EINVAL, 0 },
@@ -417,7 +420,7 @@ static void test_env_mode(void **state)
 
 		if (c->rc) {
 			expect_refused("HPOOL_MODE", c->s, rc, &s,
-				       "expected thread, process or serial");
+				       "expected thread, process, serial, mpi or hybrid");
 			continue;
 		}
 		if (rc)
@@ -528,7 +531,7 @@ static void test_env_message_quoting(void **state)
 			 -EINVAL);
 	assert_string_equal(hpool_last_error(),
 			    "HPOOL_MODE=\"a\\\"b\\\\c\\x0ad\\xc3\\xa9\": "
-			    "expected thread, process or serial (lower case)");
+			    "expected thread, process, serial, mpi or hybrid (lower case)");
 
 	big = malloc(5000);
 	assert_non_null(big);
@@ -679,7 +682,9 @@ static const struct field_case field_cases[] = {
 	{ F_MODE, HPOOL_MODE_THREAD, 0, NULL },
 	{ F_MODE, HPOOL_MODE_PROCESS, 0, NULL },
 	{ F_MODE, HPOOL_MODE_SERIAL, 0, NULL },
-	{ F_MODE, 4, -EINVAL, "hpool_config.mode = 4" },
+	{ F_MODE, HPOOL_MODE_MPI, 0, NULL },
+	{ F_MODE, HPOOL_MODE_HYBRID, 0, NULL },
+	{ F_MODE, 6, -EINVAL, "hpool_config.mode = 6" },
 	{ F_MODE, -1, -EINVAL, "hpool_config.mode = -1" },
 	{ F_MODE, 1000, -EINVAL, "hpool_config.mode = 1000" },
 	{ F_WORKERS, 1, 0, NULL },
