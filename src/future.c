@@ -187,7 +187,7 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 				   "to process %d; this is a forked child",
 				   (int)p->sh->owner);
 	deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
-	atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+	hpool__enter_unchecked(p);
 	if (hpool__pool_wait(p, &p->sh->done, fut_done, f, deadline)) {
 		hpool__leave(p);
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "

@@ -84,18 +84,67 @@ int hpool__check(const hpool *p, const char *fn)
 	return 0;
 }
 
+/* The calls the calling thread is inside, per pool: a progress callback
+ * runs inside its call, so a terminate from there must not wait for that
+ * call to leave. A thread is inside calls on more pools than this only
+ * through callbacks nested eight pools deep; those extra calls are not
+ * recorded, and a terminate from such a depth behaves as from outside. */
+#define CALLS_HERE 8
+static _Thread_local struct {
+	const hpool *p;
+	unsigned n;
+} calls_here[CALLS_HERE];
+
+static void here_add(const hpool *p, int d)
+{
+	unsigned i, fr = CALLS_HERE;
+
+	for (i = 0; i < CALLS_HERE; i++) {
+		if (calls_here[i].p == p && calls_here[i].n) {
+			calls_here[i].n += d;
+			return;
+		}
+		if (!calls_here[i].n && fr == CALLS_HERE)
+			fr = i;
+	}
+	if (d > 0 && fr < CALLS_HERE) {
+		calls_here[fr].p = p;
+		calls_here[fr].n = 1;
+	}
+}
+
+unsigned hpool__calls_here(const hpool *p)
+{
+	for (unsigned i = 0; i < CALLS_HERE; i++)
+		if (calls_here[i].p == p && calls_here[i].n)
+			return calls_here[i].n;
+	return 0;
+}
+
+void hpool__enter_unchecked(hpool *p)
+{
+	atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+	here_add(p, 1);
+}
+
 int hpool__enter(hpool *p, const char *fn)
 {
 	int e = hpool__check(p, fn);
 
 	if (!e)
-		atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+		hpool__enter_unchecked(p);
 	return e;
 }
 
 void hpool__leave(hpool *p)
 {
-	atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel);
+	here_add(p, -1);
+	/* Pairs with the release in finish() storing free_at_leave while
+	 * its own call was still counted: the leave that reaches 0 sees it. */
+	if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) ==
+		    1 &&
+	    atomic_load_explicit(&p->free_at_leave, memory_order_acquire))
+		hpool__finish_free(p);
 }
 
 /* ---- a task's handle to its own pool (nested work) ------------------------ */

@@ -209,9 +209,25 @@ fail:
 
 /* ---- destroy, terminate --------------------------------------------------- */
 
-static int finish(hpool *p, bool now, const char *name)
+/* The end of destroy and terminate, once no call is inside the pool. */
+void hpool__finish_free(hpool *p)
 {
 	struct hpool__call *c;
+
+	hpool__detach_futures(p);
+	pthread_mutex_lock(&p->lock);
+	for (c = p->calls; c; c = c->next)
+		c->detached = true;
+	p->calls = NULL;
+	pthread_mutex_unlock(&p->lock);
+	/* A thread-mode task that would not stop still uses the region: it
+	 * is left mapped (documented) rather than pulled from under it. */
+	pool_free(p, p->wk.stopped_clean);
+}
+
+static int finish(hpool *p, bool now, const char *name)
+{
+	unsigned here;
 	int e;
 
 	/* A task cannot wait for its own pool to stop: it is part of what
@@ -222,10 +238,28 @@ static int finish(hpool *p, bool now, const char *name)
 	e = hpool__check(p, name);
 
 	/* A pool whose supervisor died is still destroyed normally. */
-	if (e == HPOOL_ECLOSED && p->magic == HPOOL__POOL_LIVE)
+	if (e == HPOOL_ECLOSED && p->magic == HPOOL__POOL_LIVE &&
+	    !atomic_load_explicit(&p->finishing, memory_order_acquire))
 		e = 0;
 	if (e)
 		return e;
+	/* Called from a progress callback: the call it runs in would wait
+	 * for itself to drain. */
+	here = hpool__calls_here(p);
+	if (here && !now)
+		return hpool__fail(-EDEADLK, "%s: called from inside a call "
+				   "on this pool (a progress callback): use "
+				   "hpool_terminate there, or destroy after "
+				   "the call returns", name);
+	{
+		int zero = 0;
+
+		if (!atomic_compare_exchange_strong(&p->finishing, &zero, 1))
+			return hpool__fail(HPOOL_ECLOSED, "%s: the pool is "
+					   "already being destroyed or "
+					   "terminated by another thread",
+					   name);
+	}
 	if (now) {
 		int zero = 0;
 
@@ -241,22 +275,22 @@ static int finish(hpool *p, bool now, const char *name)
 	if (now) {
 		/* Calls in other threads see `terminated` and return. */
 		hpool__wake_all(p->sh);
-		while (atomic_load_explicit(&p->active, memory_order_acquire)) {
+		while (atomic_load_explicit(&p->active,
+					    memory_order_acquire) > here) {
 			struct timespec ts = { 0, 1000000 };
 
 			hpool__wake_all(p->sh);
 			nanosleep(&ts, NULL);
 		}
 	}
-	hpool__detach_futures(p);
-	pthread_mutex_lock(&p->lock);
-	for (c = p->calls; c; c = c->next)
-		c->detached = true;
-	p->calls = NULL;
-	pthread_mutex_unlock(&p->lock);
-	/* A thread-mode task that would not stop still uses the region: it
-	 * is left mapped (documented) rather than pulled from under it. */
-	pool_free(p, p->wk.stopped_clean);
+	if (here) {
+		/* The calls this thread is inside return HPOOL_ECANCELED;
+		 * the last one out frees the pool (hpool__leave). */
+		atomic_store_explicit(&p->free_at_leave, true,
+				      memory_order_release);
+		return 0;
+	}
+	hpool__finish_free(p);
 	return 0;
 }
 

@@ -54,6 +54,14 @@ struct hpool {
 	 * HPOOL_ECRASH: what runs the workers died). */
 	_Atomic int terminated;
 	_Atomic unsigned active; /* API calls inside the pool */
+	/* One destroy or terminate wins (CAS 0 -> 1); the others get
+	 * HPOOL_ECLOSED. */
+	_Atomic int finishing;
+	/* Set by a terminate called from inside a call on the pool (a
+	 * progress callback): the call that leaves last frees the pool.
+	 * Stored while that call is still counted in `active`, so the
+	 * leave that takes `active` to 0 sees it (acq_rel on active). */
+	_Atomic bool free_at_leave;
 	struct hpool__call *calls; /* live calls and iterators */
 	hpool_future *futures;  /* futures not yet waited */
 	unsigned ndropped;      /* of them, given up while running */
@@ -145,7 +153,16 @@ HPOOL_INTERNAL int hpool__check(const hpool *p, const char *fn);
 /* The opening of every public call that runs work: check the pool, then
  * count the call in (hpool_terminate waits for it to leave). */
 HPOOL_INTERNAL int hpool__enter(hpool *p, const char *fn);
+/* Count a call in without the check (hpool_wait on a live future). */
+HPOOL_INTERNAL void hpool__enter_unchecked(hpool *p);
+/* Count the call out; the last call out of a pool terminated from inside
+ * a call frees it (lifecycle.c), so p is not touched after this. */
 HPOOL_INTERNAL void hpool__leave(hpool *p);
+/* How many calls on p the calling thread is inside (a progress callback
+ * runs inside one). */
+HPOOL_INTERNAL unsigned hpool__calls_here(const hpool *p);
+/* lifecycle.c: the last part of a terminate, run by the last call out. */
+HPOOL_INTERNAL void hpool__finish_free(hpool *p);
 
 /* ---- sched.c ---- */
 

@@ -972,6 +972,140 @@ static void test_terminate(void **st)
 		munmap(s, sizeof(*s));
 }
 
+/* Sleeps 1 ms, then returns its input. */
+static int task_nap(void *out, const void *in, const void *ctx)
+{
+	(void)ctx;
+	sleep_ms(1);
+	*(long *)out = *(const long *)in;
+	return 0;
+}
+
+struct race_arg {
+	hpool *p;
+	_Atomic int *seen;   /* the map's first progress report came */
+	int ret;
+};
+
+static void *race_terminator(void *arg)
+{
+	struct race_arg *a = arg;
+
+	while (!atomic_load(a->seen))
+		sleep_ms(0);
+	a->ret = hpool_terminate(a->p);
+	return NULL;
+}
+
+static void note_progress(size_t done, size_t total, void *arg)
+{
+	(void)done;
+	(void)total;
+	atomic_store((_Atomic int *)arg, 1);
+}
+
+/* A watchdog thread terminates while the main thread's map runs; the
+ * main thread destroys the pool as soon as its map returns. One of the
+ * two wins and returns 0, the other gets HPOOL_ECLOSED: never both, never
+ * a double free (the sanitizer passes would see one). */
+static void test_terminate_destroy_race(void **st)
+{
+	long in[32], out[32];
+
+	(void)st;
+	for (int i = 0; i < 32; i++)
+		in[i] = i;
+	for (int round = 0; round < 20; round++) {
+		_Atomic int seen = 0;
+		struct race_arg a = { make_pool(2), &seen, 0 };
+		hpool_map_opts o = { .chunk = 1, .progress = note_progress,
+				     .progress_arg = &seen };
+		pthread_t th;
+		int m, d;
+
+		pthread_create(&th, NULL, race_terminator, &a);
+		m = hpool_map(a.p, task_nap, NULL, 0, in, sizeof(long), out,
+			      sizeof(long), 32, &o);
+		atomic_store(&seen, 1); /* serial mode may report only once */
+		d = hpool_destroy(a.p);
+		pthread_join(th, NULL);
+		assert_true(m == 0 || m == HPOOL_ECANCELED);
+		if (m == HPOOL_ECANCELED) /* terminate won before destroy */
+			assert_int_equal(a.ret, 0);
+		assert_true((a.ret == 0) != (d == 0));
+		assert_true(a.ret == HPOOL_ECLOSED || d == HPOOL_ECLOSED);
+	}
+}
+
+struct from_cb {
+	hpool *p;
+	int calls;
+	int rc;     /* of the first terminate or destroy */
+	bool now;   /* terminate (else destroy) */
+};
+
+static void finish_from_progress(size_t done, size_t total, void *arg)
+{
+	struct from_cb *c = arg;
+
+	(void)done;
+	(void)total;
+	if (c->calls++ == 0)
+		c->rc = c->now ? hpool_terminate(c->p) : hpool_destroy(c->p);
+}
+
+/* hpool_terminate from the map's own progress callback returns 0 and the
+ * map returns (HPOOL_ECANCELED, or 0 when every item was already done):
+ * it does not wait for its own call. The pool is freed when the map
+ * returns (ASan would report it lost otherwise) and refuses work after. */
+static void test_terminate_from_progress(void **st)
+{
+	struct from_cb c = { make_pool(2), 0, 1, true };
+	hpool_map_opts o = { .chunk = 1, .progress = finish_from_progress,
+			     .progress_arg = &c };
+	long in[64], out[64];
+	int status[64], m;
+
+	(void)st;
+	o.status = status;
+	for (int i = 0; i < 64; i++)
+		in[i] = i;
+	m = hpool_map(c.p, task_nap, NULL, 0, in, sizeof(long), out,
+		      sizeof(long), 64, &o);
+	assert_int_equal(c.rc, 0);
+	assert_true(c.calls >= 1);
+	assert_true(m == 0 || m == HPOOL_ECANCELED);
+	for (int i = 0; i < 64; i++) {
+		assert_true(status[i] == 0 || status[i] == HPOOL_ECANCELED);
+		if (status[i] == 0)
+			assert_int_equal(out[i], i);
+	}
+	assert_int_equal(hpool_map(c.p, task_nap, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), 1, NULL), HPOOL_ECLOSED);
+	assert_int_equal(hpool_destroy(c.p), HPOOL_ECLOSED);
+}
+
+/* hpool_destroy from the progress callback would wait for its own call to
+ * drain: -EDEADLK, and the call and the pool go on. */
+static void test_destroy_from_progress(void **st)
+{
+	struct from_cb c = { make_pool(2), 0, 1, false };
+	hpool_map_opts o = { .chunk = 1, .progress = finish_from_progress,
+			     .progress_arg = &c };
+	long in[16], out[16];
+
+	(void)st;
+	for (int i = 0; i < 16; i++)
+		in[i] = i;
+	assert_int_equal(hpool_map(c.p, task_nap, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), 16, &o), 0);
+	assert_int_equal(c.rc, -EDEADLK);
+	assert_non_null(strstr(hpool_last_error(), "progress callback"));
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(out[i], i);
+	assert_int_equal(hpool_destroy(c.p), 0);
+}
+
 /* ---- concurrency, forks, orphans --------------------------------------- */
 
 struct conc_arg {
@@ -1798,6 +1932,9 @@ int main(void)
 		cmocka_unit_test(test_crash_future),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_terminate),
+		cmocka_unit_test(test_terminate_destroy_race),
+		cmocka_unit_test(test_terminate_from_progress),
+		cmocka_unit_test(test_destroy_from_progress),
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
