@@ -51,6 +51,11 @@ void hpool__explain(const hpool *p, const struct hpool__seg *c,
 	} else if (st == -ETIMEDOUT) {
 		hpool__set_error("%s: item %zu overran its timeout (the task "
 				 "ran to its end)", fn, index);
+	} else if (st == -EFAULT) {
+		hpool__set_error("%s: item %zu failed: a task wrote past its out "
+				 "item (the guard after the results was "
+				 "overwritten); the results near it are not "
+				 "trusted", fn, index);
 	} else if (st == HPOOL_ECANCELED) {
 		hpool__set_error("%s: item %zu canceled: the pool was "
 				 "terminated", fn, index);
@@ -189,6 +194,11 @@ static void seg_layout(struct hpool__call *c, size_t items)
 	c->out_off = hpool__align_up(c->in_off + (c->copy_in ?
 						  items * c->in_size : 0), 16);
 	c->seg_bytes = c->out_off + (c->copy_out ? items * c->out_size : 0);
+	/* The guard after the results (pool.h); the results' end is aligned
+	 * for the canary's words. */
+	c->guard_off = c->copy_out ? hpool__align_up(c->seg_bytes, 8) : 0;
+	if (c->copy_out)
+		c->seg_bytes = c->guard_off + HPOOL__GUARD_SEG;
 }
 
 int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
@@ -259,8 +269,14 @@ bool hpool__win_complete(struct hpool__win *e)
 	 * res[] and results are visible. A count above the truth (a death)
 	 * is checked against res[]. */
 	return atomic_load_explicit(&e->seg->finished, memory_order_acquire) >=
-		       e->seg->count &&
+		       e->count &&
 	       hpool__win_scan(e);
+}
+
+bool hpool__win_guard_ok(const struct hpool__call *c,
+			 const struct hpool__win *e)
+{
+	return !c->copy_out || hpool__guard_ok((char *)e->seg + c->guard_off);
 }
 
 bool hpool__win_scan(struct hpool__win *e)
@@ -269,11 +285,11 @@ bool hpool__win_scan(struct hpool__win *e)
 
 	/* Pairs with the release store of res[i] by whoever finished it:
 	 * its result bytes are visible. */
-	while (e->done < s->count &&
+	while (e->done < e->count &&
 	       (atomic_load_explicit(&s->res[e->done], memory_order_acquire) &
 		HPOOL__RES_DONE))
 		e->done++;
-	return e->done == s->count;
+	return e->done == e->count;
 }
 
 int hpool__item_status(const hpool *p, const struct hpool__seg *s,
@@ -298,11 +314,11 @@ bool hpool__win_retire(struct hpool__call *c, unsigned i)
 {
 	hpool *p = c->pool;
 	struct hpool__win *e = &c->win[i];
-	struct hpool__win probe = { .seg = e->seg };
+	struct hpool__win probe = { .seg = e->seg, .count = e->count };
 	struct hpool__seg *s = e->seg;
 	bool mine;
 
-	hpool__seg_cancel(s, HPOOL_ECANCELED);
+	hpool__seg_cancel(s, e->count, HPOOL_ECANCELED);
 	mine = hpool__seg_unpublish(p, s, e->slot);
 	free(e->taken);
 	memmove(&c->win[i], &c->win[i + 1],
@@ -397,11 +413,14 @@ static int issue(struct hpool__call *c)
 		       k * c->in_size);
 	s->out = c->copy_out ? (char *)s + c->out_off :
 			       c->out + c->issued * c->out_size;
+	if (c->copy_out)
+		hpool__guard_set((char *)s + c->guard_off);
 	e = &c->win[c->wcount];
 	memset(e, 0, sizeof(*e));
 	e->seg = s;
-	e->first = s->first;
-	e->count = s->count;
+	e->first = c->issued;
+	e->count = (uint32_t)k;
+	e->out = s->out;
 	if (!c->ordered && !c->out) { /* unordered imap */
 		e->taken = calloc((k + 63) / 64, sizeof(uint64_t));
 		if (!e->taken) {
@@ -452,7 +471,8 @@ static bool call_moved(void *arg)
 		/* Nobody will claim the rest: it fails, as a dead worker's
 		 * items do. */
 		for (k = 0; k < a->c->wcount; k++)
-			hpool__seg_cancel(a->c->win[k].seg, HPOOL_ECRASH);
+			hpool__seg_cancel(a->c->win[k].seg,
+					  a->c->win[k].count, HPOOL_ECRASH);
 		return true;
 	}
 	for (k = 0; k < a->c->wcount; k++) {
@@ -466,15 +486,15 @@ static bool call_moved(void *arg)
 			continue;
 		}
 		hpool__win_scan(e);
-		if (e->done != a->seen[k] || e->done == e->seg->count)
+		if (e->done != a->seen[k] || e->done == e->count)
 			return true;
 		/* Unordered: any finished item past the cursor counts. */
-		if (e->taken && e->done < e->seg->count) {
+		if (e->taken && e->done < e->count) {
 			uint32_t j, end = atomic_load_explicit(
 				&e->seg->next, memory_order_relaxed);
 
-			if (end > e->seg->count)
-				end = e->seg->count;
+			if (end > e->count)
+				end = e->count;
 			for (j = e->done + 1; j < end; j++)
 				if (!(e->taken[j / 64] >> (j % 64) & 1) &&
 				    (atomic_load_explicit(&e->seg->res[j],

@@ -75,7 +75,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		 hpool_future **fut)
 {
 	bool copy_ctx;
-	size_t soff, ioff, ooff, total;
+	size_t soff, ioff, ooff, goff, total;
 	struct hpool__seg *s;
 	struct hpool__job *job;
 	hpool_future *f;
@@ -100,7 +100,8 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 			       HPOOL__CACHELINE);
 	ioff = hpool__align_up(soff + sizeof(*s) + sizeof(uint64_t), 16);
 	ooff = hpool__align_up(ioff + in_size, 16);
-	total = ooff + out_size;
+	goff = hpool__align_up(ooff + out_size, 8);
+	total = goff + HPOOL__GUARD_FUT; /* the guard: pool.h */
 	f = calloc(1, sizeof(*f));
 	b = f ? hpool__alloc(p, total) : NULL;
 	if (!b) {
@@ -129,6 +130,9 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		s->in = b + ioff;
 	}
 	s->out = b + ooff;
+	f->out = b + ooff;
+	f->guard = b + goff;
+	hpool__guard_set(f->guard);
 	f->pool = p;
 	f->block = b;
 	f->job = job;
@@ -149,12 +153,20 @@ out:
 	return e;
 }
 
+/* The item's status; -EFAULT when its task wrote past its out item. */
+static int fut_status(const hpool *p, const hpool_future *f)
+{
+	int st = hpool__item_status(p, f->seg, 0);
+
+	return st == 0 && !hpool__guard_ok(f->guard) ? -EFAULT : st;
+}
+
 static bool fut_done(void *arg)
 {
 	hpool_future *f = arg;
 
 	if (!fut_finished(f) && hpool__workers_gone(f->pool))
-		hpool__seg_cancel(f->seg, HPOOL_ECRASH); /* never runs */
+		hpool__seg_cancel(f->seg, 1, HPOOL_ECRASH); /* never runs */
 	return fut_finished(f) ||
 	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
 }
@@ -193,13 +205,13 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "
 				   "%lld ns", (long long)timeout_ns);
 	}
-	st = hpool__item_status(p, f->seg, 0);
+	st = fut_status(p, f);
 	if (st)
 		hpool__explain(p, f->seg, 0, st, "hpool_wait");
 	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
-		memcpy(out, f->seg->out, f->out_size);
+		memcpy(out, f->out, f->out_size);
 	fut_unlink(f);
-	hpool__seg_cancel(f->seg, st); /* terminated: never runs now */
+	hpool__seg_cancel(f->seg, 1, st); /* terminated: never runs now */
 	fut_release(p, f);
 	hpool__leave(p);
 	free(f);
@@ -348,12 +360,12 @@ void hpool__detach_futures(hpool *p)
 			free(f);
 			continue;
 		}
-		f->status = hpool__item_status(p, f->seg, 0);
+		f->status = fut_status(p, f);
 		if (f->out_size && fut_finished(f) &&
 		    f->status != HPOOL_ECANCELED) {
 			f->result = malloc(f->out_size);
 			if (f->result)
-				memcpy(f->result, f->seg->out, f->out_size);
+				memcpy(f->result, f->out, f->out_size);
 		}
 		f->pool = NULL;
 	}

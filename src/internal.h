@@ -153,6 +153,9 @@ HPOOL_INTERNAL void hpool__shm_destroy(struct hpool__shm *shm);
  * pages go back to the system when freed. Return: NULL when exhausted. */
 HPOOL_INTERNAL void *hpool__shm_alloc(struct hpool__shm *shm, size_t size);
 HPOOL_INTERNAL void hpool__shm_free(struct hpool__shm *shm, void *p);
+/* How many free lists were dropped because a wild write broke them
+ * (they leak; nothing aborts). Tests and diagnostics. */
+HPOOL_INTERNAL uint64_t hpool__shm_dropped(const struct hpool__shm *shm);
 /* True when [p, p+len) lies inside the region. */
 HPOOL_INTERNAL bool hpool__shm_contains(const struct hpool__shm *shm,
 					const void *p, size_t len);

@@ -26,7 +26,8 @@ static void judge(struct hpool__call *c, const struct hpool__seg *s,
 		v->first_bad = index;
 		/* A task's own code is in status[]; map says ETASK. */
 		v->ret = st == HPOOL_ECRASH || st == HPOOL_ECANCELED ||
-				 st == -ETIMEDOUT || st == HPOOL_ECLOSED ?
+				 st == -ETIMEDOUT || st == HPOOL_ECLOSED ||
+				 st == -EFAULT ?
 			 st : HPOOL_ETASK;
 		if (s)
 			hpool__explain(c->pool, s, index, st, "hpool_map");
@@ -37,10 +38,18 @@ static void judge(struct hpool__call *c, const struct hpool__seg *s,
  * copy its results out, give it back. */
 static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 {
-	struct hpool__seg *s = c->win[k].seg;
+	struct hpool__win *e = &c->win[k];
+	struct hpool__seg *s = e->seg;
 	uint32_t i;
 
-	for (i = 0; i < s->count; i++) {
+	if (!hpool__win_guard_ok(c, e)) {
+		for (i = 0; i < e->count; i++)
+			judge(c, s, e->first + i, -EFAULT, v);
+		c->harvested += e->count;
+		hpool__win_retire(c, k);
+		return;
+	}
+	for (i = 0; i < e->count; i++) {
 		/* Pairs with the release store of res[i]; the common case
 		 * (done, status 0, no status array) costs one load. */
 		uint64_t r = atomic_load_explicit(&s->res[i],
@@ -48,12 +57,12 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 
 		if (r == HPOOL__RES(0) && !c->status)
 			continue;
-		judge(c, s, s->first + i, hpool__item_status(c->pool, s, i), v);
+		judge(c, s, e->first + i, hpool__item_status(c->pool, s, i), v);
 	}
 	if (c->copy_out)
-		memcpy(c->out + s->first * c->out_size, s->out,
-		       (size_t)s->count * c->out_size);
-	c->harvested += s->count;
+		memcpy(c->out + e->first * c->out_size, e->out,
+		       (size_t)e->count * c->out_size);
+	c->harvested += e->count;
 	hpool__win_retire(c, k);
 }
 
@@ -289,10 +298,12 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 			struct hpool__win *w = &c->win[k];
 
 			st = hpool__item_status(c->pool, w->seg, (uint32_t)j);
+			if (!hpool__win_guard_ok(c, w))
+				st = -EFAULT;
 			if (index)
 				*index = w->first + (size_t)j;
 			if (out && c->out_size)
-				memcpy(out, w->seg->out + (size_t)j *
+				memcpy(out, w->out + (size_t)j *
 					       c->out_size, c->out_size);
 			if (c->status)
 				c->status[w->first + (size_t)j] = st;

@@ -34,6 +34,32 @@
 
 struct hpool__call;
 
+/* Guard space after the results of a segment (map, imap) and of a
+ * future: a task that writes past its out item writes here first, never
+ * into the library's structures next in the region, as long as it
+ * overruns by less than this. The caller fills the guard's first line with
+ * a canary when it lays the cell out and checks it before it trusts the
+ * results: a changed canary fails the items with -EFAULT. Only the first
+ * line is checked: an overrun is contiguous, so it writes that first. */
+#define HPOOL__GUARD_SEG 4096
+#define HPOOL__GUARD_FUT 1024
+#define HPOOL__CANARY 0x7e6870676f6f6c7eull /* "~hpgool~" */
+
+static inline void hpool__guard_set(void *g)
+{
+	for (unsigned i = 0; i < HPOOL__CACHELINE / 8; i++)
+		((uint64_t *)g)[i] = HPOOL__CANARY;
+}
+
+static inline bool hpool__guard_ok(const void *g)
+{
+	uint64_t x = 0;
+
+	for (unsigned i = 0; i < HPOOL__CACHELINE / 8; i++)
+		x |= ((const volatile uint64_t *)g)[i] ^ HPOOL__CANARY;
+	return !x;
+}
+
 struct hpool {
 	uint32_t magic;
 	unsigned fork_gen;      /* hpool__fork_gen() at create */
@@ -74,6 +100,9 @@ struct hpool__win {
 	struct hpool__seg *seg;
 	size_t first;           /* the segment's first item and count, kept */
 	uint32_t count;         /* here too: read after a detach */
+	char *out;              /* its results: the caller never reads the
+				   region's copies of first, count, out (a
+				   task may have written over them) */
 	unsigned slot;          /* where it is published */
 	uint32_t done;          /* items [0, done) were seen finished */
 	uint32_t handed;        /* imap: items handed out */
@@ -95,6 +124,7 @@ struct hpool__call {
 	uint32_t chunk;         /* fixed claim size, 0 guided */
 	size_t issued, harvested;
 	size_t seg_items, seg_bytes, in_off, out_off;
+	size_t guard_off;       /* copy_out: the guard after the results */
 	struct hpool__win *win; /* segments in flight, in issue order */
 	unsigned wcap, wcount;
 	void **cells;           /* free cells */
@@ -112,6 +142,8 @@ struct hpool_future {
 	void *block;            /* region: job, ctx copy, segment, in, out */
 	struct hpool__job *job;
 	struct hpool__seg *seg;
+	char *out;              /* its result (the caller's own pointer) */
+	char *guard;            /* the guard after it (HPOOL__GUARD_FUT) */
 	unsigned slot;
 	size_t out_size;
 	bool dropped;           /* hpool_future_free while it ran */
@@ -187,8 +219,10 @@ HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,
 /* Has every worker slot retired (init failed or crashed for good)? Work
  * nobody claimed will then never run: callers fail it. */
 HPOOL_INTERNAL bool hpool__workers_gone(hpool *p);
-/* Claim whatever of s nobody claimed yet and finish it with `code`. */
-HPOOL_INTERNAL void hpool__seg_cancel(struct hpool__seg *s, int code);
+/* Claim whatever of s's `count` items (the caller's own copy of the
+ * count) nobody claimed yet and finish it with `code`. */
+HPOOL_INTERNAL void hpool__seg_cancel(struct hpool__seg *s, uint32_t count,
+				      int code);
 /* Inline backends: run every item of s in the calling thread, stopping
  * between items when the pool is terminated. */
 HPOOL_INTERNAL void hpool__seg_run_inline(hpool *p, struct hpool__seg *s);
@@ -247,6 +281,10 @@ HPOOL_INTERNAL int hpool__call_wait(struct hpool__call *c, int i,
 HPOOL_INTERNAL bool hpool__win_complete(struct hpool__win *e);
 /* Advance entry i's cursor over finished items. Return: true when every
  * item of its segment is finished. */
+/* Are window entry e's results trustworthy: its guard intact? (Always,
+ * when the results are written in place.) */
+HPOOL_INTERNAL bool hpool__win_guard_ok(const struct hpool__call *c,
+					const struct hpool__win *e);
 HPOOL_INTERNAL bool hpool__win_scan(struct hpool__win *e);
 /* Give back window entry i (its segment done, or the call ends):
  * cancel what nobody claimed, take the segment back, keep its cell.

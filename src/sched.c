@@ -258,18 +258,18 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 	return !hazard(p->sh, s);
 }
 
-void hpool__seg_cancel(struct hpool__seg *s, int code)
+void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)
 {
 	/* Claim everything left, as a claimer would: nobody runs it. */
-	uint32_t k = atomic_fetch_add_explicit(&s->next, s->count,
+	uint32_t k = atomic_fetch_add_explicit(&s->next, count,
 					       memory_order_relaxed);
 
-	for (uint32_t i = k; i < s->count; i++)
+	for (uint32_t i = k; i < count; i++)
 		/* Pairs with the caller's acquire load of res. */
 		atomic_store_explicit(&s->res[i], HPOOL__RES(code),
 				      memory_order_release);
-	if (k < s->count)
-		atomic_fetch_add_explicit(&s->finished, s->count - k,
+	if (k < count)
+		atomic_fetch_add_explicit(&s->finished, count - k,
 					  memory_order_release);
 }
 

@@ -143,6 +143,7 @@ struct hpool__shm {
 	uint64_t off_mask;
 	/* written by everyone */
 	_Atomic size_t hint HPOOL__ALIGNED; /* next-fit start page (relaxed) */
+	_Atomic uint64_t dropped; /* free lists dropped as wild (class_drop) */
 	struct shm_class cls[NCLASS];
 };
 
@@ -379,24 +380,58 @@ static void class_push(struct hpool__shm *shm, unsigned c, char *first,
 		memory_order_relaxed));
 }
 
+/* Could idx be a block of class c: in the arena, on a page of c's runs,
+ * on a block boundary? (Runs start on pages and a class size divides the
+ * page, so blocks are aligned to their size.) */
+static bool block_plausible(const struct hpool__shm *shm, unsigned c,
+			    uint64_t idx)
+{
+	uint64_t lo = grain_idx(shm, arena_of(shm));
+	uint64_t g = idx - lo;
+
+	if (idx < lo || g >= shm->npages * GRAINS_PER_PAGE ||
+	    (g & ((class_size(c) >> GRAIN_SHIFT) - 1)))
+		return false;
+	return atomic_load_explicit(&meta_of(shm)[g / GRAINS_PER_PAGE],
+				    memory_order_relaxed) == (META_SMALL | c);
+}
+
+/* A free list that leads to something that is not a free block of its
+ * class: a task wrote over a free block's link (past its out item, or
+ * after a free). The list is dropped from the head it was read at: its
+ * blocks leak, but nothing follows the wild link and no process aborts.
+ * Return: true when the drop (or someone else's change of the head)
+ * happened and the caller reads the head again. */
+static bool class_drop(struct hpool__shm *shm, unsigned c, uint64_t *h)
+{
+	_Atomic uint64_t *head = &shm->cls[c].head;
+
+	if (atomic_compare_exchange_strong_explicit(
+		    head, h, head_next(shm, *h, 0), memory_order_acq_rel,
+		    memory_order_acquire))
+		atomic_fetch_add_explicit(&shm->dropped, 1,
+					  memory_order_relaxed);
+	return true;
+}
+
 /* Pop a block of class c, or NULL when the class is empty (Q). */
 static char *class_pop(struct hpool__shm *shm, unsigned c)
 {
 	_Atomic uint64_t *head = &shm->cls[c].head;
 	/* Acquire: pairs with the release CAS of class_push (P). */
 	uint64_t h = atomic_load_explicit(head, memory_order_acquire);
-	uint64_t lo = grain_idx(shm, arena_of(shm));
-	uint64_t hi = lo + shm->npages * GRAINS_PER_PAGE;
 
 	for (;;) {
 		uint64_t idx = h & shm->off_mask, nh;
 
 		if (!idx)
 			return NULL;
-		/* Only a write after free can put a wild index on a list. */
-		if (idx < lo || idx >= hi)
-			HPOOL__DIE("shm: free list corrupted "
-				   "(a block written after free?)");
+		/* Only a wild write can put such an index on a list. */
+		if (!block_plausible(shm, c, idx)) {
+			class_drop(shm, c, &h);
+			h = atomic_load_explicit(head, memory_order_acquire);
+			continue;
+		}
 		/* May be stale if idx was popped meanwhile: the tag in h
 		 * then fails the CAS. */
 		nh = head_next(shm, h, load_next(grain_ptr(shm, idx)));
@@ -471,8 +506,15 @@ static void *small_alloc(struct hpool__shm *shm, size_t size)
 		w = live_bit(shm, b, &mask);
 		/* Relaxed (B): the pop's acquire already orders the block. */
 		if (atomic_fetch_or_explicit(w, mask, memory_order_relaxed) &
-		    mask)
-			HPOOL__DIE("shm: a live block was on a free list");
+		    mask) {
+			/* A live block on a free list: a wild link (see
+			 * class_drop). Its owner keeps it; the list goes. */
+			uint64_t h = atomic_load_explicit(
+				&shm->cls[c].head, memory_order_acquire);
+
+			class_drop(shm, c, &h);
+			continue;
+		}
 		HPOOL__FAULT(HPOOL__F_SHM_MARKED);
 		return b;
 	}
@@ -653,8 +695,8 @@ int hpool__shm_release(struct hpool__shm *shm, void *p)
 		uint64_t mask;
 		_Atomic uint64_t *w;
 
-		if (c >= NCLASS)
-			HPOOL__DIE("shm: page label corrupted");
+		if (c >= NCLASS) /* a wild write into the labels */
+			return -EINVAL;
 		if (off & (class_size(c) - 1))
 			return -EINVAL;
 		w = live_bit(shm, p, &mask);
@@ -708,4 +750,10 @@ bool hpool__shm_is_block(const struct hpool__shm *shm, const void *p)
 	return atomic_load_explicit(live_bit(shm, p, &mask),
 				    memory_order_relaxed) &
 	       mask;
+}
+
+uint64_t hpool__shm_dropped(const struct hpool__shm *shm)
+{
+	return atomic_load_explicit(&((struct hpool__shm *)shm)->dropped,
+				    memory_order_relaxed);
 }

@@ -1106,6 +1106,59 @@ static void test_destroy_from_progress(void **st)
 	assert_int_equal(hpool_destroy(c.p), 0);
 }
 
+/* Item 15 writes 48 bytes past its 8-byte out item. */
+static int task_scribble(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+
+	(void)ctx;
+	if (x == 15)
+		memset((char *)out + 8, 0x5a, 48);
+	*(long *)out = x;
+	return 0;
+}
+
+/* A task that writes past its out item writes into the guard after the
+ * results, not over the library's structures: the items whose results
+ * are no longer trusted fail with -EFAULT, nothing hangs or crashes, and
+ * the pool goes on. Serial mode writes map results in place (into the
+ * caller's array, here with room after it); a future's result is in the
+ * region in every mode. */
+static void test_out_overrun(void **st)
+{
+	hpool *p = make_pool(2);
+	long in[16], out[16 + 8], v = 15, w = -1;
+	int status[16], m;
+	hpool_map_opts o = { .status = status };
+	hpool_future *f;
+
+	(void)st;
+	for (int i = 0; i < 16; i++)
+		in[i] = i;
+	m = hpool_map(p, task_scribble, NULL, 0, in, sizeof(long), out,
+		      sizeof(long), 16, &o);
+	if (g_mode == HPOOL_MODE_SERIAL) {
+		assert_int_equal(m, 0);
+	} else {
+		assert_int_equal(m, -EFAULT);
+		assert_non_null(strstr(hpool_last_error(),
+				       "wrote past its out item"));
+		for (int i = 0; i < 16; i++) /* one segment: all of it */
+			assert_int_equal(status[i], -EFAULT);
+	}
+	assert_int_equal(hpool_submit(p, task_scribble, NULL, 0, &v,
+				      sizeof(long), sizeof(long), &f), 0);
+	assert_int_equal(hpool_wait(f, &w, -1), -EFAULT);
+	/* the pool goes on */
+	for (int i = 0; i < 16; i++)
+		in[i] = i + 16;
+	assert_int_equal(hpool_map(p, task_scribble, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), 16, &o), 0);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(out[i], i + 16);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* ---- concurrency, forks, orphans --------------------------------------- */
 
 struct conc_arg {
@@ -1935,6 +1988,7 @@ int main(void)
 		cmocka_unit_test(test_terminate_destroy_race),
 		cmocka_unit_test(test_terminate_from_progress),
 		cmocka_unit_test(test_destroy_from_progress),
+		cmocka_unit_test(test_out_overrun),
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),

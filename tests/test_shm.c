@@ -563,6 +563,50 @@ static void test_contains_is_block(void **state)
  * ignores it, hpool_shm_free reports it). Of two frees of one block
  * exactly one succeeds, even at the same time.
  */
+/* A task that writes past its block over a free neighbour's link (or a
+ * write after free) leaves a wild index on a free list. The allocator
+ * drops that list (its blocks leak) instead of following the link or
+ * aborting, and goes on handing out sound, distinct blocks. Both wild
+ * kinds: an index out of the arena, and one that names a live block. */
+static void test_wild_free_link(void **state)
+{
+	struct hpool__shm *shm = make(MIB);
+	char *a[4], *live, *b[8];
+
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		uint64_t before = hpool__shm_dropped(shm);
+
+		for (int i = 0; i < 4; i++)
+			assert_non_null(a[i] = hpool__shm_alloc(shm, 100));
+		assert_non_null(live = hpool__shm_alloc(shm, 100));
+		fill(live, 100, 7);
+		hpool__shm_free(shm, a[1]);
+		hpool__shm_free(shm, a[2]); /* the list: a[2] -> a[1] -> ... */
+		/* the overrun of a[2]'s neighbour: a[2]'s link */
+		if (kind == 0)
+			memset(a[2], 0x5a, 8);
+		else /* a link to the live block's granule */
+			memcpy(a[2], &(uint64_t){ (uint64_t)(uintptr_t)
+				(live - (char *)shm) >> 4 }, 8);
+		for (int i = 0; i < 8; i++) {
+			assert_non_null(b[i] = hpool__shm_alloc(shm, 100));
+			assert_true(b[i] != live);
+			for (int j = 0; j < i; j++)
+				assert_true(b[i] != b[j]);
+			fill(b[i], 100, 9);
+		}
+		assert_true(holds(live, 100, 7));
+		assert_true(hpool__shm_dropped(shm) > before);
+		for (int i = 0; i < 8; i++)
+			hpool__shm_free(shm, b[i]);
+		hpool__shm_free(shm, live);
+		hpool__shm_free(shm, a[0]);
+		hpool__shm_free(shm, a[3]);
+	}
+	hpool__shm_destroy(shm);
+}
+
 static void test_bad_free(void **state)
 {
 	struct hpool__shm *shm = make(MIB);
@@ -1150,6 +1194,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_exhaust_recover),
 		cmocka_unit_test(test_contains_is_block),
 		cmocka_unit_test(test_bad_free),
+		cmocka_unit_test(test_wild_free_link),
 		cmocka_unit_test(test_double_free_race),
 		cmocka_unit_test(test_memory_returned),
 		cmocka_unit_test_teardown(test_memory_returned_by_child,
