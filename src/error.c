@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#ifdef HAVE_SYS_PIDFD_H
+#include <sys/pidfd.h>
+#endif
 
 #define ERRBUF_SIZE 512
 
@@ -88,51 +92,18 @@ bool hpool__is_stop_signal(int sig)
 
 const char *hpool__signame(int sig, char *buf, size_t len)
 {
-	/* A switch, not an array indexed by number: signal numbers differ
-	 * between architectures, the names do not. */
-	switch (sig) {
-	case SIGHUP: return "SIGHUP";
-	case SIGINT: return "SIGINT";
-	case SIGQUIT: return "SIGQUIT";
-	case SIGILL: return "SIGILL";
-	case SIGTRAP: return "SIGTRAP";
-	case SIGABRT: return "SIGABRT";
-	case SIGBUS: return "SIGBUS";
-	case SIGFPE: return "SIGFPE";
-	case SIGKILL: return "SIGKILL";
-	case SIGUSR1: return "SIGUSR1";
-	case SIGSEGV: return "SIGSEGV";
-	case SIGUSR2: return "SIGUSR2";
-	case SIGPIPE: return "SIGPIPE";
-	case SIGALRM: return "SIGALRM";
-	case SIGTERM: return "SIGTERM";
-#ifdef SIGSTKFLT
-	case SIGSTKFLT: return "SIGSTKFLT";
-#endif
-	case SIGCHLD: return "SIGCHLD";
-	case SIGCONT: return "SIGCONT";
-	case SIGSTOP: return "SIGSTOP";
-	case SIGTSTP: return "SIGTSTP";
-	case SIGTTIN: return "SIGTTIN";
-	case SIGTTOU: return "SIGTTOU";
-	case SIGURG: return "SIGURG";
-	case SIGXCPU: return "SIGXCPU";
-	case SIGXFSZ: return "SIGXFSZ";
-	case SIGVTALRM: return "SIGVTALRM";
-	case SIGPROF: return "SIGPROF";
-	case SIGWINCH: return "SIGWINCH";
-	case SIGIO: return "SIGIO";
-#ifdef SIGPWR
-	case SIGPWR: return "SIGPWR";
-#endif
-	case SIGSYS: return "SIGSYS";
-	default: break;
-	}
+	const char *a = NULL;
+
 	if (!buf || len == 0)
 		return "unknown signal";
+#ifdef HAVE_SIGABBREV_NP
+	a = sigabbrev_np(sig); /* "SEGV"; NULL for real-time signals */
+#endif
+	if (a)
+		snprintf(buf, len, "SIG%s", a);
 	/* SIGRTMIN is a function call in glibc (the C library keeps a few
-	 * real-time signals for itself), so it cannot be a case label. */
-	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+	 * real-time signals for itself). */
+	else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
 		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else
 		snprintf(buf, len, "signal %d", sig);
@@ -226,4 +197,13 @@ const char *hpool_last_error(void)
 void hpool__exit(int code)
 {
 	_exit(code);
+}
+
+int hpool__pidfd_open(int pid)
+{
+#ifdef HAVE_PIDFD_OPEN
+	return pidfd_open(pid, 0);
+#else
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
 }

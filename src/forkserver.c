@@ -34,7 +34,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,11 +71,6 @@ static bool fs_up(void)
 		return false;
 	}
 	return true;
-}
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 /* Send `len` bytes and `nfd` descriptors in one message. */
@@ -149,7 +143,7 @@ static void __attribute__((noreturn)) supervisor_child(const struct fs_req *r,
 
 static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 {
-	int owner_fd = pidfd_open(owner), sfd;
+	int owner_fd = hpool__pidfd_open(owner), sfd;
 	sigset_t set;
 
 	prctl(PR_SET_NAME, "hpool-forksrv");
@@ -206,7 +200,7 @@ static void __attribute__((noreturn)) server_main(int sock, pid_t owner)
 			/* Not reaped yet (that happens in this loop), so the
 			 * pidfd names this child even if it already died. */
 			rep = pid;
-			reply[0] = pidfd_open(pid);
+			reply[0] = hpool__pidfd_open(pid);
 			if (reply[0] < 0)
 				rep = -errno;
 		}

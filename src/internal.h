@@ -55,9 +55,13 @@ HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
 /* Leave a process of the library's (worker, supervisor, fork server):
  * _exit(code), after a leak check in sanitizer builds. */
 HPOOL_INTERNAL void hpool__exit(int code) __attribute__((noreturn));
-/* Name of a signal ("SIGSEGV"); "signal N" style text for unknown ones is
- * written to buf. Context: any thread. */
+/* Name of a signal ("SIGSEGV", "SIGRTMIN+3", "signal N"), written to buf
+ * (truncated to len); "unknown signal" without a buffer. Context: any
+ * thread. */
 HPOOL_INTERNAL const char *hpool__signame(int sig, char *buf, size_t len);
+/* A pidfd for pid (glibc's pidfd_open, else the syscall). Return: the fd
+ * or -1 with errno. */
+HPOOL_INTERNAL int hpool__pidfd_open(int pid);
 /* SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU (no process dies of these). */
 HPOOL_INTERNAL bool hpool__is_stop_signal(int sig);
 

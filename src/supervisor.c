@@ -34,7 +34,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,7 +425,7 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 
 	prctl(PR_SET_NAME, "hpool-sup");
 	hpool__own_signals();
-	s.pidfd = (int)syscall(SYS_pidfd_open, owner, 0);
+	s.pidfd = hpool__pidfd_open(owner);
 	/* The caller is already gone? (A fork-server supervisor's parent is
 	 * the server, so only the pidfd can tell; without pidfds, the
 	 * parent check.) */
