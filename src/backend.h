@@ -24,6 +24,8 @@
 
 #include "shared.h"
 
+#include <pthread.h>
+
 /* What a backend sees of a pool (private memory of the caller). */
 struct hpool__workers {
 	const struct hpool__backend *ops;
@@ -37,6 +39,11 @@ struct hpool__workers {
 	bool refuse_threaded;         /* start: refuse that hazard instead
 					 (-EDEADLK) */
 	void *priv;                   /* the backend's own state */
+	/* Readers of priv (lost, poke, pids) hold it for reading; restart
+	 * and stop for writing (restart.c). */
+	pthread_rwlock_t lock;
+	int lost_pid;                 /* the last supervisor that died */
+	unsigned restarts;            /* supervisors restarted */
 };
 
 struct hpool__backend {
@@ -67,6 +74,10 @@ struct hpool__backend {
 	/* A call with a per-item timeout began: the backend that enforces
 	 * timeouts looks again. NULL: nothing to do. */
 	void (*poke)(struct hpool__workers *wk);
+	/* What ran the workers died (lost), its workers are gone and their
+	 * records repaired (restart.c): start it again over the same region.
+	 * NULL: it cannot be restarted. Return: 0 or -errno. */
+	int (*restart)(struct hpool__workers *wk);
 	/* Tests: the pids this backend runs (supervisor first, then the
 	 * workers). NULL: none (threads, serial). Return: how many. */
 	int (*pids)(const struct hpool__workers *wk, int *pids, unsigned max);
@@ -85,6 +96,7 @@ HPOOL_INTERNAL void hpool__sup_backend_stop(struct hpool__workers *wk,
 					    bool now);
 HPOOL_INTERNAL bool hpool__sup_backend_lost(struct hpool__workers *wk);
 HPOOL_INTERNAL void hpool__sup_backend_poke(struct hpool__workers *wk);
+HPOOL_INTERNAL int hpool__sup_backend_restart(struct hpool__workers *wk);
 HPOOL_INTERNAL int hpool__sup_backend_pids(const struct hpool__workers *wk,
 					   int *pids, unsigned max);
 

@@ -101,6 +101,18 @@ int hpool__sup_backend_pids(const struct hpool__workers *wk, int *pids,
 	return (int)n;
 }
 
+/* Reap the dead supervisor and fork a new one (restart.c repaired its
+ * workers' records). Shared with the fork-server backend. */
+int hpool__sup_backend_restart(struct hpool__workers *wk)
+{
+	struct hpool__sup *sup = wk->priv;
+
+	hpool__sup_join(sup);
+	sup->pid = 0;
+	sup->pidfd = -1;
+	return hpool__sup_start(wk->sh, wk->bind ? wk->topo : NULL, sup);
+}
+
 static void fork_release(struct hpool__workers *wk)
 {
 	free(wk->priv);
@@ -113,6 +125,7 @@ const struct hpool__backend hpool__backend_fork = {
 	.start = fork_start,
 	.stop = hpool__sup_backend_stop,
 	.lost = hpool__sup_backend_lost,
+	.restart = hpool__sup_backend_restart,
 	.poke = hpool__sup_backend_poke,
 	.pids = hpool__sup_backend_pids,
 	.release = fork_release,

@@ -81,6 +81,9 @@ const struct hpool__backend hpool__backend_forkserver = {
 	.start = fs_start,
 	.stop = hpool__sup_backend_stop,
 	.lost = hpool__sup_backend_lost,
+	/* The new supervisor is forked by the caller itself (the region
+	 * is a shared mapping it holds): the fork server may be gone. */
+	.restart = hpool__sup_backend_restart,
 	.poke = hpool__sup_backend_poke,
 	.pids = hpool__sup_backend_pids,
 	.release = fs_release,

@@ -9,6 +9,7 @@
  * bounded by the window (WINDOW_SEGS segments), whatever n is.
  */
 #include "pool.h"
+#include "claim.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -26,7 +27,14 @@ void hpool__explain(const hpool *p, const struct hpool__seg *c,
 	char sb[32];
 
 	if (st == HPOOL_ECRASH && c->crash_pid > 0) {
-		if (hpool__is_stop_signal(c->crash_sig))
+		if (c->crash_exit == HPOOL__EXIT_WITH_SUP)
+			hpool__set_error("%s: item %zu failed: the pool's "
+					 "supervisor (pid %d) died, and worker "
+					 "%d (pid %d) with it; a new supervisor "
+					 "runs the rest", fn, index,
+					 p->wk.lost_pid, c->crash_worker,
+					 c->crash_pid);
+		else if (hpool__is_stop_signal(c->crash_sig))
 			hpool__set_error("%s: item %zu failed: worker %d (pid "
 					 "%d) was stopped by %s; a stopped "
 					 "worker is killed and replaced", fn,
@@ -131,8 +139,8 @@ void hpool__call_register(struct hpool__call *c)
 		atomic_fetch_add_explicit(&p->sh->timeouts, 1,
 					  memory_order_relaxed);
 	pthread_mutex_unlock(&p->lock);
-	if (c->job->timeout_ns && p->wk.ops->poke)
-		p->wk.ops->poke(&p->wk);
+	if (c->job->timeout_ns)
+		hpool__wk_poke(p);
 }
 
 static int validate(hpool_fn fn, const void *ctx, size_t ctx_size,

@@ -17,6 +17,9 @@ struct hpool__death {
 	struct hpool__seg *kill_seg; /* a timeout kill's overdue item, or NULL */
 	uint32_t kill_item;
 };
+/* death.exit_status of a worker killed by its supervisor's death (the
+ * caller repairs it: restart.c); -1 is "killed by a signal". */
+#define HPOOL__EXIT_WITH_SUP (-2)
 
 /* A published segment with items left to claim, looking from slot `from`,
  * those of publisher `prefer` first (0: no preference).

@@ -42,6 +42,7 @@ static void pool_free(hpool *p, bool unmap)
 	if (p->wk.topo)
 		hpool__topo_close(p->wk.topo);
 	pthread_mutex_destroy(&p->lock);
+	pthread_rwlock_destroy(&p->wk.lock);
 	hpool__handle_retire(p);
 }
 
@@ -167,6 +168,7 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->mode = s.mode;
 	p->shm_size = s.shm_size;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_rwlock_init(&p->wk.lock, NULL);
 	p->wk.ops = hpool__backend_for(&s);
 	p->wk.bind = s.bind != 0;
 	p->wk.refuse_threaded = s.threaded_fork == 1;
@@ -271,7 +273,7 @@ static int finish(hpool *p, bool now, const char *name)
 	atomic_store_explicit(&p->sh->closing,
 			      now ? HPOOL__CLOSE_NOW : HPOOL__CLOSE_DRAIN,
 			      memory_order_release);
-	p->wk.ops->stop(&p->wk, now);
+	hpool__wk_stop(p, now);
 	if (now) {
 		/* Calls in other threads see `terminated` and return. */
 		hpool__wake_all(p->sh);
@@ -320,7 +322,7 @@ unsigned hpool_workers(const hpool *p)
 HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 int hpool__pool_pids(const hpool *p, int *pids, unsigned max)
 {
-	if (hpool__check(p, "hpool__pool_pids") || !p->wk.ops->pids)
+	if (hpool__check(p, "hpool__pool_pids"))
 		return 0;
-	return p->wk.ops->pids(&p->wk, pids, max);
+	return hpool__wk_pids(p, pids, max);
 }

@@ -5,6 +5,7 @@
  *   handle.c     handles: checked and counted in by every public call,
  *                quarantined after destroy; the fork generation
  *   lifecycle.c  hpool_create, hpool_destroy, hpool_terminate
+ *   restart.c    a dead supervisor replaced; the lock on the backend state
  *   sched.c      the publisher's side of pull scheduling: publish a
  *                segment, take it back, cancel it, run it inline; waiting
  *                on the pool's events
@@ -195,6 +196,17 @@ HPOOL_INTERNAL void hpool__leave(hpool *p);
 HPOOL_INTERNAL unsigned hpool__calls_here(const hpool *p);
 /* lifecycle.c: the last part of a terminate, run by the last call out. */
 HPOOL_INTERNAL void hpool__finish_free(hpool *p);
+
+/* ---- restart.c: the backend's state, read while a restart may replace
+ * it ---- */
+HPOOL_INTERNAL bool hpool__wk_lost(hpool *p);
+HPOOL_INTERNAL void hpool__wk_poke(hpool *p);
+HPOOL_INTERNAL int hpool__wk_pids(const hpool *p, int *pids, unsigned max);
+HPOOL_INTERNAL void hpool__wk_stop(hpool *p, bool now);
+/* Replace a dead supervisor: repair what its workers held, start a new
+ * one. Return: 0 (restarted, or another thread did), -ECANCELED (the pool
+ * is stopping), -ENOTSUP (the backend cannot), or the start's error. */
+HPOOL_INTERNAL int hpool__wk_restart(hpool *p);
 
 /* ---- sched.c ---- */
 

@@ -17,8 +17,7 @@ int hpool__backend_pid(const hpool *p)
 {
 	int pid = 0;
 
-	if (p->wk.ops->pids)
-		p->wk.ops->pids(&p->wk, &pid, 1);
+	hpool__wk_pids(p, &pid, 1);
 	return pid;
 }
 
@@ -105,8 +104,13 @@ int hpool__pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 		e = hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS, end);
 		if (!e || end == deadline_ns)
 			return e;
-		if (p->wk.ops->lost(&p->wk)) {
+		if (hpool__wk_lost(p)) {
 			int zero = 0;
+
+			/* A new supervisor takes the rest; only what its
+			 * workers were running failed (restart.c). */
+			if (!hpool__wk_restart(p))
+				continue;
 
 			if (atomic_compare_exchange_strong(&p->terminated,
 							   &zero,

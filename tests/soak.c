@@ -22,6 +22,11 @@
  *               failed nothing else. A failure on a pid never killed, or
  *               more failures than kills, breaks the bound too.
  *
+ * --any-process kills the supervisor too (about one kill in n+1, n
+ * workers): its workers die with it, the caller starts a new one; each
+ * worker that died with it is charged like a kill of its own (at most
+ * one failed item each), and the pool must go on as before.
+ *
  * At the end every worker slot must have a live worker again (the pool
  * keeps its worker count), a map with no kills must succeed entirely, and
  * hpool_destroy must return 0.
@@ -31,7 +36,7 @@
  * items); `make check` a short one (tests/soak-short.sh).
  *
  * Usage: soak [--kills N] [--items M] [--workers W] [--seed S]
- *             [--interval-us U] [--hang-s T]
+ *             [--interval-us U] [--hang-s T] [--any-process]
  * Prints one summary line and exits 0 only if every bound holds.
  */
 #include "hpool.h"
@@ -40,6 +45,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,6 +68,9 @@ static unsigned opt_kills = 30, opt_workers = 2, opt_interval_us = 4000;
 static size_t opt_items = 20000;
 static uint64_t opt_seed;
 static unsigned opt_hang_s = 120;
+static bool opt_any;                /* kill the supervisor too */
+static _Atomic unsigned n_events;   /* kills made (a supervisor's: one) */
+static _Atomic unsigned n_sup_kills;
 
 /* Read by the watchdog too (when it reports a hang): atomics. */
 static _Atomic size_t n_maps, n_items, n_lost, n_dup, n_ecrash, n_spurious,
@@ -111,10 +120,44 @@ static bool kill_worker(int sup, int pid, int sig)
 
 	if (fd < 0)
 		return false;
-	if (ppid_of(pid) == sup)
+	if (ppid_of(pid) == sup) /* for the supervisor: this process */
 		ok = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) == 0;
 	close(fd);
 	return ok;
+}
+
+/* SIGKILL the pool's supervisor (a child of this process) and wait until
+ * it is dead. Return: true when it was killed. */
+static bool kill_supervisor(int pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (ppid_of(pid) == getpid() &&
+	    syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0) {
+		ok = true;
+		while (poll(&pfd, 1, 5000) < 0 && errno == EINTR)
+			;
+	}
+	close(fd);
+	return ok;
+}
+
+/* Publish a kill record (the main thread charges failures to it). */
+static void record_kill(int pid, int sig)
+{
+	unsigned k = atomic_load_explicit(&n_kills, memory_order_relaxed);
+
+	if (k >= MAX_KILLS)
+		return;
+	kills[k].pid = pid;
+	kills[k].sig = sig;
+	kills[k].failed = 0;
+	/* Pairs with the main thread's acquire load of n_kills. */
+	atomic_store_explicit(&n_kills, k + 1, memory_order_release);
 }
 
 static void *killer(void *arg)
@@ -125,7 +168,6 @@ static void *killer(void *arg)
 	(void)arg;
 	while (!atomic_load(&killer_stop)) {
 		int pids[MAX_WORKERS + 1], n, w, pid, sig;
-		unsigned k;
 
 		if (!atomic_load(&in_map)) {
 			sleep_us(200);
@@ -140,6 +182,29 @@ static void *killer(void *arg)
 		n = hpool__pool_pids(g_pool, pids, MAX_WORKERS + 1);
 		if (n < 2)
 			continue;
+		if (opt_any && xorshift(&rng) % (uint64_t)n == 0) {
+			/* The supervisor; its workers die with it. */
+			int dead = pids[0];
+
+			if (!kill_supervisor(dead))
+				continue;
+			/* It is dead: the worker pids in the region are the
+			 * last ones it started (none is written after). */
+			n = hpool__pool_pids(g_pool, pids, MAX_WORKERS + 1);
+			for (w = 1; w < n; w++)
+				if (pids[w] > 0)
+					record_kill(pids[w], SIGKILL);
+			memset(last, 0, sizeof(last));
+			n_sup_kills++;
+			if (atomic_fetch_add(&n_events, 1) + 1 >= opt_kills)
+				break;
+			/* Until the caller restarts it, the pids are stale. */
+			while (!atomic_load(&killer_stop) &&
+			       hpool__pool_pids(g_pool, pids, 1) == 1 &&
+			       pids[0] == dead)
+				sleep_us(200);
+			continue;
+		}
 		w = 1 + (int)(xorshift(&rng) % (uint64_t)(n - 1));
 		pid = pids[w];
 		if (pid <= 0 || pid == last[w - 1])
@@ -148,13 +213,8 @@ static void *killer(void *arg)
 		if (!kill_worker(pids[0], pid, sig))
 			continue;
 		last[w - 1] = pid;
-		k = atomic_load_explicit(&n_kills, memory_order_relaxed);
-		kills[k].pid = pid;
-		kills[k].sig = sig;
-		kills[k].failed = 0;
-		/* Pairs with the main thread's acquire load of n_kills. */
-		atomic_store_explicit(&n_kills, k + 1, memory_order_release);
-		if (k + 1 >= opt_kills || k + 1 >= MAX_KILLS)
+		record_kill(pid, sig);
+		if (atomic_fetch_add(&n_events, 1) + 1 >= opt_kills)
 			break;
 	}
 	return NULL;
@@ -422,15 +482,16 @@ static void summary(unsigned hangs)
 	printf("soak: maps=%zu items=%zu ecrash=%zu spurious=%zu errors=%zu "
 	       "workers_lost=%u seed=%" PRIu64 "\n", n_maps, n_items, n_ecrash,
 	       n_spurious, n_errors, n_workers_lost, opt_seed);
-	printf("soak: kills=%u hangs=%u lost=%zu duplicated=%zu "
-	       "failed_per_kill_max=%u\n", atomic_load(&n_kills), hangs, n_lost,
-	       n_dup, failed_per_kill_max);
+	printf("soak: kills=%u supervisor_kills=%u hangs=%u lost=%zu "
+	       "duplicated=%zu failed_per_kill_max=%u\n", atomic_load(&n_events),
+	       atomic_load(&n_sup_kills), hangs, n_lost, n_dup,
+	       failed_per_kill_max);
 }
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: soak [--kills N] [--items M] [--workers W] "
-		"[--seed S] [--interval-us U] [--hang-s T]\n");
+		"[--seed S] [--interval-us U] [--hang-s T] [--any-process]\n");
 	exit(2);
 }
 
@@ -458,10 +519,17 @@ int main(int argc, char **argv)
 	unsigned round = 0;
 
 	opt_seed = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
-	/* options come in pairs: --name value */
+	/* options come in pairs: --name value; --any-process alone */
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
 
+		if (!strcmp(a, "--any-process")) {
+			opt_any = true;
+			i--;
+			continue;
+		}
+		if (!v)
+			usage();
 		if (!strcmp(a, "--kills"))
 			opt_kills = (unsigned)num(v);
 		else if (!strcmp(a, "--items"))
@@ -515,7 +583,7 @@ int main(int argc, char **argv)
 
 	pthread_create(&wt, NULL, watchdog, NULL);
 	pthread_create(&kt, NULL, killer, NULL);
-	while (atomic_load(&n_kills) < opt_kills) {
+	while (atomic_load(&n_events) < opt_kills) {
 		/* chunk 1 and automatic chunks; trivial and longer tasks */
 		one_map(n, round % 2 ? 1 : 0, round % 4 < 2 ? 0 : 2000, true,
 			in, out, status, &c, crash_pids);
@@ -527,6 +595,8 @@ int main(int argc, char **argv)
 	pthread_join(kt, NULL);
 
 	watch("the wait for replacements");
+	/* A supervisor killed last is replaced when a call next waits. */
+	one_map(64, 1, 0, false, in, out, status, &c, crash_pids);
 	check_workers();
 	watch(NULL);
 	charge_unknown();
