@@ -90,6 +90,8 @@ static int check_replaced(hpool *p)
 		return 30;
 	if (pids[0] == g_sup || kill(pids[0], 0))
 		return 31;
+	if (!kill(g_sup, 0)) /* the dead one was reaped */
+		return 33;
 	for (int i = 1; i <= WORKERS; i++)
 		if (pids[i] <= 0 || ppid_of(pids[i]) != pids[0])
 			return 32;

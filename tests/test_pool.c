@@ -1321,49 +1321,6 @@ static void test_no_orphans(void **st)
 		assert_true(goes(pids[i], i ? "worker" : "supervisor"));
 }
 
-static void *kill_supervisor_later(void *arg)
-{
-	struct term_arg *a = arg;
-	int pids[8];
-
-	/* Not started: the map's checks fail (or the map hangs and
-	 * run-test.sh's limit fails it). */
-	if (WAIT_UNTIL(atomic_load(&a->s->started) > 0) &&
-	    hpool__pool_pids(a->p, pids, 8) > 0)
-		kill(pids[0], SIGKILL);
-	return NULL;
-}
-
-static void test_supervisor_killed(void **st)
-{
-	struct term_arg a = { 0 };
-	int pids[8], n;
-	pthread_t th;
-
-	if (g_mode != HPOOL_MODE_PROCESS)
-		SKIP_IN_MODE(g_mode, "only process mode has a supervisor");
-	a.p = make_pool(2);
-	n = hpool__pool_pids(a.p, pids, 8);
-	assert_int_equal(n, 3);
-	a.s = hpool_shm_alloc(a.p, sizeof(*a.s));
-	memset(a.s, 0, sizeof(*a.s));
-	pthread_create(&th, NULL, kill_supervisor_later, &a);
-	/* the map must return (its workers die with the supervisor) */
-	term_mapper(&a);
-	pthread_join(th, NULL);
-	assert_int_equal(a.ret, HPOOL_ECRASH);
-	assert_non_null(strstr(hpool_last_error(), "supervisor"));
-	/* no task could finish (each waits for `stop`): every item failed */
-	for (int i = 0; i < 16; i++)
-		assert_int_equal(a.status[i], HPOOL_ECRASH);
-	/* it takes no new work, and is still destroyed cleanly */
-	assert_int_equal(hpool_map(a.p, task_long, NULL, 0, NULL, 0, NULL, 0,
-				   1, NULL), HPOOL_ECLOSED);
-	assert_int_equal(hpool_destroy(a.p), 0);
-	for (int i = 0; i < n; i++)
-		assert_true(goes(pids[i], i ? "worker" : "supervisor"));
-}
-
 /* ---- load balance ------------------------------------------------------ */
 
 /* Region memory for task_meet. */
@@ -1992,7 +1949,6 @@ int main(void)
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
-		cmocka_unit_test(test_supervisor_killed),
 		cmocka_unit_test(test_load_balance),
 		cmocka_unit_test(test_bind_core),
 		cmocka_unit_test(test_idle_costs_nothing),
