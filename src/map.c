@@ -41,14 +41,8 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 	struct hpool__win *e = &c->win[k];
 	struct hpool__seg *s = e->seg;
 	uint32_t i;
+	bool all = true;
 
-	if (!hpool__win_guard_ok(c, e)) {
-		for (i = 0; i < e->count; i++)
-			judge(c, s, e->first + i, -EFAULT, v);
-		c->harvested += e->count;
-		hpool__win_retire(c, k);
-		return;
-	}
 	for (i = 0; i < e->count; i++) {
 		/* Pairs with the release store of res[i]; the common case
 		 * (done, status 0, no status array) costs one load. */
@@ -57,11 +51,28 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 
 		if (r == HPOOL__RES(0) && !c->status)
 			continue;
+		all = all && (r & HPOOL__RES_DONE);
 		judge(c, s, e->first + i, hpool__item_status(c->pool, s, i), v);
 	}
-	if (c->copy_out)
+	/* After the acquires: an overrun written before a res[] store is
+	 * seen here. */
+	if (!hpool__win_guard_ok(c, e)) {
+		for (i = 0; i < e->count; i++)
+			judge(c, s, e->first + i, -EFAULT, v);
+	} else if (c->copy_out && all) {
 		memcpy(c->out + e->first * c->out_size, e->out,
 		       (size_t)e->count * c->out_size);
+	} else if (c->copy_out) {
+		/* The pool stopped: only what finished is copied (a task
+		 * that was abandoned may still be writing the rest). */
+		for (i = 0; i < e->count; i++)
+			if (atomic_load_explicit(&s->res[i],
+						 memory_order_acquire) &
+			    HPOOL__RES_DONE)
+				memcpy(c->out + (e->first + i) * c->out_size,
+				       e->out + (size_t)i * c->out_size,
+				       c->out_size);
+	}
 	c->harvested += e->count;
 	hpool__win_retire(c, k);
 }
