@@ -31,9 +31,7 @@ const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
 				 "hpool has no MPI backend");
 		return NULL;
 	case HPOOL_MODE_HYBRID:
-		hpool__set_error("hpool_create: HPOOL_MODE=hybrid: not built "
-				 "yet");
-		return NULL;
+		return &hpool__backend_hybrid;
 	case HPOOL_MODE_ENV:
 		break;
 	}
