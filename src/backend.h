@@ -88,12 +88,20 @@ extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_fork;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_forkserver;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_serial;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_hybrid;
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_hybrid_fs;
 /* Shared by the supervisor backends (fork, forkserver, hybrid; in
  * backend_fork.c), whose priv starts with a struct hpool__sup. start:
  * fork the supervisor, passing it topo for binding (NULL: none). */
 HPOOL_INTERNAL int hpool__sup_backend_start(struct hpool__workers *wk,
 					    const struct hpool__topo *topo);
 HPOOL_INTERNAL void hpool__sup_backend_release(struct hpool__workers *wk);
+/* The fork server's (backend_forkserver.c), shared with hybrid mode's
+ * start = forkserver (the server's supervisor reads the shape from the
+ * region). */
+HPOOL_INTERNAL int hpool__fs_backend_map(struct hpool__workers *wk,
+					 size_t size);
+HPOOL_INTERNAL int hpool__fs_backend_start(struct hpool__workers *wk);
+HPOOL_INTERNAL void hpool__fs_backend_release(struct hpool__workers *wk);
 HPOOL_INTERNAL void hpool__sup_backend_stop(struct hpool__workers *wk,
 					    bool now);
 HPOOL_INTERNAL bool hpool__sup_backend_lost(struct hpool__workers *wk);

@@ -66,3 +66,19 @@ const struct hpool__backend hpool__backend_hybrid = {
 	.pids = hpool__sup_backend_pids,
 	.release = hpool__sup_backend_release,
 };
+
+/* start = forkserver: the supervisor is the fork server's child, as in
+ * process mode; the server binds only with bind = core (it opens its own
+ * topology then), so the per-process cpuset binding needs start = fork. */
+const struct hpool__backend hpool__backend_hybrid_fs = {
+	.name = "hybrid-forkserver",
+	.isolated = true,
+	.shape = hybrid_shape,
+	.map = hpool__fs_backend_map,
+	.start = hpool__fs_backend_start,
+	.stop = hpool__sup_backend_stop,
+	.lost = hpool__sup_backend_lost,
+	.poke = hpool__sup_backend_poke,
+	.pids = hpool__sup_backend_pids,
+	.release = hpool__fs_backend_release,
+};
