@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Give an OpenMP runtime, if the program has one, this worker's share of
  * the cores (no oversubscription). Looked up at run time, so hpool itself
@@ -27,19 +28,30 @@ static void give_openmp_share(unsigned threads, bool own_process)
 	static const char *const vars[] = { "OMP_NUM_THREADS",
 					    "MKL_NUM_THREADS",
 					    "OPENBLAS_NUM_THREADS" };
+	/* hybrid: the threads of one process start together; setenv is not
+	 * thread-safe, and a sibling's value must not read as the user's.
+	 * set_by: the process whose OMP_NUM_THREADS we filled in. */
+	static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+	static pid_t set_by;
 	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT,
 						 "omp_set_num_threads");
-	bool user = getenv("OMP_NUM_THREADS") != NULL;
+	bool user;
 	char v[16];
 	unsigned i;
 
 	if (!threads)
 		return;
+	pthread_mutex_lock(&env_lock);
+	user = getenv("OMP_NUM_THREADS") != NULL &&
+	       !(own_process && set_by == getpid());
 	if (own_process) { /* a process worker's environment is its own */
 		snprintf(v, sizeof(v), "%u", threads);
+		if (!user)
+			set_by = getpid();
 		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 			setenv(vars[i], v, 0);
 	}
+	pthread_mutex_unlock(&env_lock);
 	if (set && !user)
 		set((int)threads);
 }
