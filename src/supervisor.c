@@ -505,7 +505,10 @@ static void on_death(struct sup *s, pid_t pid, int status)
 		struct hpool__death death = { 0 };
 		uint32_t r = reason[k - lo];
 
-		if (k == culprit || culprit == UINT32_MAX) {
+		/* A sibling that overran too (killed for it before the
+		 * death was reaped) fails for its own timeout. */
+		if (k == culprit || culprit == UINT32_MAX ||
+		    r == HPOOL__K_TIMEOUT) {
 			if (r == HPOOL__K_NONE || culprit == UINT32_MAX)
 				r = r == HPOOL__K_TIMEOUT ? r : gr;
 			death.code = r == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
