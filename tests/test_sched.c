@@ -188,8 +188,9 @@ static int task_fib(void *out, const void *in, const void *ctx)
 static void skip_slow_under_tsan(void)
 {
 #ifdef HPOOL_TEST_TSAN
-	if (g_mode == HPOOL_MODE_PROCESS)
-		skip();
+	if (g_mode == HPOOL_MODE_PROCESS || g_mode == HPOOL_MODE_HYBRID)
+		SKIP_IN_MODE(g_mode, "under TSan, forked workers take "
+			     "minutes here");
 #endif
 }
 
