@@ -19,6 +19,7 @@
 #include "internals.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -288,6 +289,70 @@ static void test_timeout_collateral(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* ---- binding -------------------------------------------------------------- */
+
+/* The cpus this thread may run on, as a bit mask (cpus 0-63). */
+static int task_mask(void *out, const void *in, const void *ctx)
+{
+	cpu_set_t set;
+	uint64_t m = 0;
+
+	(void)in;
+	(void)ctx;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	for (int c = 0; c < 64; c++)
+		if (CPU_ISSET(c, &set))
+			m |= (uint64_t)1 << c;
+	*(uint64_t *)out = m;
+	return 0;
+}
+
+/* One process per core (a shape of cores x 1): each process's threads are
+ * bound to its own core, so two processes never share a cpu; the default
+ * shape here (one group) binds to the whole allowed set. */
+static void test_binding(void **st)
+{
+	hpool_map_opts o = { .chunk = 1 };
+	cpu_set_t all;
+	uint64_t out[64], seen = 0, allowed = 0;
+	unsigned ncpu;
+	hpool *p;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	ncpu = (unsigned)CPU_COUNT(&all);
+	for (int c = 0; c < 64; c++)
+		if (CPU_ISSET(c, &all))
+			allowed |= (uint64_t)1 << c;
+	/* the default shape: every worker may use every allowed cpu of its
+	 * group (one group on a machine of one package and node) */
+	p = hybrid_pool(0, 0, 0, NULL);
+	assert_int_equal(hpool_map(p, task_mask, NULL, 0, NULL, 0, out,
+				   sizeof(uint64_t), 64, &o), 0);
+	for (int i = 0; i < 64; i++)
+		assert_true(out[i] && !(out[i] & ~allowed));
+	assert_int_equal(hpool_destroy(p), 0);
+	if (ncpu < 2 || ncpu > 64) {
+		print_message("[   NOTE   ] the 2x1 part needs 2 to 64 "
+			      "allowed cpus, this process has %u\n", ncpu);
+		skip();
+	}
+	p = hybrid_pool(2, 1, 0, NULL);
+	assert_int_equal(hpool_map(p, task_mask, NULL, 0, NULL, 0, out,
+				   sizeof(uint64_t), 64, &o), 0);
+	for (int i = 0; i < 64; i++) {
+		assert_true(out[i] && !(out[i] & ~allowed));
+		assert_true(out[i] != allowed); /* a part of the machine */
+		seen |= out[i];
+	}
+	/* two processes, two disjoint sets */
+	for (int i = 0; i < 64; i++)
+		for (int j = 0; j < 64; j++)
+			assert_true(out[i] == out[j] ||
+				    !(out[i] & out[j]));
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* ---- the shape from the environment ---------------------------------------- */
 
 static unsigned distinct(const int *v, int n)
@@ -361,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_init_once_per_process),
 		cmocka_unit_test(test_crash_blast_radius),
 		cmocka_unit_test(test_timeout_collateral),
+		cmocka_unit_test(test_binding),
 		cmocka_unit_test(test_shape_env),
 	};
 
