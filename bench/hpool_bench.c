@@ -43,6 +43,13 @@
  *             that cannot run nested tasks prints n/a instead of hanging
  *             the run; peers: OpenMP tasks (task + taskwait), oneTBB
  *             task_group through bench/tbb-peers.
+ *   9 memory  an init that loads a 64 MiB table (once per process: a
+ *             process-global guarded by a mutex, the usual way to share a
+ *             model), then a map whose tasks read it: the sum of PSS of
+ *             the caller and every process of the pool (smaps_rollup),
+ *             and the map's time, in thread, process and hybrid mode
+ *             (hybrid: the machine's shape, printed); ratios against the
+ *             other modes of the same run.
  *
  * At the end, a targets table (DESIGN.md's targets and issue 9's): each
  * target, the measured ratio, PASS or MISS. It is information only: the
@@ -60,6 +67,7 @@
 #endif
 #include <hpool.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -118,7 +126,7 @@ static struct fig figs[MAX_FIGS];
 static unsigned nfigs;
 static int g_reps;
 static bool g_quick;
-static const char *g_only = "12345678"; /* scenarios to run */
+static const char *g_only = "123456789"; /* scenarios to run */
 static unsigned g_workers;
 
 static int64_t now_ns(void)
@@ -1869,6 +1877,8 @@ static const char *scen_title(const char *s)
 			 "better, 1 is ideal)";
 	case '8': return "8. nested tasks: speedup over serial fib (higher "
 			 "is better)";
+	case '9': return "9. memory: init loads a 64 MiB table, a map reads "
+			 "it (lower is better)";
 	default: return "6. ring";
 	}
 }
@@ -1887,7 +1897,7 @@ static void print_table(void)
 {
 	static const char *order[] = { "1-empty", "2-roundtrip", "3-compute",
 				       "4-large", "5-create", "7-skew",
-				       "8-nested" };
+				       "8-nested", "9-memory" };
 
 	printf("%-11s %-21s %-8s %-18s %10s %10s %10s  %s\n", "scenario",
 	       "impl", "mode", "param", "median", "min", "max", "unit");
@@ -1935,6 +1945,192 @@ struct target {
 #define MAX_TARGETS 48
 static struct target targets[MAX_TARGETS];
 static unsigned ntargets;
+
+/* ---- scenario 9: memory of an init-loaded table --------------------------- */
+
+#define S9_TABLE ((size_t)64 << 20)
+#define S9_SLICES (S9_TABLE / MIB)
+
+static uint64_t *s9_table; /* this process's table, loaded by init */
+static pthread_mutex_t s9_lock = PTHREAD_MUTEX_INITIALIZER;
+static char s9_shape[32]; /* hybrid's P x T, as measured */
+static size_t s9_n;
+
+/* Load the table once per process: every worker of a process shares it
+ * (a thread pool's workers, a hybrid process's threads). Every page is
+ * written here, by the process that will read it. */
+static int s9_init(const void *ctx)
+{
+	int e = 0;
+
+	(void)ctx;
+	pthread_mutex_lock(&s9_lock);
+	if (!s9_table) {
+		uint64_t *t = malloc(S9_TABLE);
+
+		if (!t)
+			e = 1;
+		for (size_t i = 0; t && i < S9_TABLE / 8; i++)
+			t[i] = i * 2654435761u;
+		s9_table = t;
+	}
+	pthread_mutex_unlock(&s9_lock);
+	return e;
+}
+
+/* Item i: the sum of the table's MiB slice i % 64. */
+static int s9_task(void *out, const void *in, const void *ctx)
+{
+	const uint64_t *p = s9_table + (*(const size_t *)in % S9_SLICES) *
+				       (MIB / 8);
+	uint64_t sum = 0;
+
+	(void)ctx;
+	for (size_t j = 0; j < MIB / 8; j++)
+		sum += p[j];
+	*(uint64_t *)out = sum;
+	return 0;
+}
+
+/* The processes below us (the pool's supervisor and workers), from the
+ * parent links in /proc. Return: how many written to pids (at most max). */
+static unsigned descendants(pid_t root, pid_t *pids, unsigned max)
+{
+	static pid_t all[32768][2];
+	unsigned n = 0, k = 0, na = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d)) && na < 32768) {
+		char path[64], buf[512], *rp;
+		pid_t pid = (pid_t)atoi(e->d_name), ppid;
+		FILE *f;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')) &&
+		    sscanf(rp + 2, "%*c %d", &ppid) == 1) {
+			all[na][0] = pid;
+			all[na++][1] = ppid;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	/* breadth first from root */
+	for (unsigned i = 0; i < na && n < max; i++)
+		if (all[i][1] == root)
+			pids[n++] = all[i][0];
+	for (k = 0; k < n; k++)
+		for (unsigned i = 0; i < na && n < max; i++)
+			if (all[i][1] == pids[k])
+				pids[n++] = all[i][0];
+	return n;
+}
+
+/* Proportional set size of pid, in KiB (0 if unreadable). */
+static double pss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	double kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Pss:", 4)) {
+			kib = atof(line + 4);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+struct s9_arg {
+	hpool *p;
+	size_t *in;
+	uint64_t *out;
+};
+
+static double s9_map(void *v)
+{
+	struct s9_arg *a = v;
+	int64_t t0 = now_ns();
+	int e = hpool_map(a->p, s9_task, NULL, 0, a->in, sizeof(size_t),
+			  a->out, sizeof(uint64_t), s9_n, NULL);
+
+	if (e)
+		die("scenario 9: hpool_map", e);
+	return (double)(now_ns() - t0) / 1e6;
+}
+
+static double s9_pss(void *v)
+{
+	pid_t pids[1100];
+	unsigned n = descendants(getpid(), pids, 1100);
+	double kib = pss_kib(getpid());
+
+	(void)v;
+	for (unsigned i = 0; i < n; i++)
+		kib += pss_kib(pids[i]);
+	return kib / 1024;
+}
+
+static void scenario9(void)
+{
+	/* hybrid and process first: the caller must not hold a table when
+	 * they fork (children would share its pages); thread mode's table
+	 * is the caller's, freed after. */
+	static const hpool_mode modes[3] = { HPOOL_MODE_HYBRID,
+					     HPOOL_MODE_PROCESS,
+					     HPOOL_MODE_THREAD };
+	static const char *const names[3] = { "hybrid", "process", "thread" };
+	struct s9_arg a;
+
+	s9_n = g_quick ? 256 : 1024;
+	a.in = malloc(s9_n * sizeof(*a.in));
+	a.out = malloc(s9_n * sizeof(*a.out));
+	if (!a.in || !a.out)
+		die("scenario 9: malloc", 0);
+	for (size_t i = 0; i < s9_n; i++)
+		a.in[i] = i;
+	for (int m = 0; m < 3; m++) {
+		hpool_config cfg;
+		int e;
+
+		progress("9 memory: %s", names[m]);
+		hpool_config_init(&cfg);
+		cfg.mode = modes[m];
+		cfg.init = s9_init;
+		if ((e = hpool_create(&a.p, &cfg)))
+			die("scenario 9: hpool_create", e);
+		if (modes[m] == HPOOL_MODE_HYBRID) {
+			pid_t pids[1100];
+			unsigned n = descendants(getpid(), pids, 1100);
+			unsigned procs = n > 1 ? n - 1 : 1; /* - supervisor */
+
+			snprintf(s9_shape, sizeof(s9_shape), "%ux%u", procs,
+				 hpool_workers(a.p) / procs);
+		}
+		record("9-memory", "init 64MiB + map", names[m], "time", "ms",
+		       measure(s9_map, &a));
+		record("9-memory", "init 64MiB + map", names[m], "sum of PSS",
+		       "MiB", measure(s9_pss, NULL));
+		if ((e = hpool_destroy(a.p)))
+			die("scenario 9: hpool_destroy", e);
+	}
+	pthread_mutex_lock(&s9_lock);
+	free(s9_table);
+	s9_table = NULL;
+	pthread_mutex_unlock(&s9_lock);
+	free(a.in);
+	free(a.out);
+}
+
 static char g_sect; /* the scenario whose ratios are being printed */
 
 static bool target_met(const struct target *t)
@@ -2206,6 +2402,26 @@ static void ratios5(FILE *csv)
 	      F("5-create", "pthread_create+join", "thread", p), 0, csv);
 }
 
+static void ratios9(FILE *csv)
+{
+	printf(" 9. memory, init loads a 64 MiB table once per process "
+	       "(hybrid shape %s)\n", s9_shape);
+	ratio("hybrid / process: sum of PSS",
+	      F("9-memory", "init 64MiB + map", "hybrid", "sum of PSS"),
+	      F("9-memory", "init 64MiB + map", "process", "sum of PSS"), 0,
+	      csv);
+	ratio("hybrid / thread: sum of PSS",
+	      F("9-memory", "init 64MiB + map", "hybrid", "sum of PSS"),
+	      F("9-memory", "init 64MiB + map", "thread", "sum of PSS"), 0,
+	      csv);
+	ratio("hybrid / thread: map time",
+	      F("9-memory", "init 64MiB + map", "hybrid", "time"),
+	      F("9-memory", "init 64MiB + map", "thread", "time"), 0, csv);
+	ratio("hybrid / process: map time",
+	      F("9-memory", "init 64MiB + map", "hybrid", "time"),
+	      F("9-memory", "init 64MiB + map", "process", "time"), 0, csv);
+}
+
 /* peers.py's rows of scenario 7. */
 static const char *const skew_py[] = { "ProcessPoolExecutor",
 				       "mp.Pool.apply_async",
@@ -2270,14 +2486,15 @@ static void ratios8(FILE *csv)
 static void print_ratios(FILE *csv)
 {
 	/* By scenario number; 6 (the ring) prints its own table. */
-	static void (*const sect[9])(FILE *) = { NULL,	  ratios1, ratios2,
-						 ratios3, ratios4, ratios5,
-						 NULL,	  ratios7, ratios8 };
+	static void (*const sect[10])(FILE *) = { NULL,	   ratios1, ratios2,
+						  ratios3, ratios4, ratios5,
+						  NULL,	   ratios7, ratios8,
+						  ratios9 };
 
 	if (csv)
 		fprintf(csv, "ratio,value\n");
 	printf("\nratios (of medians; hpool over a peer unless said)\n");
-	for (int k = 1; k < 9; k++) {
+	for (int k = 1; k < 10; k++) {
 		g_sect = (char)('0' + k);
 		if (sect[k] && strchr(g_only, g_sect))
 			sect[k](csv);
@@ -2363,6 +2580,19 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 				printf("  hpool %s: n/a: %s\n", mname[m],
 				       s8_why[m]);
 	}
+	if (strchr(g_only, '9'))
+		printf("- 9: init mallocs and writes a 64 MiB table once per "
+		       "process (a global under a mutex);\n  the map: %zu items, "
+		       "each sums one MiB of it. PSS: the caller plus every "
+		       "process under\n  it (supervisor, workers), from "
+		       "/proc/PID/smaps_rollup, after each map. Default workers\n"
+		       "  (%u); hybrid's shape here: %s (hwloc: one process per "
+		       "NUMA node, else package, else\n  L3, a thread per core). "
+		       "On a 2-socket, 4-node, 64-core machine (hwloc synthetic\n"
+		       "  \"pack:2 numa:2 core:16 pu:2\", test_topology) the "
+		       "shape is 4x16: 4 tables (256 MiB)\n  where process mode "
+		       "loads 64 (4 GiB), a 16x saving of the table's memory.\n",
+		       s9_n, g_workers, s9_shape);
 	if (have_py) {
 		printf("- Python peers (bench/peers.py): %u workers, each pool "
 		       "made once and warmed up; n and the\n  spin calibration "
@@ -2419,8 +2649,8 @@ static void usage(FILE *fp)
 		"                 7 full)\n"
 		"  --out DIR      CSV and PNG go to DIR (default %s)\n"
 		"  --only LIST    scenarios to run, e.g. 1,3 (default "
-		"1,2,3,4,5,6,7,8;\n"
-		"                 7 skew, 8 nested)\n"
+		"1,2,3,4,5,6,7,8,9;\n"
+		"                 7 skew, 8 nested, 9 memory)\n"
 		"  --no-python    skip bench/peers.py\n"
 		"  --python PATH  interpreter for peers.py (default: the first of "
 		"$PYTHON3,\n"
@@ -2550,6 +2780,8 @@ int main(int argc, char **argv)
 		scenario5();
 	if (strchr(only, '8'))
 		scenario8(self);
+	if (strchr(only, '9'))
+		scenario9();
 
 	peers_notes = path_join(out_dir, ".peers-notes.txt");
 	snprintf(reps_s, sizeof(reps_s), "%d", g_reps);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run every example (docs/situations.md, situations 1-12) in each mode:
-# thread, process, serial.
+# thread, process, serial, hybrid.
 # Fails if a run exits nonzero (each example checks its own results) or if
 # an example's output differs between modes: the same program must give the
 # same results however HPOOL_MODE is set. Binaries are looked up under
@@ -13,7 +13,7 @@ dir="${top_builddir:-.}/examples"
 examples="ex1_map ex2_args ex3_method ex4_object_pool ex5_closure
 	ex6_worker_queue ex7_switch_modes ex8_large_inputs ex9_worker_dies
 	ex10_caller_dies ex11_openmp ex12_tiny_tasks"
-modes="thread process serial"
+modes="thread process serial hybrid"
 limit="${HPOOL_EXAMPLE_TIMEOUT:-60}"
 
 tmp=$(mktemp -d) || exit 1

@@ -103,6 +103,14 @@ typedef struct hpool_config {
 			    0: allow (hpool_create returns 0 and says so in
 			    hpool_last_error()); 1: refuse (-EDEADLK: a lock
 			    another thread holds stays locked in workers) */
+	/* Hybrid mode's shape: hybrid_processes worker processes of
+	 * hybrid_threads worker threads each (both 0: $HPOOL_HYBRID="PxT",
+	 * else one process per NUMA node, or package, or L3 cache, with a
+	 * thread per core of it). `workers`/$HPOOL_WORKERS stays the total
+	 * thread count: given alone, it is split over the machine's
+	 * processes; given with a shape, it must equal P x T. */
+	unsigned hybrid_processes;
+	unsigned hybrid_threads;
 } hpool_config;
 
 /* Fill *cfg with the defaults (all fields 0; bind, start, progress and

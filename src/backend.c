@@ -16,10 +16,14 @@ const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
 	case HPOOL_MODE_SERIAL:
 		return &hpool__backend_serial;
 	case HPOOL_MODE_PROCESS:
+	case HPOOL_MODE_HYBRID:
 		if (s->start != 1)
-			return &hpool__backend_fork;
+			return s->mode == HPOOL_MODE_HYBRID ?
+				&hpool__backend_hybrid : &hpool__backend_fork;
 		if (hpool__fs_running())
-			return &hpool__backend_forkserver;
+			return s->mode == HPOOL_MODE_HYBRID ?
+				&hpool__backend_hybrid_fs :
+				&hpool__backend_forkserver;
 		hpool__set_error("hpool_create: start = forkserver, but the "
 				 "fork server is not running: call "
 				 "hpool_forkserver_start() at the top of main, "
@@ -29,10 +33,6 @@ const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
 	case HPOOL_MODE_MPI:
 		hpool__set_error("hpool_create: HPOOL_MODE=mpi: this build of "
 				 "hpool has no MPI backend");
-		return NULL;
-	case HPOOL_MODE_HYBRID:
-		hpool__set_error("hpool_create: HPOOL_MODE=hybrid: not built "
-				 "yet");
 		return NULL;
 	case HPOOL_MODE_ENV:
 		break;

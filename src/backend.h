@@ -11,6 +11,7 @@
  *   backend_fork.c        a supervisor forked from the caller forks them
  *   backend_forkserver.c  the supervisor is forked by the fork server
  *   backend_serial.c      no workers: the caller runs every task
+ *   backend_hybrid.c      the supervisor forks processes of T threads
  * backend.c holds the table that picks one from the settings; nothing
  * else in src/ asks which mode a pool runs in. A new way (MPI, hybrid)
  * is one new file and one line in that table.
@@ -44,6 +45,8 @@ struct hpool__workers {
 	pthread_rwlock_t lock;
 	int lost_pid;                 /* the last supervisor that died */
 	unsigned restarts;            /* supervisors restarted */
+	unsigned tpp;                 /* shape: threads per process (hybrid;
+					 0 otherwise), copied to sh->tpp */
 };
 
 struct hpool__backend {
@@ -57,6 +60,11 @@ struct hpool__backend {
 	 * dies only with the caller and reports an overdue item when it
 	 * returns. */
 	bool isolated;
+	/* Decide how many worker slots the pool has (and wk->tpp), before
+	 * the region is built. NULL: the settings' workers, else one per
+	 * core. Return: 0, or a code with the message set. */
+	int (*shape)(struct hpool__workers *wk,
+		     const struct hpool__settings *s, unsigned *nworkers);
 	/* Map the region of `size` bytes into wk->shm. NULL: an anonymous
 	 * shared mapping (hpool__shm_create). Return: 0 or -errno. */
 	int (*map)(struct hpool__workers *wk, size_t size);
@@ -90,13 +98,30 @@ extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_thread;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_fork;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_forkserver;
 extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_serial;
-/* Shared by the two supervisor backends (backend_fork.c), whose priv
- * starts with a struct hpool__sup. */
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_hybrid;
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_hybrid_fs;
+/* Shared by the supervisor backends (fork, forkserver, hybrid; in
+ * backend_fork.c), whose priv starts with a struct hpool__sup. start:
+ * fork the supervisor, passing it topo for binding (NULL: none). */
+HPOOL_INTERNAL int hpool__sup_backend_start(struct hpool__workers *wk,
+					    const struct hpool__topo *topo);
+HPOOL_INTERNAL void hpool__sup_backend_release(struct hpool__workers *wk);
+/* The fork server's (backend_forkserver.c), shared with hybrid mode's
+ * start = forkserver (the server's supervisor reads the shape from the
+ * region). */
+HPOOL_INTERNAL int hpool__fs_backend_map(struct hpool__workers *wk,
+					 size_t size);
+HPOOL_INTERNAL int hpool__fs_backend_start(struct hpool__workers *wk);
+HPOOL_INTERNAL void hpool__fs_backend_release(struct hpool__workers *wk);
 HPOOL_INTERNAL void hpool__sup_backend_stop(struct hpool__workers *wk,
 					    bool now);
 HPOOL_INTERNAL bool hpool__sup_backend_lost(struct hpool__workers *wk);
 HPOOL_INTERNAL void hpool__sup_backend_poke(struct hpool__workers *wk);
 HPOOL_INTERNAL int hpool__sup_backend_restart(struct hpool__workers *wk);
+/* The same, binding the new workers from `topo` (hybrid: always). */
+HPOOL_INTERNAL int
+hpool__sup_backend_restart_topo(struct hpool__workers *wk,
+				const struct hpool__topo *topo);
 HPOOL_INTERNAL int hpool__sup_backend_pids(const struct hpool__workers *wk,
 					   int *pids, unsigned max);
 

@@ -36,6 +36,12 @@ static unsigned count_threads(void)
 
 static int fork_start(struct hpool__workers *wk)
 {
+	return hpool__sup_backend_start(wk, wk->bind ? wk->topo : NULL);
+}
+
+int hpool__sup_backend_start(struct hpool__workers *wk,
+			     const struct hpool__topo *topo)
+{
 	struct hpool__sup *sup = calloc(1, sizeof(*sup));
 	int e;
 
@@ -52,7 +58,7 @@ static int fork_start(struct hpool__workers *wk)
 				   "fork server before any thread "
 				   "(HPOOL_START=forkserver), or allow it",
 				   wk->forked_threads);
-	if ((e = hpool__sup_start(wk->sh, wk->bind ? wk->topo : NULL, sup)))
+	if ((e = hpool__sup_start(wk->sh, topo, sup)))
 		return hpool__fail(e, "hpool_create: fork failed: %s",
 				   hpool_strerror(e));
 	return 0;
@@ -103,17 +109,23 @@ int hpool__sup_backend_pids(const struct hpool__workers *wk, int *pids,
 
 /* Reap the dead supervisor and fork a new one (restart.c repaired its
  * workers' records). Shared with the fork-server backend. */
-int hpool__sup_backend_restart(struct hpool__workers *wk)
+int hpool__sup_backend_restart_topo(struct hpool__workers *wk,
+				    const struct hpool__topo *topo)
 {
 	struct hpool__sup *sup = wk->priv;
 
 	hpool__sup_join(sup);
 	sup->pid = 0;
 	sup->pidfd = -1;
-	return hpool__sup_start(wk->sh, wk->bind ? wk->topo : NULL, sup);
+	return hpool__sup_start(wk->sh, topo, sup);
 }
 
-static void fork_release(struct hpool__workers *wk)
+int hpool__sup_backend_restart(struct hpool__workers *wk)
+{
+	return hpool__sup_backend_restart_topo(wk, wk->bind ? wk->topo : NULL);
+}
+
+void hpool__sup_backend_release(struct hpool__workers *wk)
 {
 	free(wk->priv);
 	wk->priv = NULL;
@@ -128,5 +140,5 @@ const struct hpool__backend hpool__backend_fork = {
 	.restart = hpool__sup_backend_restart,
 	.poke = hpool__sup_backend_poke,
 	.pids = hpool__sup_backend_pids,
-	.release = fork_release,
+	.release = hpool__sup_backend_release,
 };

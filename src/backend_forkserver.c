@@ -30,7 +30,7 @@ static void close_memfd(struct fs_priv *f)
 	f->memfd = -1;
 }
 
-static int fs_map(struct hpool__workers *wk, size_t size)
+int hpool__fs_backend_map(struct hpool__workers *wk, size_t size)
 {
 	struct fs_priv *f = calloc(1, sizeof(*f));
 	int e;
@@ -50,7 +50,7 @@ static int fs_map(struct hpool__workers *wk, size_t size)
 	return e;
 }
 
-static int fs_start(struct hpool__workers *wk)
+int hpool__fs_backend_start(struct hpool__workers *wk)
 {
 	struct fs_priv *f = wk->priv;
 	int e;
@@ -66,7 +66,7 @@ static int fs_start(struct hpool__workers *wk)
 	return 0;
 }
 
-static void fs_release(struct hpool__workers *wk)
+void hpool__fs_backend_release(struct hpool__workers *wk)
 {
 	if (wk->priv)
 		close_memfd(wk->priv);
@@ -77,8 +77,8 @@ static void fs_release(struct hpool__workers *wk)
 const struct hpool__backend hpool__backend_forkserver = {
 	.name = "forkserver",
 	.isolated = true,
-	.map = fs_map,
-	.start = fs_start,
+	.map = hpool__fs_backend_map,
+	.start = hpool__fs_backend_start,
 	.stop = hpool__sup_backend_stop,
 	.lost = hpool__sup_backend_lost,
 	/* The new supervisor is forked by the caller itself (the region
@@ -86,5 +86,5 @@ const struct hpool__backend hpool__backend_forkserver = {
 	.restart = hpool__sup_backend_restart,
 	.poke = hpool__sup_backend_poke,
 	.pids = hpool__sup_backend_pids,
-	.release = fs_release,
+	.release = hpool__fs_backend_release,
 };

@@ -12,6 +12,7 @@
 #include "claim.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,34 @@ void hpool__explain(const hpool *p, const struct hpool__seg *c,
 		    size_t index, int st, const char *fn)
 {
 	char sb[32];
+	/* Pairs with the release store of res (fail_item, claim.c): the
+	 * culprit fields were written before it. */
+	uint64_t r = index >= c->first && index - c->first < c->count ?
+		atomic_load_explicit(&c->res[index - c->first],
+				     memory_order_acquire) : 0;
 
-	if (st == HPOOL_ECRASH && c->crash_pid > 0) {
+	if (st == HPOOL_ECRASH && (r & HPOOL__RES_COLLATERAL) &&
+	    c->culprit_item >= 0) {
+		hpool__set_error("%s: item %zu failed: collateral: it ran on "
+				 "worker %d, a thread of the process (pid %d) "
+				 "that died when worker %d ran item %lld%s "
+				 "(%s)", fn, index, c->crash_worker,
+				 c->crash_pid, c->culprit_worker,
+				 (long long)c->culprit_item,
+				 c->culprit_same_job ? " of this call" :
+						       " of another call",
+				 hpool__signame(c->crash_sig ? c->crash_sig :
+						SIGKILL, sb, sizeof(sb)));
+	} else if (st == HPOOL_ECRASH && (r & HPOOL__RES_COLLATERAL)) {
+		hpool__set_error("%s: item %zu failed: collateral: it ran on "
+				 "worker %d, a thread of the process (pid %d) "
+				 "that died when worker %d crashed (%s)", fn,
+				 index,
+				 c->crash_worker, c->crash_pid,
+				 c->culprit_worker,
+				 hpool__signame(c->crash_sig ? c->crash_sig :
+						SIGKILL, sb, sizeof(sb)));
+	} else if (st == HPOOL_ECRASH && c->crash_pid > 0) {
 		if (c->crash_exit == HPOOL__EXIT_WITH_SUP)
 			hpool__set_error("%s: item %zu failed: the pool's "
 					 "supervisor (pid %d) died, and worker "

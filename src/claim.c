@@ -59,6 +59,7 @@
  * the items in fn at the moment of death fail.
  */
 #include "claim.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -216,16 +217,38 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 }
 
 /* Items this worker may still run before max_tasks_per_worker retires it
- * (isolated backends), else UINT32_MAX. */
+ * (isolated backends), else UINT32_MAX.
+ * Hybrid: the count is the process's (hpool__self.proc_started, private to
+ * the process, shared by its threads): a thread reserves one item at a
+ * time there before it claims it, so the process starts at most max_tasks
+ * items however many threads claim at once; unreserve() gives a
+ * reservation back when the claim found nothing. */
 static uint32_t budget(const struct hpool__shared *sh,
 		       const struct hpool__wctl *w)
 {
+	_Atomic uint64_t *ps = hpool__self.proc_started;
 	uint64_t left;
 
 	if (!sh->isolated || !sh->max_tasks)
 		return UINT32_MAX;
+	if (ps && hpool__self.w == w) {
+		if (atomic_fetch_add_explicit(ps, 1, memory_order_relaxed) <
+		    sh->max_tasks)
+			return 1;
+		atomic_fetch_sub_explicit(ps, 1, memory_order_relaxed);
+		return 0;
+	}
 	left = w->served < sh->max_tasks ? sh->max_tasks - w->served : 0;
 	return left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+}
+
+static void unreserve(const struct hpool__shared *sh,
+		      const struct hpool__wctl *w)
+{
+	if (sh->isolated && sh->max_tasks && hpool__self.proc_started &&
+	    hpool__self.w == w)
+		atomic_fetch_sub_explicit(hpool__self.proc_started, 1,
+					  memory_order_relaxed);
 }
 
 /* The end of r's use: idle, and whoever waits for a hazard to clear
@@ -249,7 +272,15 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	s = hpool__seg_find(sh, w->index * 7, level ? w->index + 1 : 0, &j);
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
-	while (budget(sh, w) && take(r, s, budget(sh, w))) {
+	for (;;) {
+		uint32_t b = budget(sh, w);
+
+		if (!b)
+			break;
+		if (!take(r, s, b)) {
+			unreserve(sh, w);
+			break;
+		}
 		ran = 1;
 		if (!run_range(sh, w, r, post_timeout))
 			return -1; /* terminated: r stays as it is */
@@ -379,12 +410,25 @@ static void adopt_orphans(const struct hpool__shared *sh,
 static void fail_item(struct hpool__seg *s, uint32_t i, int code,
 		      const struct hpool__death *d, unsigned worker)
 {
+	uint64_t flag = 0;
+
 	s->crash_worker = (int32_t)worker;
 	s->crash_pid = d->pid;
 	s->crash_sig = d->sig;
 	s->crash_exit = d->exit_status;
+	if (d->collateral) {
+		/* Read by the caller after its acquire load of res[i] sees
+		 * the flag (the release below orders these stores). */
+		flag = HPOOL__RES_COLLATERAL;
+		code = HPOOL_ECRASH;
+		s->culprit_worker = (int32_t)d->culprit_worker;
+		s->culprit_same_job = d->culprit_seg &&
+				      d->culprit_seg->job == s->job;
+		s->culprit_item = d->culprit_seg ?
+			(int64_t)(d->culprit_seg->first + d->culprit_item) : -1;
+	}
 	/* Pairs with the caller's acquire load of res[i]. */
-	atomic_store_explicit(&s->res[i], HPOOL__RES(code),
+	atomic_store_explicit(&s->res[i], HPOOL__RES(code) | flag,
 			      memory_order_release);
 }
 

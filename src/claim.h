@@ -16,6 +16,14 @@ struct hpool__death {
 	pid_t pid;
 	struct hpool__seg *kill_seg; /* a timeout kill's overdue item, or NULL */
 	uint32_t kill_item;
+	/* Hybrid: this worker (a thread) died with its process because a
+	 * sibling crashed or overran: its running item fails with
+	 * HPOOL_ECRASH marked collateral, naming the culprit worker and,
+	 * when known (culprit_seg not NULL), its item. */
+	bool collateral;
+	unsigned culprit_worker;
+	const struct hpool__seg *culprit_seg;
+	uint32_t culprit_item;
 };
 /* death.exit_status of a worker killed by its supervisor's death (the
  * caller repairs it: restart.c); -1 is "killed by a signal". */

@@ -16,6 +16,9 @@
  *  HPOOL_START     fork | forkserver, exactly, lower case only.
  *  HPOOL_PROGRESS  none | bar, exactly, lower case only.
  *  HPOOL_THREADED_FORK  allow | refuse, exactly, lower case only.
+ *  HPOOL_HYBRID    PxT: processes x threads of a hybrid pool, each a plain
+ *                  decimal as HPOOL_WORKERS, one lower-case 'x' between,
+ *                  nothing else; P * T <= HPOOL__WORKERS_MAX ("2x4").
  *  HPOOL_SHM_SIZE  plain decimal bytes, optionally followed by one suffix
  *                  K, M or G, powers of 1024; the lower-case k, m, g mean
  *                  the same (as in docker --shm-size and dd). Nothing else:
@@ -101,6 +104,24 @@ int hpool__parse_uint(const char *s, unsigned long max, unsigned long *v)
 	if (parse_digits(s, max, &x, &end) || *end || x == 0)
 		return -EINVAL;
 	*v = (unsigned long)x;
+	return 0;
+}
+
+int hpool__parse_hybrid(const char *s, unsigned *procs, unsigned *threads)
+{
+	uint64_t p, t;
+	const char *end;
+
+	if (!s || !procs || !threads)
+		return -EINVAL;
+	if (parse_digits(s, HPOOL__WORKERS_MAX, &p, &end) || *end != 'x' ||
+	    p == 0)
+		return -EINVAL;
+	if (parse_digits(end + 1, HPOOL__WORKERS_MAX, &t, &end) || *end ||
+	    t == 0 || p * t > HPOOL__WORKERS_MAX)
+		return -EINVAL;
+	*procs = (unsigned)p;
+	*threads = (unsigned)t;
 	return 0;
 }
 
@@ -274,6 +295,15 @@ static int check_config(const hpool_config *cfg)
 			"hpool_config.shm_size = %zu: expected 0 (from "
 			"HPOOL_SHM_SIZE or the default) or %zu to %zu bytes",
 			cfg->shm_size, HPOOL__SHM_MIN, HPOOL__SHM_MAX);
+	if (!cfg->hybrid_processes != !cfg->hybrid_threads ||
+	    (uint64_t)cfg->hybrid_processes * cfg->hybrid_threads >
+		    HPOOL__WORKERS_MAX)
+		return hpool__fail(-EINVAL,
+			"hpool_config.hybrid_processes = %u, hybrid_threads = "
+			"%u: expected both 0 (from HPOOL_HYBRID or the "
+			"topology) or both at least 1 with a product of at "
+			"most %u", cfg->hybrid_processes, cfg->hybrid_threads,
+			HPOOL__WORKERS_MAX);
 	if (cfg->init_ctx_size && !cfg->init_ctx)
 		return hpool__fail(-EINVAL,
 			"hpool_config.init_ctx is NULL but init_ctx_size = %zu:"
@@ -328,6 +358,7 @@ int hpool__settings_resolve(const hpool_config *cfg,
 	s.start = 0;
 	s.progress = 0;
 	s.threaded_fork = 0;
+	s.hybrid_procs = s.hybrid_threads = 0; /* hybrid: from the topology */
 
 	v = getenv("HPOOL_MODE");
 	if (v && hpool__parse_mode(v, &s.mode))
@@ -367,6 +398,17 @@ int hpool__settings_resolve(const hpool_config *cfg,
 		return env_fail("HPOOL_THREADED_FORK", v,
 				"allow or refuse (lower case)");
 
+	v = getenv("HPOOL_HYBRID");
+	if (v && hpool__parse_hybrid(v, &s.hybrid_procs, &s.hybrid_threads)) {
+		char what[120];
+
+		snprintf(what, sizeof(what),
+			 "PxT: processes x threads, two whole numbers with "
+			 "an 'x' between (\"2x4\"), product at most %u",
+			 HPOOL__WORKERS_MAX);
+		return env_fail("HPOOL_HYBRID", v, what);
+	}
+
 	v = getenv("HPOOL_SHM_SIZE");
 	if (v && hpool__parse_size(v, &s.shm_size)) {
 		char what[160], lo[32], hi[32];
@@ -393,6 +435,20 @@ int hpool__settings_resolve(const hpool_config *cfg,
 		s.progress = cfg->progress;
 	if (cfg->threaded_fork != -1)
 		s.threaded_fork = cfg->threaded_fork;
+	if (cfg->hybrid_processes) {
+		s.hybrid_procs = cfg->hybrid_processes;
+		s.hybrid_threads = cfg->hybrid_threads;
+	}
+	/* Hybrid: the total thread count and an explicit shape must agree
+	 * (HPOOL_WORKERS stays the total; a shape says how it is split). */
+	if (s.mode == HPOOL_MODE_HYBRID && s.hybrid_procs && s.workers &&
+	    s.workers != s.hybrid_procs * s.hybrid_threads)
+		return hpool__fail(-EINVAL,
+			"hpool_create: %u workers (HPOOL_WORKERS or "
+			"hpool_config.workers) but a hybrid shape of %ux%u "
+			"(HPOOL_HYBRID or hpool_config.hybrid_*): expected "
+			"workers = processes x threads, or one of them unset",
+			s.workers, s.hybrid_procs, s.hybrid_threads);
 
 	*out = s; /* only on success: a failed call leaves *out alone */
 	return 0;

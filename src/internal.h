@@ -76,6 +76,7 @@ struct hpool__settings {
 	int start;          /* 0 fork, 1 forkserver (process mode) */
 	int progress;       /* 0 none, 1 bar */
 	int threaded_fork;  /* 0 allow, 1 refuse */
+	unsigned hybrid_procs, hybrid_threads; /* hybrid shape; 0: hwloc's */
 };
 
 #define HPOOL__SHM_DEFAULT ((size_t)256 << 20)
@@ -98,6 +99,9 @@ HPOOL_INTERNAL int hpool__parse_start(const char *s, int *start);
 HPOOL_INTERNAL int hpool__parse_progress(const char *s, int *progress);
 HPOOL_INTERNAL int hpool__parse_threaded_fork(const char *s, int *refuse);
 HPOOL_INTERNAL int hpool__parse_size(const char *s, size_t *bytes); /* K M G */
+/* "PxT": P and T as hpool__parse_uint, P * T <= HPOOL__WORKERS_MAX. */
+HPOOL_INTERNAL int hpool__parse_hybrid(const char *s, unsigned *procs,
+				       unsigned *threads);
 
 /* ---- topology.c --------------------------------------------------------- */
 
@@ -126,6 +130,27 @@ HPOOL_INTERNAL int hpool__topo_worker_cpulist(const struct hpool__topo *t,
  * Return: 0 or -errno. */
 HPOOL_INTERNAL int hpool__topo_bind(const struct hpool__topo *t, unsigned w,
 				    int thread);
+/* Hybrid mode's default shape: *procs groups (NUMA nodes, else packages,
+ * else L3 caches, else the machine: the first level with more than one
+ * group of allowed cores) of *threads cores each (the smallest group's
+ * count); *level names the level ("NUMANode", "Package", "L3Cache",
+ * "machine"; may be NULL). Return: 0, -EINVAL, -ENOMEM. */
+HPOOL_INTERNAL int hpool__topo_hybrid_shape(const struct hpool__topo *t,
+					    unsigned *procs, unsigned *threads,
+					    const char **level);
+/* The cpus process g of a hybrid pool of procs x tpp is bound to, as an
+ * hwloc list: its group's allowed cpuset when procs is the default count,
+ * else the cores of its threads. Return: 0, -ENOSPC, -EINVAL. */
+HPOOL_INTERNAL int hpool__topo_hybrid_cpulist(const struct hpool__topo *t,
+					      unsigned procs, unsigned tpp,
+					      unsigned g, char *buf,
+					      size_t len);
+/* Bind the calling thread, worker w of a hybrid pool of procs x tpp, to
+ * its process's cpus, or (core) to the (w % tpp)-th core of them.
+ * Return: 0 or -errno (-ENOSYS: not this machine). */
+HPOOL_INTERNAL int hpool__topo_hybrid_bind(const struct hpool__topo *t,
+					   unsigned procs, unsigned tpp,
+					   unsigned w, bool core);
 
 /* ---- shm.c -------------------------------------------------------------- */
 

@@ -77,6 +77,7 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 	sh->isolated = ops->isolated;
 	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
 	sh->omp_threads = pus / p->nworkers ? pus / p->nworkers : 1;
+	sh->tpp = p->wk.tpp;
 	sh->bind = s->bind;
 	sh->owner = getpid();
 	sh->handle = p;
@@ -187,6 +188,9 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	}
 	p->nworkers = p->wk.ops->runs_inline ? 1 :
 		      s.workers ? s.workers : hpool__topo_cores(p->wk.topo);
+	if (p->wk.ops->shape &&
+	    (e = p->wk.ops->shape(&p->wk, &s, &p->nworkers)))
+		goto fail;
 	if ((e = region_build(p, &s, cfg)))
 		goto fail;
 	if ((e = p->wk.ops->start(&p->wk)) || (e = workers_ready(p)))

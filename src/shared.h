@@ -25,6 +25,9 @@
 #define HPOOL__RES_DONE ((uint64_t)1 << 32)
 #define HPOOL__RES(st) (HPOOL__RES_DONE | (uint32_t)(int32_t)(st))
 #define HPOOL__RES_STATUS(r) ((int32_t)(uint32_t)(r))
+/* Hybrid mode: the item failed as collateral of a sibling thread's death
+ * in its process (status HPOOL_ECRASH; hpool__seg.culprit_* say whose). */
+#define HPOOL__RES_COLLATERAL ((uint64_t)1 << 33)
 
 #define HPOOL__NO_ITEM UINT32_MAX /* hpool__claim.running: none */
 #define HPOOL__LEVELS 64  /* claim records per worker: nesting depth */
@@ -84,6 +87,12 @@ struct hpool__seg {
 	/* the last death that failed one of its items (supervisor writes,
 	 * before the release of that item's res) */
 	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
+	/* hybrid: the last collateral failure's cause (same writer and
+	 * ordering as crash_*): the worker (thread) whose item crashed or
+	 * overran, that item's index in its call (-1 unknown) and whether
+	 * that call is this segment's */
+	int32_t culprit_worker, culprit_same_job;
+	int64_t culprit_item;
 	/* Items [0, next) are claimed (or canceled). Only ever grows; may
 	 * pass count (a fetch_add that found nothing). Own cache line: the
 	 * claimers' only shared write. */
@@ -135,6 +144,10 @@ struct hpool__wctl {
 	int32_t init_status;
 	uint32_t index;
 	uint32_t incarnation;        /* supervisor: workers started here */
+	/* hybrid: this thread took a fatal signal (its crash handler
+	 * stores 1; the supervisor reads it after reaping the process,
+	 * which orders the store before the load, and clears it at spawn) */
+	_Atomic uint32_t crashed;
 } HPOOL__ALIGNED;
 
 /* shared: the pool's root block in the region. */
@@ -159,6 +172,10 @@ struct hpool__shared {
 	uint32_t isolated;
 	uint32_t max_tasks;          /* isolated: recycle after this many */
 	uint32_t omp_threads;        /* OpenMP threads per worker */
+	/* Hybrid mode: worker threads per process (slots [g*tpp, (g+1)*tpp)
+	 * are process g's threads; the last may have fewer); 0: one worker
+	 * per process or thread (the other modes). */
+	uint32_t tpp;
 	int bind;
 	pid_t owner;                 /* the caller's pid */
 	/* What a task needs to call its own pool from a worker process:

@@ -17,6 +17,15 @@
  * Workers: PR_SET_PDEATHSIG(SIGKILL) tied to this single-threaded parent
  * (reliable, unlike a caller thread that may exit), plus a getppid() check
  * for a parent that died before the prctl.
+ *
+ * Hybrid mode (sh->tpp = T > 0): a worker process runs T worker threads,
+ * the slots [g*T, g*T + T) of process g, each a normal worker with its own
+ * claim records. The supervisor forks, reaps and replaces processes: a
+ * process's death is the death of all its slots, each repaired as a worker
+ * of its own. The slot whose item crashed (its thread's crash handler set
+ * wctl.crashed) or overran (kill_reason TIMEOUT) is the culprit; the items
+ * its siblings were running fail as collateral, naming it. With T = 0
+ * (process mode) a process is one slot and nothing of this applies.
  */
 #include "supervisor.h"
 #include "libfd.h"
@@ -106,6 +115,121 @@ static void *worker_thread(void *p)
 	return NULL;
 }
 
+/* Threads per process: 1 but in hybrid mode. */
+static unsigned tpp(const struct hpool__shared *sh)
+{
+	return sh->tpp ? sh->tpp : 1;
+}
+
+/* The slots of the process that serves slot w: [*lo, *hi). */
+static void group_of(const struct hpool__shared *sh, unsigned w, unsigned *lo,
+		     unsigned *hi)
+{
+	unsigned t = tpp(sh);
+
+	*lo = w / t * t;
+	*hi = *lo + t < sh->nworkers ? *lo + t : sh->nworkers;
+}
+
+/* ---- hybrid worker processes ---------------------------------------------- */
+
+struct hyb_arg {
+	struct hpool__shared *sh;
+	unsigned w;
+	const struct hpool__topo *topo;
+	struct hpool__proc *proc;
+	pthread_mutex_t *gate; /* held by the main thread until all started */
+	int code;
+};
+
+/* A fatal signal in a worker thread: say which thread took it, then die of
+ * it. SA_RESETHAND restored the default action on entry and SA_NODEFER
+ * leaves the signal unblocked, so raise() kills the process here with the
+ * same signal (a fault would also kill it when the instruction re-runs).
+ * Only async-signal-safe work: a relaxed store to the region (the
+ * supervisor loads it after reaping the process, which orders it). */
+static void crash_handler(int sig)
+{
+	if (hpool__self.w)
+		atomic_store_explicit(&hpool__self.w->crashed, 1,
+				      memory_order_relaxed);
+	raise(sig);
+}
+
+#define ALTSTACK_SIZE (64 * 1024) /* room for the handler on overflow */
+
+static void *hyb_thread(void *p)
+{
+	struct hyb_arg *a = p;
+	stack_t ss = { 0 };
+
+	/* A stack overflow must reach the handler too. */
+	ss.ss_sp = malloc(ALTSTACK_SIZE);
+	ss.ss_size = ALTSTACK_SIZE;
+	if (ss.ss_sp)
+		sigaltstack(&ss, NULL);
+	pthread_mutex_lock(a->gate); /* wait until every thread exists */
+	pthread_mutex_unlock(a->gate);
+	a->code = hpool__worker_loop_proc(a->sh, a->w, a->topo, a->proc);
+	return NULL;
+}
+
+/* In a forked hybrid worker process (after worker_main's common part):
+ * start the threads of slots [lo, hi), each a worker; init runs once, in
+ * the first thread that reaches it (worker.c); exit when all returned.
+ * Per-thread state of a task is _Thread_local; what init loads is the
+ * process's, shared by its threads. */
+static void __attribute__((noreturn)) hybrid_main(struct sup *s, unsigned lo,
+						  unsigned hi)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				     SIGABRT, SIGTRAP, SIGSYS };
+	unsigned n = hi - lo, i, k;
+	struct hpool__proc proc;
+	pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+	struct hyb_arg *args = calloc(n, sizeof(*args));
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct sigaction sa;
+	int e = 0, code = 0;
+
+	memset(&proc, 0, sizeof(proc));
+	pthread_mutex_init(&proc.lock, NULL);
+	pthread_cond_init(&proc.cond, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for (k = 0; k < sizeof(fatal) / sizeof(fatal[0]); k++)
+		sigaction(fatal[k], &sa, NULL);
+	if (!args || !th)
+		e = ENOMEM;
+	pthread_mutex_lock(&gate);
+	for (i = 0; i < n && !e; i++) {
+		args[i] = (struct hyb_arg){ s->sh, lo + i, s->topo, &proc,
+					    &gate, 0 };
+		e = pthread_create(&th[i], NULL, hyb_thread, &args[i]);
+	}
+	if (e) {
+		/* Not a crash in init: a thread's own error, for every slot
+		 * of the process (the threads made wait at the gate). */
+		for (k = lo; k < hi; k++) {
+			s->sh->w[k].init_status = -e;
+			atomic_store_explicit(&s->sh->w[k].state,
+					      HPOOL__W_INIT_FAILED,
+					      memory_order_release);
+		}
+		hpool__event_signal(&s->sh->ready);
+		hpool__exit(HPOOL__EXIT_INIT + 1);
+	}
+	pthread_mutex_unlock(&gate);
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (!code)
+			code = args[i].code;
+	}
+	hpool__exit(code);
+}
+
 /* In the forked worker: tie its life to the supervisor, drop descriptors
  * it does not need, and run the loop in a fresh thread (see worker.c on
  * OpenMP). */
@@ -128,6 +252,16 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "hpool-worker");
+	if (s->sh->tpp) {
+		unsigned lo, hi, k;
+
+		group_of(s->sh, w, &lo, &hi);
+		/* Before READY, so that whoever sees READY sees the pid. */
+		for (k = lo; k < hi; k++)
+			atomic_store_explicit(&s->sh->w[k].pid, getpid(),
+					      memory_order_release);
+		hybrid_main(s, lo, hi);
+	}
 	/* Before READY, so that whoever sees READY sees the pid. */
 	atomic_store_explicit(&s->sh->w[w].pid, getpid(),
 			      memory_order_release);
@@ -144,22 +278,33 @@ static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
 	hpool__exit(a.code);
 }
 
+/* Fork the process that serves slot w (in hybrid mode, all the slots of
+ * w's process). */
 static int spawn(struct sup *s, unsigned w)
 {
-	struct hpool__wctl *c = &s->sh->w[w];
 	pid_t me = getpid();
+	unsigned lo, hi, k;
 	pid_t pid;
 
-	atomic_store_explicit(&c->state, HPOOL__W_STARTING,
-			      memory_order_relaxed);
-	c->incarnation++;
+	group_of(s->sh, w, &lo, &hi);
+	for (k = lo; k < hi; k++) {
+		struct hpool__wctl *c = &s->sh->w[k];
+
+		atomic_store_explicit(&c->state, HPOOL__W_STARTING,
+				      memory_order_relaxed);
+		atomic_store_explicit(&c->crashed, 0, memory_order_relaxed);
+		c->incarnation++;
+	}
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		worker_main(s, w, me);
-	s->pids[w] = pid;
-	atomic_store_explicit(&c->pid, pid, memory_order_release);
+		worker_main(s, lo, me);
+	for (k = lo; k < hi; k++) {
+		s->pids[k] = pid;
+		atomic_store_explicit(&s->sh->w[k].pid, pid,
+				      memory_order_release);
+	}
 	return 0;
 }
 
@@ -239,39 +384,98 @@ static void quiesce_claims(struct sup *s, unsigned w)
 	}
 }
 
+/* The state of a process's slots taken together: READY if any thread
+ * is (init, once per process, finished before any slot left STARTING),
+ * else INIT_FAILED if any, else STARTING (or DEAD). */
+static uint32_t group_state(const struct hpool__shared *sh, unsigned lo,
+			    unsigned hi)
+{
+	uint32_t st, any = HPOOL__W_STARTING;
+	unsigned k;
+
+	for (k = lo; k < hi; k++) {
+		/* Pairs with the worker's release store of its state. */
+		st = atomic_load_explicit(&sh->w[k].state,
+					  memory_order_acquire);
+		if (st == HPOOL__W_READY)
+			return st;
+		if (st == HPOOL__W_INIT_FAILED || k == lo)
+			any = st;
+	}
+	return any;
+}
+
+/* The item slot k's thread was in (its deepest record's running item). */
+static void running_item(const struct hpool__wctl *c,
+			 const struct hpool__seg **seg, uint32_t *item)
+{
+	unsigned d = atomic_load_explicit(&c->depth, memory_order_relaxed);
+
+	if (d >= HPOOL__LEVELS)
+		d = HPOOL__LEVELS - 1;
+	*seg = NULL;
+	if (atomic_load_explicit(&c->rec[d].state, memory_order_relaxed) !=
+	    HPOOL__C_OWNED)
+		return;
+	*item = atomic_load_explicit(&c->rec[d].running, memory_order_relaxed);
+	if (*item != HPOOL__NO_ITEM)
+		*seg = atomic_load_explicit(&c->rec[d].seg,
+					    memory_order_relaxed);
+}
+
 static void on_death(struct sup *s, pid_t pid, int status)
 {
 	struct hpool__shared *sh = s->sh;
-	struct hpool__death death;
-	struct hpool__wctl *c;
-	uint32_t reason, state;
+	uint32_t reason[HPOOL__WORKERS_MAX], state, gr = HPOOL__K_NONE;
+	const struct hpool__seg *cseg = NULL;
+	uint32_t citem = HPOOL__NO_ITEM;
+	unsigned w, lo, hi, k, culprit = UINT32_MAX;
 	int sig = 0, ex = -1;
 	bool retire;
-	unsigned w;
 
 	for (w = 0; w < sh->nworkers && s->pids[w] != pid; w++)
 		;
 	if (w == sh->nworkers)
 		return; /* not ours (cannot happen: we fork nothing else) */
-	c = &sh->w[w];
-	s->pids[w] = 0;
+	group_of(sh, w, &lo, &hi);
+	w = lo;
+	/* Every slot of the process is dead: none is waited for by the
+	 * quiescing of a sibling's CLAIMING record. */
+	for (k = lo; k < hi; k++)
+		s->pids[k] = 0;
 	if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
 	else if (WIFEXITED(status))
 		ex = WEXITSTATUS(status);
-	reason = atomic_exchange_explicit(&c->kill_reason, HPOOL__K_NONE,
-					  memory_order_relaxed);
-	if (reason == HPOOL__K_STOPPED)
+	/* Why each slot's process was killed; the group's reason for the
+	 * slots that are neither culprit nor collateral. */
+	for (k = lo; k < hi; k++) {
+		reason[k - lo] = atomic_exchange_explicit(&sh->w[k].kill_reason,
+							  HPOOL__K_NONE,
+							  memory_order_relaxed);
+		if (reason[k - lo] == HPOOL__K_TIMEOUT && culprit == UINT32_MAX)
+			culprit = k;
+		else if (reason[k - lo] != HPOOL__K_NONE &&
+			 reason[k - lo] != HPOOL__K_TIMEOUT &&
+			 gr == HPOOL__K_NONE)
+			gr = reason[k - lo];
+	}
+	if (gr == HPOOL__K_CANCEL)
+		culprit = UINT32_MAX; /* terminate: nobody's fault */
+	/* A thread that took a fatal signal (its handler's store is ordered
+	 * before this load by the reaping). */
+	for (k = lo; k < hi && culprit == UINT32_MAX && sig &&
+		     gr == HPOOL__K_NONE; k++)
+		if (atomic_load_explicit(&sh->w[k].crashed,
+					 memory_order_relaxed))
+			culprit = k;
+	if (hi - lo == 1)
+		culprit = UINT32_MAX; /* alone in its process: no collateral */
+	if (culprit != UINT32_MAX)
+		running_item(&sh->w[culprit], &cseg, &citem);
+	if (gr == HPOOL__K_STOPPED)
 		sig = s->stop_sig[w]; /* the message names the stop */
-	death.code = reason == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
-		     reason == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
-						  HPOOL_ECRASH;
-	death.sig = sig;
-	death.exit_status = ex;
-	death.pid = pid;
-	death.kill_seg = reason == HPOOL__K_TIMEOUT ? c->kill_seg : NULL;
-	death.kill_item = c->kill_item;
-	state = atomic_load_explicit(&c->state, memory_order_acquire);
+	state = group_state(sh, lo, hi);
 	retire = state == HPOOL__W_STARTING || state == HPOOL__W_INIT_FAILED;
 	/* A replacement killed by a signal before it was READY (a kill from
 	 * outside lands there as anywhere) ran no item: repair and replace
@@ -281,45 +485,88 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	 * since a crash in init would repeat forever. */
 	if (state == HPOOL__W_READY) {
 		s->start_fails[w] = 0;
-	} else if (state == HPOOL__W_STARTING && c->incarnation > 1 && sig &&
-		   (!sh->init || s->start_fails[w] < START_RETRIES)) {
+	} else if (state == HPOOL__W_STARTING && sh->w[w].incarnation > 1 &&
+		   sig && (!sh->init || s->start_fails[w] < START_RETRIES)) {
 		s->start_fails[w]++;
 		retire = false;
-	} else if (state == HPOOL__W_INIT_FAILED && c->incarnation > 1 &&
-		   (c->init_status == -EAGAIN || c->init_status == -ENOMEM) &&
+	} else if (state == HPOOL__W_INIT_FAILED &&
+		   sh->w[w].incarnation > 1 &&
+		   (sh->w[w].init_status == -EAGAIN ||
+		    sh->w[w].init_status == -ENOMEM) &&
 		   s->start_fails[w] < START_RETRIES) {
 		/* A replacement's thread did not start (a limit, maybe for a
 		 * moment): try again a few times before retiring the slot. */
 		s->start_fails[w]++;
 		retire = false;
 	}
-	if (retire) {
-		/* Died in init, or init failed: never restart this slot (a
-		 * failing init would fail again), fail what it holds. */
-		if (state == HPOOL__W_STARTING)
-			c->init_status = HPOOL_ECRASH;
-		atomic_store_explicit(&c->state, HPOOL__W_DEAD,
-				      memory_order_release);
-		quiesce_claims(s, w);
+	for (k = lo; k < hi; k++) {
+		struct hpool__wctl *c = &sh->w[k];
+		struct hpool__death death = { 0 };
+		uint32_t r = reason[k - lo];
+
+		/* A sibling that overran too (killed for it before the
+		 * death was reaped) fails for its own timeout. */
+		if (k == culprit || culprit == UINT32_MAX ||
+		    r == HPOOL__K_TIMEOUT) {
+			if (r == HPOOL__K_NONE || culprit == UINT32_MAX)
+				r = r == HPOOL__K_TIMEOUT ? r : gr;
+			death.code = r == HPOOL__K_TIMEOUT ? -ETIMEDOUT :
+				     r == HPOOL__K_CANCEL  ? HPOOL_ECANCELED :
+							     HPOOL_ECRASH;
+			death.kill_seg = r == HPOOL__K_TIMEOUT ? c->kill_seg :
+								 NULL;
+		} else {
+			death.code = HPOOL_ECRASH;
+			death.collateral = true;
+			death.culprit_worker = culprit;
+			death.culprit_seg = cseg;
+			death.culprit_item = citem;
+		}
+		death.sig = sig;
+		death.exit_status = ex;
+		death.pid = pid;
+		death.kill_item = c->kill_item;
+		if (retire) {
+			/* Died in init, or init failed: never restart this
+			 * slot (a failing init would fail again), fail what
+			 * it holds. */
+			if (atomic_load_explicit(&c->state,
+						 memory_order_relaxed) ==
+			    HPOOL__W_STARTING)
+				c->init_status = HPOOL_ECRASH;
+			atomic_store_explicit(&c->state, HPOOL__W_DEAD,
+					      memory_order_release);
+			quiesce_claims(s, k);
+			hpool__repair(sh, c, &death);
+			hpool__fail_records(sh, c, HPOOL_ECRASH);
+			continue;
+		}
+		quiesce_claims(s, k);
 		hpool__repair(sh, c, &death);
-		hpool__fail_records(sh, c, HPOOL_ECRASH);
+		s->norphans += hpool__orphans_cancel(sh,
+				HPOOL__OWNER(k, c->incarnation),
+				s->orphans + s->norphans,
+				HPOOL__SLOTS - s->norphans);
+	}
+	if (retire) {
 		hpool__event_signal(&sh->ready);
 		return;
 	}
-	quiesce_claims(s, w);
-	hpool__repair(sh, c, &death);
-	s->norphans += hpool__orphans_cancel(sh, HPOOL__OWNER(w, c->incarnation),
-					     s->orphans + s->norphans,
-					     HPOOL__SLOTS - s->norphans);
 	if (s->terminating)
 		return;
 	/* Replace it unless the pool is draining and nothing is left for
 	 * it: neither what its records own nor published work. */
-	if (!s->draining || owns_work(c) || hpool__work_available(sh)) {
+	for (k = lo; k < hi && !owns_work(&sh->w[k]); k++)
+		;
+	if (!s->draining || k < hi || hpool__work_available(sh)) {
 		if (spawn(s, w) < 0) {
-			atomic_store_explicit(&c->state, HPOOL__W_DEAD,
-					      memory_order_release);
-			hpool__fail_records(sh, c, HPOOL_ECRASH);
+			for (k = lo; k < hi; k++) {
+				atomic_store_explicit(&sh->w[k].state,
+						      HPOOL__W_DEAD,
+						      memory_order_release);
+				hpool__fail_records(sh, &sh->w[k],
+						    HPOOL_ECRASH);
+			}
 		}
 	}
 }
@@ -331,12 +578,14 @@ static void on_death(struct sup *s, pid_t pid, int status)
 static void on_stop(struct sup *s, pid_t pid, int sig)
 {
 	uint32_t none = HPOOL__K_NONE;
-	unsigned w;
+	unsigned w, lo, hi;
 
 	for (w = 0; w < s->sh->nworkers && s->pids[w] != pid; w++)
 		;
 	if (w == s->sh->nworkers)
 		return;
+	group_of(s->sh, w, &lo, &hi);
+	w = lo; /* the process's first slot holds its stop */
 	/* A kill already under way (a timeout, a terminate) keeps its
 	 * reason. */
 	if (atomic_compare_exchange_strong_explicit(&s->sh->w[w].kill_reason,
@@ -440,11 +689,17 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 	s.stop_sig = calloc(sh->nworkers, sizeof(*s.stop_sig));
 	if (s.sfd < 0 || !s.pids || !s.start_fails || !s.stop_sig)
 		return 1;
-	for (i = 0; i < sh->nworkers; i++)
+	for (i = 0; i < sh->nworkers; i += tpp(sh))
 		if ((e = spawn(&s, i)) < 0) {
-			sh->w[i].init_status = e;
-			atomic_store_explicit(&sh->w[i].state, HPOOL__W_DEAD,
-					      memory_order_release);
+			unsigned lo, hi, k;
+
+			group_of(sh, i, &lo, &hi);
+			for (k = lo; k < hi; k++) {
+				sh->w[k].init_status = e;
+				atomic_store_explicit(&sh->w[k].state,
+						      HPOOL__W_DEAD,
+						      memory_order_release);
+			}
 			hpool__event_signal(&sh->ready);
 		}
 

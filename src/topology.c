@@ -13,6 +13,9 @@
  * under no core (shapes without a Core level, such as "pack:1 pu:4") is a
  * core of its own, so the count is never 0 while a PU is allowed.
  *
+ * Hybrid mode (the end of the file): the machine split into groups, one
+ * process each (NUMA node, else package, else L3), a thread per core.
+ *
  * All sets hold PU os indexes (what the kernel calls cpu numbers), which
  * need not follow hwloc's logical order.
  */
@@ -186,6 +189,9 @@ static int topo_load_native(hwloc_topology_t topo)
 	if (hwloc_topology_set_type_filter(topo, HWLOC_OBJ_PACKAGE,
 					   HWLOC_TYPE_FILTER_KEEP_ALL) < 0 ||
 	    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_CORE,
+					   HWLOC_TYPE_FILTER_KEEP_ALL) < 0 ||
+	    /* hybrid mode's last grouping level before the machine */
+	    hwloc_topology_set_type_filter(topo, HWLOC_OBJ_L3CACHE,
 					   HWLOC_TYPE_FILTER_KEEP_ALL) < 0)
 		return -1;
 	return hwloc_topology_load(topo);
@@ -354,4 +360,182 @@ int hpool__topo_bind(const struct hpool__topo *t, unsigned w, int thread)
 	if (hwloc_set_cpubind(t->topo, t->sets[w % t->ncores], flags) < 0)
 		return errno ? -errno : -EIO;
 	return 0;
+}
+
+/* ---- hybrid mode: processes x threads ------------------------------------ */
+
+/*
+ * The groups of a hybrid pool: one process per NUMA node, or else per
+ * package, or else per L3 cache, taking the first of these levels that
+ * splits the allowed cores into more than one group; else the whole
+ * machine. A group holds the worker sets (cores) inside the object's
+ * cpuset; they are contiguous in topology order, since the tree is walked
+ * depth first. An object with no allowed core is no group, and one whose
+ * cores an earlier one already holds (two NUMA nodes with one locality,
+ * such as DDR and HBM of one package) is skipped.
+ * Return: the number of groups (>= 1); the first max are filled in.
+ */
+static unsigned hybrid_groups(const struct hpool__topo *t, unsigned *first,
+			      unsigned *count, hwloc_obj_t *objs,
+			      unsigned max)
+{
+	static const hwloc_obj_type_t order[] = {
+		HWLOC_OBJ_NUMANODE, HWLOC_OBJ_PACKAGE, HWLOC_OBJ_L3CACHE
+	};
+	unsigned k, i, n;
+
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		hwloc_obj_t obj = NULL;
+		unsigned end = 0;
+
+		n = 0;
+		while ((obj = hwloc_get_next_obj_by_type(t->topo, order[k],
+							 obj))) {
+			unsigned f = UINT32_MAX, c = 0;
+
+			if (!obj->cpuset)
+				continue;
+			for (i = 0; i < t->ncores; i++)
+				if (hwloc_bitmap_isincluded(t->sets[i],
+							    obj->cpuset)) {
+					if (f == UINT32_MAX)
+						f = i;
+					c++;
+				}
+			if (!c || f < end)
+				continue;
+			end = f + c;
+			if (n < max) {
+				first[n] = f;
+				count[n] = c;
+				objs[n] = obj;
+			}
+			n++;
+		}
+		if (n > 1)
+			return n;
+	}
+	if (max) {
+		first[0] = 0;
+		count[0] = t->ncores;
+		objs[0] = hwloc_get_root_obj(t->topo);
+	}
+	return 1;
+}
+
+#define HYB_GROUPS_MAX 1024u /* HPOOL__WORKERS_MAX: one core each at least */
+
+int hpool__topo_hybrid_shape(const struct hpool__topo *t, unsigned *procs,
+			     unsigned *threads, const char **level)
+{
+	unsigned *first, *count, n, i, m;
+	hwloc_obj_t *objs;
+
+	if (!t || !procs || !threads)
+		return -EINVAL;
+	first = calloc(HYB_GROUPS_MAX, sizeof(*first));
+	count = calloc(HYB_GROUPS_MAX, sizeof(*count));
+	objs = calloc(HYB_GROUPS_MAX, sizeof(*objs));
+	if (!first || !count || !objs) {
+		free(first);
+		free(count);
+		free(objs);
+		return -ENOMEM;
+	}
+	n = hybrid_groups(t, first, count, objs, HYB_GROUPS_MAX);
+	if (n > HYB_GROUPS_MAX)
+		n = HYB_GROUPS_MAX;
+	/* One shape for all: the smallest group's cores, so that no
+	 * process runs more threads than its object has cores. */
+	for (m = count[0], i = 1; i < n; i++)
+		if (count[i] < m)
+			m = count[i];
+	*procs = n;
+	*threads = m;
+	if (level)
+		*level = n == 1 ? "machine" :
+			 hwloc_obj_type_string(objs[0]->type);
+	free(first);
+	free(count);
+	free(objs);
+	return 0;
+}
+
+/* The cpus of process g of a hybrid pool of `procs` processes of `tpp`
+ * threads: its object's allowed cpuset when the pool has the default
+ * number of processes (one per group), else the cores of its threads. */
+static int hybrid_set(const struct hpool__topo *t, unsigned procs,
+		      unsigned tpp, unsigned g, hwloc_bitmap_t out)
+{
+	unsigned first[64], count[64], n, k;
+	hwloc_obj_t objs[64];
+
+	n = hybrid_groups(t, first, count, objs, 64);
+	hwloc_bitmap_zero(out);
+	if (n == procs && g < n && n <= 64 && n > 1) {
+		for (k = 0; k < count[g]; k++)
+			hwloc_bitmap_or(out, out, t->sets[first[g] + k]);
+		return 0;
+	}
+	for (k = 0; k < tpp; k++)
+		hwloc_bitmap_or(out, out,
+				t->sets[((size_t)g * tpp + k) % t->ncores]);
+	return 0;
+}
+
+int hpool__topo_hybrid_cpulist(const struct hpool__topo *t, unsigned procs,
+			       unsigned tpp, unsigned g, char *buf, size_t len)
+{
+	hwloc_bitmap_t set;
+	int n;
+
+	if (!t || !tpp || (!buf && len))
+		return -EINVAL;
+	set = hwloc_bitmap_alloc();
+	if (!set)
+		return -ENOMEM;
+	hybrid_set(t, procs, tpp, g, set);
+	n = hwloc_bitmap_list_snprintf(buf, len, set);
+	hwloc_bitmap_free(set);
+	if (n < 0)
+		return -ENOMEM;
+	if ((size_t)n >= len) {
+		if (len)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int hpool__topo_hybrid_bind(const struct hpool__topo *t, unsigned procs,
+			    unsigned tpp, unsigned w, bool core)
+{
+	hwloc_bitmap_t set;
+	unsigned g = w / tpp, k = w % tpp;
+	int e = 0;
+
+	if (!t || !tpp)
+		return -EINVAL;
+	if (!t->thissystem)
+		return -ENOSYS;
+	set = hwloc_bitmap_alloc();
+	if (!set)
+		return -ENOMEM;
+	hybrid_set(t, procs, tpp, g, set);
+	if (core) {
+		/* The k-th core of the process's set (its own cores first,
+		 * in topology order), else any of the set. */
+		unsigned i, seen = 0;
+
+		for (i = 0; i < t->ncores; i++)
+			if (hwloc_bitmap_isincluded(t->sets[i], set) &&
+			    seen++ == k) {
+				hwloc_bitmap_copy(set, t->sets[i]);
+				break;
+			}
+	}
+	if (hwloc_set_cpubind(t->topo, set, HWLOC_CPUBIND_THREAD) < 0)
+		e = errno ? -errno : -EIO;
+	hwloc_bitmap_free(set);
+	return e;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Give an OpenMP runtime, if the program has one, this worker's share of
  * the cores (no oversubscription). Looked up at run time, so hpool itself
@@ -27,19 +28,30 @@ static void give_openmp_share(unsigned threads, bool own_process)
 	static const char *const vars[] = { "OMP_NUM_THREADS",
 					    "MKL_NUM_THREADS",
 					    "OPENBLAS_NUM_THREADS" };
+	/* hybrid: the threads of one process start together; setenv is not
+	 * thread-safe, and a sibling's value must not read as the user's.
+	 * set_by: the process whose OMP_NUM_THREADS we filled in. */
+	static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+	static pid_t set_by;
 	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT,
 						 "omp_set_num_threads");
-	bool user = getenv("OMP_NUM_THREADS") != NULL;
+	bool user;
 	char v[16];
 	unsigned i;
 
 	if (!threads)
 		return;
+	pthread_mutex_lock(&env_lock);
+	user = getenv("OMP_NUM_THREADS") != NULL &&
+	       !(own_process && set_by == getpid());
 	if (own_process) { /* a process worker's environment is its own */
 		snprintf(v, sizeof(v), "%u", threads);
+		if (!user)
+			set_by = getpid();
 		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 			setenv(vars[i], v, 0);
 	}
+	pthread_mutex_unlock(&env_lock);
 	if (set && !user)
 		set((int)threads);
 }
@@ -65,7 +77,64 @@ int hpool__worker_init(struct hpool__shared *sh, unsigned wi)
 	return 0;
 }
 
+/* Hybrid: run the pool's init once for the process (the first thread to
+ * get here runs it; the others wait), then publish its outcome in slot
+ * wi's state like hpool__worker_init. */
+static int proc_init(struct hpool__shared *sh, unsigned wi,
+		     struct hpool__proc *pc)
+{
+	struct hpool__wctl *w = &sh->w[wi];
+	int st;
+
+	pthread_mutex_lock(&pc->lock);
+	if (pc->phase == 0) {
+		pc->phase = 1;
+		pthread_mutex_unlock(&pc->lock);
+		st = sh->init ? sh->init(sh->init_ctx) : 0;
+		pthread_mutex_lock(&pc->lock);
+		pc->status = st;
+		pc->phase = 2;
+		pthread_cond_broadcast(&pc->cond);
+	}
+	while (pc->phase != 2)
+		pthread_cond_wait(&pc->cond, &pc->lock);
+	st = pc->status;
+	pthread_mutex_unlock(&pc->lock);
+	if (st) {
+		w->init_status = st;
+		atomic_store_explicit(&w->state, HPOOL__W_INIT_FAILED,
+				      memory_order_release);
+		hpool__event_signal(&sh->ready);
+		return HPOOL__EXIT_INIT;
+	}
+	/* Pairs with hpool_create's acquire load of state. */
+	atomic_store_explicit(&w->state, HPOOL__W_READY, memory_order_release);
+	hpool__event_signal(&sh->ready);
+	return 0;
+}
+
 _Thread_local struct hpool__self hpool__self;
+static _Thread_local struct hpool__proc *self_proc;
+
+/* Hybrid: has this thread's process reached max_tasks_per_worker? Then
+ * all its threads leave their loops and the process exits, to be
+ * replaced. The first thread to see it wakes its sleeping siblings (a
+ * broadcast on the pool's work event: the others look and sleep again). */
+static bool proc_retiring(struct hpool__shared *sh)
+{
+	struct hpool__proc *pc = self_proc;
+
+	if (!pc || !sh->max_tasks)
+		return false;
+	if (atomic_load_explicit(&pc->retiring, memory_order_relaxed))
+		return true;
+	if (atomic_load_explicit(&pc->started, memory_order_relaxed) <
+	    sh->max_tasks)
+		return false;
+	atomic_store_explicit(&pc->retiring, 1, memory_order_relaxed);
+	hpool__event_signal(&sh->work);
+	return true;
+}
 
 static bool has_work(void *arg)
 {
@@ -74,17 +143,29 @@ static bool has_work(void *arg)
 	/* Pairs with the publisher's release of the slot and the caller's
 	 * release of closing before it signals work. */
 	return atomic_load_explicit(&sh->closing, memory_order_acquire) ||
-	       hpool__work_available(sh);
+	       hpool__work_available(sh) ||
+	       (self_proc && atomic_load_explicit(&self_proc->retiring,
+						  memory_order_relaxed));
 }
 
 int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 		       const struct hpool__topo *topo)
 {
+	return hpool__worker_loop_proc(sh, wi, topo, NULL);
+}
+
+int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
+			    const struct hpool__topo *topo,
+			    struct hpool__proc *pc)
+{
 	struct hpool__wctl *w = &sh->w[wi];
 	bool post_timeout = !sh->isolated;
 	int e;
 
-	if (sh->bind && topo)
+	if (sh->tpp && topo)
+		hpool__topo_hybrid_bind(topo, (sh->nworkers + sh->tpp - 1) /
+					sh->tpp, sh->tpp, wi, sh->bind);
+	else if (sh->bind && topo)
 		hpool__topo_bind(topo, wi, 1);
 	give_openmp_share(sh->omp_threads, sh->isolated);
 	w->served = 0;
@@ -92,7 +173,9 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 	hpool__self.w = w;
 	hpool__self.level = 0;
 	hpool__self.post_timeout = post_timeout;
-	if ((e = hpool__worker_init(sh, wi)))
+	hpool__self.proc_started = pc ? &pc->started : NULL;
+	self_proc = pc;
+	if ((e = pc ? proc_init(sh, wi, pc) : hpool__worker_init(sh, wi)))
 		return e;
 	if (hpool__resume(sh, w, post_timeout) < 0)
 		return 0; /* terminated */
@@ -103,8 +186,9 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 
 		if (close == HPOOL__CLOSE_NOW)
 			return 0;
-		if (sh->isolated && sh->max_tasks &&
-		    w->served >= sh->max_tasks)
+		if (pc ? proc_retiring(sh) :
+			 sh->isolated && sh->max_tasks &&
+			 w->served >= sh->max_tasks)
 			return 0; /* retire: the supervisor starts a fresh one */
 		ran = hpool__serve(sh, w, 0, post_timeout);
 		if (ran < 0)

@@ -16,7 +16,9 @@
 
 /* The processes a pool runs: the supervisor's pid, then one pid per worker
  * slot (its current worker; a slot whose worker died reads the dead pid
- * until the replacement is forked), at most `max` in all. Process mode only.
+ * until the replacement is forked), at most `max` in all. Process and
+ * hybrid mode only (hybrid: the slots of one process's threads repeat its
+ * pid).
  * Context: the pool's owner, any thread.
  * Return: how many pids were written; 0 in thread and serial mode and for
  *   a pool that is NULL, destroyed or not this process's. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every pool test runs in every mode: run_in_every_mode runs a cmocka
- * group once for thread, process and serial mode, named "<suite>/<mode>",
- * setting *mode before each.
+ * group once for thread, process, serial and hybrid mode, named
+ * "<suite>/<mode>", setting *mode before each.
  *
- * HPOOL_TEST_MODE picks some: a mode name (thread, process, serial) or a
+ * HPOOL_TEST_MODE picks some: a mode name (thread, process, serial,
+ * hybrid) or a
  * comma-separated list of them. A value that names no mode (a typo such as
  * "procss", an empty value) is an error: the program says so and exits 99
  * (automake's hard error) rather than run nothing and pass.
@@ -31,11 +32,14 @@ static const struct {
 	{ HPOOL_MODE_THREAD, "thread" },
 	{ HPOOL_MODE_PROCESS, "process" },
 	{ HPOOL_MODE_SERIAL, "serial" },
+	{ HPOOL_MODE_HYBRID, "hybrid" },
 };
+
+#define TEST_NMODES (sizeof(test_modes) / sizeof(test_modes[0]))
 
 static inline const char *test_mode_name(hpool_mode m)
 {
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < TEST_NMODES; i++)
 		if (test_modes[i].m == m)
 			return test_modes[i].name;
 	return "?";
@@ -57,15 +61,16 @@ static unsigned test_mode_filter(void)
 	char buf[128], *save = NULL;
 
 	if (!env)
-		return 7;
+		return (1u << TEST_NMODES) - 1;
 	snprintf(buf, sizeof(buf), "%s", env);
 	for (char *w = strtok_r(buf, ", ", &save); w;
 	     w = strtok_r(NULL, ", ", &save)) {
 		unsigned i;
 
-		for (i = 0; i < 3 && strcmp(w, test_modes[i].name); i++)
+		for (i = 0; i < TEST_NMODES && strcmp(w, test_modes[i].name);
+		     i++)
 			;
-		if (i == 3) {
+		if (i == TEST_NMODES) {
 			sel = 0;
 			break;
 		}
@@ -73,8 +78,8 @@ static unsigned test_mode_filter(void)
 	}
 	if (!sel || strlen(env) >= sizeof(buf)) {
 		fprintf(stderr, "HPOOL_TEST_MODE=\"%s\" names no mode: want "
-			"thread, process or serial, or a comma-separated list "
-			"of them (unset: all three)\n", env);
+			"thread, process, serial or hybrid, or a comma-separated "
+			"list of them (unset: all four)\n", env);
 		exit(99);
 	}
 	return sel;
@@ -86,7 +91,7 @@ static int run_in_every_mode(const char *suite, const struct CMUnitTest *tests,
 	unsigned sel = test_mode_filter();
 	int fails = 0;
 
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < TEST_NMODES; i++) {
 		char name[64];
 
 		if (!(sel & (1u << i)))

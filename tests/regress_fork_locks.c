@@ -58,6 +58,10 @@ static hpool *pool_of(hpool_mode mode, unsigned workers, int start)
 	cfg.workers = workers;
 	cfg.start = start;
 	cfg.shm_size = 8 << 20;
+	if (mode == HPOOL_MODE_HYBRID) { /* a worker alone in its process */
+		cfg.hybrid_processes = workers;
+		cfg.hybrid_threads = 1;
+	}
 	return hpool_create(&p, &cfg) ? NULL : p;
 }
 
@@ -247,7 +251,7 @@ static int marker_then_exit_in_task(void)
 	printf("marker\n");
 	if (exit_start == 1 && hpool_forkserver_start())
 		return 30;
-	p = pool_of(HPOOL_MODE_PROCESS, 2, exit_start);
+	p = pool_of(g_mode, 2, exit_start);
 	if (!p)
 		return 31;
 	hpool_map(p, task_exit, NULL, 0, in, sizeof(long), out, sizeof(long),
@@ -304,8 +308,8 @@ static void test_exit_in_task_flushes_once(void **st)
 	 * which changes the exit status this test reads: not a pass. */
 	skip();
 #endif
-	if (g_mode != HPOOL_MODE_PROCESS)
-		skip(); /* a task's exit() ends the caller itself here */
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
+		SKIP_IN_MODE(g_mode, "a task's exit() ends the caller itself");
 	assert_int_equal(count_markers(-1), 1);
 	assert_int_equal(count_markers(1), 1);
 }

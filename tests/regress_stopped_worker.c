@@ -83,9 +83,13 @@ static int stop_scenario(int how, int sig)
 	hpool *p;
 
 	hpool_config_init(&cfg);
-	cfg.mode = HPOOL_MODE_PROCESS;
+	cfg.mode = g_mode;
 	cfg.workers = 2;
 	cfg.shm_size = 8 << 20;
+	if (g_mode == HPOOL_MODE_HYBRID) { /* no collateral: one thread */
+		cfg.hybrid_processes = 2;
+		cfg.hybrid_threads = 1;
+	}
 	if (hpool_create(&p, &cfg))
 		return 10;
 	for (int i = 0; i < N; i++)
@@ -134,8 +138,8 @@ static void run(int how, int sig)
 	pid_t pid;
 	int ws;
 
-	if (g_mode != HPOOL_MODE_PROCESS)
-		skip(); /* a stop here stops the caller itself */
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
+		SKIP_IN_MODE(g_mode, "a stop here stops the caller itself");
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);

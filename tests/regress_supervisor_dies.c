@@ -8,8 +8,8 @@
  * HPOOL_ECRASH and a message naming the supervisor), everything else runs
  * exactly once, and the pool goes on with all its workers.
  *
- * Process mode only: thread and serial pools have no supervisor (the
- * tests say so and are reported SKIPPED). Each scenario runs in a forked
+ * Process and hybrid modes: thread and serial pools have no supervisor
+ * (the tests say so and are reported SKIPPED). Each scenario runs in a forked
  * child with an alarm: a hang fails the test.
  */
 #include "hpool.h"
@@ -124,7 +124,7 @@ static hpool *pool(void)
 	hpool *p;
 
 	hpool_config_init(&cfg);
-	cfg.mode = HPOOL_MODE_PROCESS;
+	cfg.mode = g_mode; /* process, or hybrid: one process of 2 threads */
 	cfg.workers = WORKERS;
 	cfg.shm_size = 8 << 20;
 	return hpool_create(&p, &cfg) ? NULL : p;
@@ -224,7 +224,7 @@ static void run(int (*scenario)(void))
 	pid_t pid;
 	int ws;
 
-	if (g_mode != HPOOL_MODE_PROCESS)
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
 		SKIP_IN_MODE(g_mode, "the pool has no supervisor");
 	fflush(NULL);
 	pid = fork();

@@ -35,8 +35,13 @@
  * longer tasks. `make soak` runs the long version (1000 kills, maps of 1M
  * items); `make check` a short one (tests/soak-short.sh).
  *
+ * Hybrid mode (--threads T, T >= 1): W workers as processes of T threads
+ * each; a kill takes a whole process, so the bound on failed items per
+ * kill is T (the items its threads were running), not 1.
+ *
  * Usage: soak [--kills N] [--items M] [--workers W] [--seed S]
- *             [--interval-us U] [--hang-s T] [--any-process]
+ *             [--interval-us U] [--hang-s T] [--threads T]
+ *             [--any-process]
  * Prints one summary line and exits 0 only if every bound holds.
  */
 #include "hpool.h"
@@ -71,6 +76,8 @@ static unsigned opt_hang_s = 120;
 static bool opt_any;                /* kill the supervisor too */
 static _Atomic unsigned n_events;   /* kills made (a supervisor's: one) */
 static _Atomic unsigned n_sup_kills;
+static unsigned opt_threads; /* hybrid: threads per process; 0: process mode */
+#define PER_KILL (opt_threads ? opt_threads : 1u) /* failed items per kill */
 
 /* Read by the watchdog too (when it reports a hang): atomics. */
 static _Atomic size_t n_maps, n_items, n_lost, n_dup, n_ecrash, n_spurious,
@@ -191,8 +198,8 @@ static void *killer(void *arg)
 			/* It is dead: the worker pids in the region are the
 			 * last ones it started (none is written after). */
 			n = hpool__pool_pids(g_pool, pids, MAX_WORKERS + 1);
-			for (w = 1; w < n; w++)
-				if (pids[w] > 0)
+			for (w = 1; w < n; w++) /* once per process */
+				if (pids[w] > 0 && pids[w] != pids[w - 1])
 					record_kill(pids[w], SIGKILL);
 			memset(last, 0, sizeof(last));
 			n_sup_kills++;
@@ -347,7 +354,7 @@ static void charge(const int *crash_pids, size_t ncrash)
 		}
 		if (++kills[i].failed > failed_per_kill_max)
 			failed_per_kill_max = kills[i].failed;
-		if (kills[i].failed > 1)
+		if (kills[i].failed > PER_KILL)
 			fprintf(stderr, "soak: kill %u (pid %d, %s) failed %u "
 				"items\n", i, kills[i].pid,
 				kills[i].sig == SIGKILL ? "SIGKILL" : "SIGSEGV",
@@ -364,12 +371,12 @@ static void charge_unknown(void)
 
 	for (unsigned i = 0; i < nk; i++)
 		free_kills += kills[i].failed == 0;
-	if (n_unknown > free_kills) {
+	if (n_unknown > free_kills * PER_KILL) {
 		fprintf(stderr, "soak: %zu items failed before their task "
 			"started, but only %zu kills failed nothing else\n",
 			n_unknown, free_kills);
-		if (failed_per_kill_max < 2)
-			failed_per_kill_max = 2;
+		if (failed_per_kill_max < PER_KILL + 1)
+			failed_per_kill_max = PER_KILL + 1;
 	} else if (n_unknown && !failed_per_kill_max) {
 		failed_per_kill_max = 1;
 	}
@@ -491,7 +498,8 @@ static void summary(unsigned hangs)
 static void usage(void)
 {
 	fprintf(stderr, "usage: soak [--kills N] [--items M] [--workers W] "
-		"[--seed S] [--interval-us U] [--hang-s T] [--any-process]\n");
+		"[--seed S] [--interval-us U] [--hang-s T] [--threads T] "
+		"[--any-process]\n");
 	exit(2);
 }
 
@@ -542,6 +550,8 @@ int main(int argc, char **argv)
 			opt_interval_us = (unsigned)num(v);
 		else if (!strcmp(a, "--hang-s"))
 			opt_hang_s = (unsigned)num(v);
+		else if (!strcmp(a, "--threads"))
+			opt_threads = (unsigned)num(v);
 		else
 			usage();
 	}
@@ -557,6 +567,13 @@ int main(int argc, char **argv)
 	hpool_config_init(&cfg);
 	cfg.mode = HPOOL_MODE_PROCESS;
 	cfg.workers = opt_workers;
+	if (opt_threads) {
+		if (opt_workers % opt_threads)
+			usage();
+		cfg.mode = HPOOL_MODE_HYBRID;
+		cfg.hybrid_processes = opt_workers / opt_threads;
+		cfg.hybrid_threads = opt_threads;
+	}
 	cfg.shm_size = (size_t)64 << 20;
 	while (cfg.shm_size < n * 16 + ((size_t)32 << 20))
 		cfg.shm_size *= 2;
@@ -577,8 +594,9 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		in[i] = i;
-	printf("soak: %u kills, maps of %zu items, %u workers, seed %" PRIu64
-	       "\n", opt_kills, n, opt_workers, opt_seed);
+	printf("soak: %u kills, maps of %zu items, %u workers (%s, %u per "
+	       "process), seed %" PRIu64 "\n", opt_kills, n, opt_workers,
+	       opt_threads ? "hybrid" : "process", PER_KILL, opt_seed);
 	fflush(stdout);
 
 	pthread_create(&wt, NULL, watchdog, NULL);
@@ -621,6 +639,6 @@ int main(int argc, char **argv)
 	free(out);
 	free(status);
 	free(crash_pids);
-	return n_lost || n_dup || failed_per_kill_max > 1 || n_spurious ||
+	return n_lost || n_dup || failed_per_kill_max > PER_KILL || n_spurious ||
 	       n_errors || n_workers_lost;
 }

@@ -30,6 +30,7 @@
 
 static const char *const vars[] = {
 	"HPOOL_MODE", "HPOOL_WORKERS", "HPOOL_BIND", "HPOOL_SHM_SIZE",
+	"HPOOL_HYBRID",
 };
 
 static int clean_env(void **state)
@@ -453,6 +454,96 @@ static void test_env_workers(void **state)
 		assert_int_equal(s.bind, 0);
 		assert_true(s.shm_size == HPOOL__SHM_DEFAULT);
 	}
+}
+
+/* HPOOL_HYBRID=PxT: both parts as HPOOL_WORKERS, product <= 1024. */
+static const struct {
+	const char *s;
+	int rc;
+	unsigned p, t;
+} hybrid_cases[] = {
+	{ "1x1", 0, 1, 1 },
+	{ "2x4", 0, 2, 4 },
+	{ "4x16", 0, 4, 16 },
+	{ "1x1024", 0, 1, 1024 },
+	{ "1024x1", 0, 1024, 1 },
+	{ "32x32", 0, 32, 32 },
+	{ "33x32", -EINVAL, 0, 0 },	/* product above 1024 */
+	{ "2x513", -EINVAL, 0, 0 },
+	{ "", -EINVAL, 0, 0 },
+	{ "x", -EINVAL, 0, 0 },
+	{ "2", -EINVAL, 0, 0 },
+	{ "2x", -EINVAL, 0, 0 },
+	{ "x4", -EINVAL, 0, 0 },
+	{ "0x4", -EINVAL, 0, 0 },	/* also not hex */
+	{ "2x0", -EINVAL, 0, 0 },
+	{ "02x4", -EINVAL, 0, 0 },
+	{ "2x04", -EINVAL, 0, 0 },
+	{ "2X4", -EINVAL, 0, 0 },
+	{ "2*4", -EINVAL, 0, 0 },
+	{ "2 x 4", -EINVAL, 0, 0 },
+	{ " 2x4", -EINVAL, 0, 0 },
+	{ "2x4 ", -EINVAL, 0, 0 },
+	{ "2x4x1", -EINVAL, 0, 0 },
+	{ "+2x4", -EINVAL, 0, 0 },
+	{ "2x-4", -EINVAL, 0, 0 },
+	{ "99999999999x1", -EINVAL, 0, 0 },
+};
+
+static void test_env_hybrid(void **state)
+{
+	struct hpool__settings s;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hybrid_cases); i++) {
+		int rc = resolve_env("HPOOL_HYBRID", hybrid_cases[i].s, &s);
+
+		if (hybrid_cases[i].rc) {
+			expect_refused("HPOOL_HYBRID", hybrid_cases[i].s, rc,
+				       &s, "expected PxT");
+			continue;
+		}
+		if (rc)
+			fail_msg("HPOOL_HYBRID=%s: rc %d", hybrid_cases[i].s,
+				 rc);
+		assert_int_equal(s.hybrid_procs, hybrid_cases[i].p);
+		assert_int_equal(s.hybrid_threads, hybrid_cases[i].t);
+		assert_int_equal(s.workers, 0);
+	}
+}
+
+/* The shape's fields: both or neither; they win over HPOOL_HYBRID; in
+ * hybrid mode a total (workers) must equal P x T. */
+static void test_hybrid_fields(void **state)
+{
+	struct hpool__settings s;
+	hpool_config cfg;
+
+	hpool_config_init(&cfg);
+	assert_int_equal(cfg.hybrid_processes, 0);
+	assert_int_equal(cfg.hybrid_threads, 0);
+	cfg.hybrid_processes = 2;
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), -EINVAL);
+	expect_msg("hpool_config.hybrid_processes = 2", "half a shape");
+	cfg.hybrid_threads = 600;
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), -EINVAL);
+	expect_msg("at most 1024", "too big");
+	cfg.hybrid_threads = 3;
+	set_env("HPOOL_HYBRID", "4x4");
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), 0);
+	assert_int_equal(s.hybrid_procs, 2);
+	assert_int_equal(s.hybrid_threads, 3);
+	cfg.mode = HPOOL_MODE_HYBRID;
+	cfg.workers = 5;
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), -EINVAL);
+	expect_msg("2x3", "workers disagree");
+	cfg.workers = 6;
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), 0);
+	/* other modes ignore the shape (but still parse it) */
+	cfg.mode = HPOOL_MODE_PROCESS;
+	cfg.workers = 5;
+	assert_int_equal(hpool__settings_resolve(&cfg, &s), 0);
+	assert_int_equal(unsetenv("HPOOL_HYBRID"), 0);
 }
 
 static void test_env_bind(void **state)
@@ -1003,6 +1094,8 @@ int main(void)
 		T(test_resolve_defaults),
 		T(test_env_mode),
 		T(test_env_workers),
+		T(test_env_hybrid),
+		T(test_hybrid_fields),
 		T(test_env_bind),
 		T(test_env_shm_size),
 		T(test_env_all_at_once),

@@ -372,7 +372,8 @@ static unsigned leak_cycles(void)
 static const char *mode_name(void)
 {
 	return g_mode == HPOOL_MODE_THREAD  ? "thread" :
-	       g_mode == HPOOL_MODE_PROCESS ? "process" : "serial";
+	       g_mode == HPOOL_MODE_PROCESS ? "process" :
+	       g_mode == HPOOL_MODE_HYBRID  ? "hybrid" : "serial";
 }
 
 /* ---- the tests ------------------------------------------------------------ */
@@ -436,7 +437,8 @@ static void test_cloexec(void **st)
 	use_pool(p);
 	made = check_new_cloexec(0, &before, "caller");
 	n = hpool__pool_pids(p, pids, 8);
-	if (g_mode == HPOOL_MODE_PROCESS) {
+	/* hybrid: 2 worker slots, threads of one process (a pid each) */
+	if (g_mode == HPOOL_MODE_PROCESS || g_mode == HPOOL_MODE_HYBRID) {
 		assert_int_equal(n, 3);
 		/* the request channel's end, at least */
 		assert_true(made >= 1);
@@ -467,7 +469,7 @@ static void test_worker_fds(void **st)
 	t = make_pool_in(HPOOL_MODE_THREAD, 1);
 	na = hpool__pool_pids(a, pa, 8);
 	nb = hpool__pool_pids(b, pb, 8);
-	if (g_mode != HPOOL_MODE_PROCESS) {
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID) {
 		/* no processes: nothing else holds a descriptor */
 		assert_int_equal(na, 0);
 		assert_int_equal(nb, 0);
@@ -543,7 +545,7 @@ static void test_concurrent_create_fds(void **st)
 	static struct fdset before, lib;
 	pthread_barrier_t bar;
 
-	if (g_mode != HPOOL_MODE_PROCESS)
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
 		SKIP_IN_MODE(g_mode, "no processes are forked, so none can "
 			     "inherit another pool's descriptors");
 	assert_true(list_fds(0, &before));

@@ -40,6 +40,30 @@
 
 static hpool_mode g_mode;
 
+/* Modes whose workers are processes under a supervisor. */
+#define ISOLATED(m) ((m) == HPOOL_MODE_PROCESS || (m) == HPOOL_MODE_HYBRID)
+
+/* A pool whose workers are each alone in their process: in hybrid mode a
+ * shape of workers x 1, so that a crash fails its own item only, as in
+ * process mode (test_hybrid.c covers the collateral of T > 1). */
+static hpool *make_pool_alone(unsigned workers)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = workers;
+	cfg.shm_size = 64 << 20;
+	if (g_mode == HPOOL_MODE_HYBRID) {
+		cfg.hybrid_processes = workers;
+		cfg.hybrid_threads = 1;
+	}
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	assert_non_null(p);
+	return p;
+}
+
 static hpool *make_pool(unsigned workers)
 {
 	hpool_config cfg;
@@ -647,9 +671,10 @@ static void test_max_tasks(void **st)
 			;
 		distinct += j == i;
 	}
-	/* Process mode replaces a worker after 10 items; the other modes
-	 * document that they do not recycle. */
-	if (g_mode == HPOOL_MODE_PROCESS)
+	/* Process mode replaces a worker after 10 items, hybrid mode its
+	 * process (both threads) after 10 items of its threads; the other
+	 * modes document that they do not recycle. */
+	if (ISOLATED(g_mode))
 		assert_true(distinct >= 10);
 	else
 		assert_int_equal(distinct, 1);
@@ -763,11 +788,11 @@ static void expect_crash_kills_caller(int submit)
 
 static void test_crash(void **st)
 {
-	if (g_mode != HPOOL_MODE_PROCESS) {
+	if (!ISOLATED(g_mode)) {
 		expect_crash_kills_caller(0);
 		return;
 	}
-	hpool *p = make_pool(3);
+	hpool *p = make_pool_alone(3);
 	struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
 
 	for (int how = 0; how < 4; how++) {
@@ -786,11 +811,11 @@ static void test_crash(void **st)
 
 static void test_crash_future(void **st)
 {
-	if (g_mode != HPOOL_MODE_PROCESS) {
+	if (!ISOLATED(g_mode)) {
 		expect_crash_kills_caller(1);
 		return;
 	}
-	hpool *p = make_pool(2);
+	hpool *p = make_pool_alone(2);
 	struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
 	struct crash_ctx c = { s, 1, 1 };
 	hpool_future *f0, *f1;
@@ -836,7 +861,7 @@ static int task_overrun(void *out, const void *in, const void *ctx)
 	long x = *(const long *)in;
 	int64_t t0 = now_ns();
 
-	if (x == c->victim && c->mode == HPOOL_MODE_PROCESS) {
+	if (x == c->victim && ISOLATED(c->mode)) {
 		/* until the supervisor kills this worker; 99 if it never
 		 * does (a failure, not a hang) */
 		while (now_ns() - t0 < (int64_t)LIVENESS_S * 1000000000)
@@ -852,7 +877,10 @@ static int task_overrun(void *out, const void *in, const void *ctx)
 
 static void test_timeout(void **st)
 {
-	hpool *p = make_pool(2);
+	/* hybrid: one thread per process, or an item its sibling thread
+	 * runs when the overdue one is killed would fail as collateral
+	 * (test_hybrid's test_timeout_collateral checks that) */
+	hpool *p = make_pool_alone(2);
 	struct overrun_ctx c = { g_mode, 3 };
 	long *in = iota(10), out[10];
 	int status[10];
@@ -1276,7 +1304,7 @@ static void test_no_orphans(void **st)
 	int fd[2], pids[64], n = 0, ws;
 	pid_t caller;
 
-	if (g_mode != HPOOL_MODE_PROCESS)
+	if (!ISOLATED(g_mode))
 		SKIP_IN_MODE(g_mode, "a pool of this mode has no process "
 			     "that could outlive its caller");
 	assert_int_equal(pipe(fd), 0);
@@ -1619,7 +1647,7 @@ static void test_threaded_fork_reported(void **st)
 	pthread_create(&th, NULL, sleeper, NULL);
 	hpool__set_error("nothing yet");
 	assert_int_equal(hpool_create(&p, &cfg), 0);
-	if (g_mode == HPOOL_MODE_PROCESS)
+	if (ISOLATED(g_mode))
 		assert_non_null(strstr(hpool_last_error(), "threads"));
 	else /* nothing is forked in these modes */
 		assert_string_equal(hpool_last_error(), "nothing yet");
@@ -1670,6 +1698,12 @@ static long lock_seen_by_tasks(int start)
 	cfg.mode = g_mode;
 	cfg.workers = 2;
 	cfg.start = start;
+	/* Hybrid: one thread per process, or two threads of one process
+	 * that try the lock at once may see each other's hold. */
+	if (g_mode == HPOOL_MODE_HYBRID) {
+		cfg.hybrid_processes = 2;
+		cfg.hybrid_threads = 1;
+	}
 	assert_int_equal(hpool_create(&p, &cfg), 0);
 	assert_int_equal(hpool_map(p, task_trylock, NULL, 0, NULL, 0, out,
 				   sizeof(long), 4, NULL), 0);
@@ -1690,7 +1724,7 @@ static void test_forkserver_clean_state(void **st)
 	long fs_busy = lock_seen_by_tasks(1);
 
 	assert_int_equal(fork_busy, 1);
-	assert_int_equal(fs_busy, g_mode == HPOOL_MODE_PROCESS ? 0 : 1);
+	assert_int_equal(fs_busy, ISOLATED(g_mode) ? 0 : 1);
 }
 
 static void test_forkserver_pool(void **st)
@@ -1703,9 +1737,13 @@ static void test_forkserver_pool(void **st)
 	cfg.mode = g_mode;
 	cfg.workers = 3;
 	cfg.start = 1;
+	if (g_mode == HPOOL_MODE_HYBRID) { /* crash_once: no collateral */
+		cfg.hybrid_processes = 3;
+		cfg.hybrid_threads = 1;
+	}
 	assert_int_equal(hpool_create(&p, &cfg), 0);
 	n = hpool__pool_pids(p, pids, 8);
-	if (g_mode == HPOOL_MODE_PROCESS) {
+	if (ISOLATED(g_mode)) {
 		/* the supervisor is the server's child, not ours */
 		assert_int_equal(n, 4);
 		assert_int_not_equal(ppid_of(pids[0]), getpid());
@@ -1906,7 +1944,8 @@ static void test_mode_and_workers(void **st)
 
 static void test_env_mode(void **st)
 {
-	static const char *names[] = { "", "thread", "process", "serial" };
+	static const char *names[] = { "", "thread", "process", "serial",
+				       "mpi", "hybrid" };
 	hpool *p;
 
 	setenv("HPOOL_MODE", names[g_mode], 1);

@@ -326,6 +326,115 @@ static void test_buffer_too_small(void **state)
 	hpool__topo_close(t);
 }
 
+/* ---- hybrid mode's shape ----------------------------------------------- */
+
+/* The default shape of desc is procs x threads, grouped at `level`, and
+ * process g's cpus are want[g]. */
+static void expect_shape(const char *desc, const char *allowed,
+			 unsigned procs, unsigned threads, const char *level,
+			 const char *const *want)
+{
+	struct hpool__topo *t = syn(desc, allowed);
+	unsigned p = 0, th = 0, g;
+	const char *lv = NULL;
+	char buf[LIST_MAX];
+
+	assert_int_equal(hpool__topo_hybrid_shape(t, &p, &th, &lv), 0);
+	if (p != procs || th != threads || strcmp(lv, level))
+		print_message("%s: %ux%u at %s\n", desc, p, th, lv);
+	assert_int_equal(p, procs);
+	assert_int_equal(th, threads);
+	assert_string_equal(lv, level);
+	for (g = 0; g < procs; g++) {
+		assert_int_equal(hpool__topo_hybrid_cpulist(t, p, th, g, buf,
+							    sizeof(buf)), 0);
+		assert_string_equal(buf, want[g]);
+	}
+	hpool__topo_close(t);
+}
+
+/* One process per NUMA node, a thread per core (not per PU). */
+static void test_hybrid_numa(void **state)
+{
+	static const char *const want[] = { "0-15", "16-31", "32-47",
+					    "48-63" };
+
+	expect_shape("pack:2 numa:2 core:8 pu:2", NULL, 4, 8, "NUMANode",
+		     want);
+}
+
+/* The 2-socket, 4-node, 64-core machine (the README's example). */
+static void test_hybrid_numa_64(void **state)
+{
+	static const char *const want[] = { "0-31", "32-63", "64-95",
+					    "96-127" };
+
+	expect_shape("pack:2 numa:2 core:16 pu:2", NULL, 4, 16, "NUMANode",
+		     want);
+}
+
+/* One package, one node: a single process with a thread per core (hwloc
+ * wants a PU level at the end: "pack:1 core:2" is written so). */
+static void test_hybrid_single(void **state)
+{
+	static const char *const want[] = { "0-1" };
+
+	expect_shape("pack:1 core:2 pu:1", NULL, 1, 2, "machine", want);
+}
+
+/* No NUMA information (hwloc then shows one node for the machine): one
+ * process per package. */
+static void test_hybrid_no_numa(void **state)
+{
+	static const char *const want[] = { "0-3", "4-7" };
+
+	expect_shape("pack:2 core:4 pu:1", NULL, 2, 4, "Package", want);
+}
+
+/* One package, two L3 groups: one process per L3. */
+static void test_hybrid_l3(void **state)
+{
+	static const char *const want[] = { "0-7", "8-15" };
+
+	expect_shape("pack:1 l3:2 core:4 pu:2", NULL, 2, 4, "L3Cache", want);
+}
+
+/* Allowed cpus cut the groups: a node with no allowed core is no
+ * process; the smallest group sets the thread count. */
+static void test_hybrid_allowed(void **state)
+{
+	static const char *const want[] = { "0-5", "8-9" };
+
+	expect_shape("pack:1 numa:3 core:4 pu:2", "0-5,8-9", 2, 1,
+		     "NUMANode", want);
+}
+
+/* A shape other than the machine's (HPOOL_HYBRID): process g's cpus are
+ * the cores of its threads, in topology order. */
+static void test_hybrid_override_sets(void **state)
+{
+	struct hpool__topo *t = syn("pack:2 numa:2 core:8 pu:2", NULL);
+	char buf[LIST_MAX];
+
+	assert_int_equal(hpool__topo_hybrid_cpulist(t, 2, 3, 0, buf,
+						    sizeof(buf)), 0);
+	assert_string_equal(buf, "0-5");
+	assert_int_equal(hpool__topo_hybrid_cpulist(t, 2, 3, 1, buf,
+						    sizeof(buf)), 0);
+	assert_string_equal(buf, "6-11");
+	/* more threads than cores wrap around */
+	assert_int_equal(hpool__topo_hybrid_cpulist(t, 1, 40, 0, buf,
+						    sizeof(buf)), 0);
+	assert_string_equal(buf, "0-63");
+	assert_int_equal(hpool__topo_hybrid_cpulist(t, 2, 3, 0, buf, 3),
+			 -ENOSPC);
+	assert_int_equal(hpool__topo_hybrid_cpulist(t, 2, 0, 0, buf,
+						    sizeof(buf)), -EINVAL);
+	/* binding a synthetic machine is refused, not faked */
+	assert_int_equal(hpool__topo_hybrid_bind(t, 2, 3, 0, false), -ENOSYS);
+	hpool__topo_close(t);
+}
+
 /* Binding a synthetic machine would bind by os indexes that mean nothing
  * here; hwloc would return success and do nothing. */
 static void test_bind_synthetic(void **state)
@@ -650,6 +759,13 @@ int main(void)
 		cmocka_unit_test(test_empty_allowed),
 		cmocka_unit_test(test_buffer_too_small),
 		cmocka_unit_test(test_bind_synthetic),
+		cmocka_unit_test(test_hybrid_numa),
+		cmocka_unit_test(test_hybrid_numa_64),
+		cmocka_unit_test(test_hybrid_single),
+		cmocka_unit_test(test_hybrid_no_numa),
+		cmocka_unit_test(test_hybrid_l3),
+		cmocka_unit_test(test_hybrid_allowed),
+		cmocka_unit_test(test_hybrid_override_sets),
 		cmocka_unit_test(test_real_machine),
 		cmocka_unit_test(test_real_affinity_one_cpu),
 		cmocka_unit_test(test_real_process_binding_is_union),
