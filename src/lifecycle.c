@@ -183,8 +183,17 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 				 "topology (hwloc)");
 		goto fail;
 	}
-	p->nworkers = p->wk.ops->runs_inline ? 1 :
-		      s.workers ? s.workers : hpool__topo_cores(p->wk.topo);
+	p->wk.handle = p;
+	if (p->wk.ops->size) {
+		/* A remote backend: on an MPI server rank this call serves
+		 * and never returns. */
+		if ((e = p->wk.ops->size(&p->wk, &s, cfg, &p->nworkers)))
+			goto fail;
+	} else {
+		p->nworkers = p->wk.ops->runs_inline ? 1 :
+			      s.workers ? s.workers :
+					  hpool__topo_cores(p->wk.topo);
+	}
 	if ((e = region_build(p, &s, cfg)))
 		goto fail;
 	if ((e = p->wk.ops->start(&p->wk)) || (e = workers_ready(p)))

@@ -51,6 +51,7 @@ enum hpool__kill {
 struct hpool__job {
 	hpool_fn fn;
 	const void *ctx;         /* region copy, or the caller's shm block */
+	size_t ctx_size;         /* its bytes (a remote backend copies it) */
 	size_t in_size, out_size;
 	int64_t timeout_ns;      /* per item; 0 none */
 };
@@ -84,6 +85,10 @@ struct hpool__seg {
 	/* the last death that failed one of its items (supervisor writes,
 	 * before the release of that item's res) */
 	int32_t crash_worker, crash_pid, crash_sig, crash_exit;
+	/* a remote backend (MPI): the rank where an item of it failed for
+	 * a reason the backend explains (0: none); written before the
+	 * release of that item's res */
+	int32_t crash_rank;
 	/* Items [0, next) are claimed (or canceled). Only ever grows; may
 	 * pass count (a fetch_add that found nothing). Own cache line: the
 	 * claimers' only shared write. */
