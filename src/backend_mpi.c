@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#define NOTES 16 /* failure notes kept per server */
 #define BATCH_BYTES ((size_t)4 << 20) /* a batch's inputs + outputs, at most */
 
 struct server {
@@ -49,9 +50,13 @@ struct server {
 	unsigned workers, base;  /* its slots: [base, base + workers) */
 	unsigned inflight;
 	char host[64];
-	char note[320];          /* why its last failed item failed */
-	const struct hpool__seg *note_seg; /* ... and which */
-	size_t note_item;
+	/* Why its last failed items failed (a ring), and which */
+	struct {
+		char text[320];
+		const struct hpool__seg *seg;
+		size_t item;
+	} note[NOTES];
+	unsigned nnote;
 };
 
 struct batch {
@@ -72,6 +77,7 @@ struct mpib {
 	unsigned nb;
 	unsigned inflight;
 	unsigned rr;             /* next server to offer work to */
+	bool over;               /* MPI was finalized under this pool */
 	pthread_t th;
 	bool th_started;
 	char *rbuf;
@@ -89,8 +95,9 @@ static _Atomic uint32_t pool_ids;
 static void msg_send_blocking(const void *buf, size_t len, int rank)
 {
 	hpool__mpi_lock();
-	MPI_Send(buf, (int)len, MPI_BYTE, rank, HPOOL__MPI_TAG_REQ,
-		 MPI_COMM_WORLD);
+	if (!hpool__mpi_over())
+		MPI_Send(buf, (int)len, MPI_BYTE, rank, HPOOL__MPI_TAG_REQ,
+			 MPI_COMM_WORLD);
 	hpool__mpi_unlock();
 }
 
@@ -102,6 +109,11 @@ static bool recv_answer(struct mpib *m, int *src)
 	int flag = 0, n;
 
 	hpool__mpi_lock();
+	if (hpool__mpi_over()) {
+		m->over = true;
+		hpool__mpi_unlock();
+		return false;
+	}
 	MPI_Iprobe(MPI_ANY_SOURCE, HPOOL__MPI_TAG_ANS(m->id), MPI_COMM_WORLD,
 		   &flag, &st);
 	if (!flag) {
@@ -133,7 +145,7 @@ static void recv_from_all(struct mpib *m, uint32_t kind,
 
 	if (!seen)
 		HPOOL__DIE("out of memory");
-	while (got < m->nsrv) {
+	while (got < m->nsrv && !m->over) {
 		int src;
 		struct hpool__msg *h;
 
@@ -305,8 +317,11 @@ static void ship(struct mpib *m, unsigned si, unsigned bi)
 	m->srv[si].inflight++;
 	m->inflight++;
 	hpool__mpi_lock();
-	MPI_Isend(h, (int)len, MPI_BYTE, m->srv[si].rank, HPOOL__MPI_TAG_REQ,
-		  MPI_COMM_WORLD, &b->req);
+	if (hpool__mpi_over())
+		m->over = true; /* never sent: the bridge stops */
+	else
+		MPI_Isend(h, (int)len, MPI_BYTE, m->srv[si].rank,
+			  HPOOL__MPI_TAG_REQ, MPI_COMM_WORLD, &b->req);
 	hpool__mpi_unlock();
 }
 
@@ -363,7 +378,8 @@ static void complete(struct mpib *m, struct hpool__shared *sh, int src,
 	if (h->count != b->rec->hi - lo)
 		HPOOL__DIE("an MPI result does not match its batch");
 	hpool__mpi_lock();
-	MPI_Wait(&b->req, MPI_STATUS_IGNORE); /* received: it is complete */
+	if (!hpool__mpi_over()) /* received: it is complete */
+		MPI_Wait(&b->req, MPI_STATUS_IGNORE);
 	hpool__mpi_unlock();
 	free(b->buf);
 	b->buf = NULL;
@@ -374,10 +390,13 @@ static void complete(struct mpib *m, struct hpool__shared *sh, int src,
 		if (st[i] == HPOOL_ECRASH || st[i] == -ETIMEDOUT || h->err) {
 			struct server *v = &m->srv[src - 1];
 
+			unsigned k = v->nnote++ % NOTES;
+
 			pthread_mutex_lock(&m->note_mu);
-			snprintf(v->note, sizeof(v->note), "%s", h->note);
-			v->note_seg = s;
-			v->note_item = s->first + lo + i;
+			snprintf(v->note[k].text, sizeof(v->note[k].text),
+				 "%s", h->note);
+			v->note[k].seg = s;
+			v->note[k].item = s->first + lo + i;
 			pthread_mutex_unlock(&m->note_mu);
 			/* Before the release store of res (batch_finish). */
 			s->crash_rank = src;
@@ -413,7 +432,7 @@ static void *bridge_main(void *arg)
 		unsigned k;
 		int src;
 
-		if (close == HPOOL__CLOSE_NOW)
+		if (close == HPOOL__CLOSE_NOW || m->over)
 			break;
 		while (recv_answer(m, &src)) {
 			complete(m, sh, src, (struct hpool__msg *)m->rbuf);
@@ -492,7 +511,8 @@ static void mpi_stop(struct hpool__workers *wk, bool now)
 	for (i = 0; i < m->nb; i++)
 		if (m->b[i].buf) {
 			hpool__mpi_lock();
-			MPI_Wait(&m->b[i].req, MPI_STATUS_IGNORE);
+			if (!hpool__mpi_over())
+				MPI_Wait(&m->b[i].req, MPI_STATUS_IGNORE);
 			hpool__mpi_unlock();
 			free(m->b[i].buf);
 			m->b[i].buf = NULL;
@@ -529,14 +549,21 @@ static bool mpi_explain(const struct hpool__workers *wk,
 
 	if (!m || r < 1 || r > (int)m->nranks - 1 || !m->srv)
 		return false;
-	v = &m->srv[r - 1];
+	snprintf(note, sizeof(note), "%s", st == HPOOL_ECRASH ?
+		 "its worker died" : hpool_strerror(st));
+	/* crash_rank is the last rank that failed an item of s; the item's
+	 * own note says where it ran. */
 	pthread_mutex_lock(&m->note_mu);
-	if (v->note_seg == s && v->note_item == index)
-		snprintf(note, sizeof(note), "%s", v->note);
-	else
-		snprintf(note, sizeof(note), "%s", st == HPOOL_ECRASH ?
-			 "its worker died" : hpool_strerror(st));
+	for (unsigned i = 0; i < (unsigned)m->nranks - 1; i++)
+		for (unsigned k = 0; k < NOTES; k++)
+			if (m->srv[i].note[k].seg == s &&
+			    m->srv[i].note[k].item == index) {
+				r = (int)i + 1;
+				snprintf(note, sizeof(note), "%s",
+					 m->srv[i].note[k].text);
+			}
 	pthread_mutex_unlock(&m->note_mu);
+	v = &m->srv[r - 1];
 	hpool__set_error("%s: item %zu failed on rank %d (host %s): %s", fn,
 			 index, r, v->host, note);
 	return true;

@@ -18,6 +18,8 @@
 
 /* ---- create --------------------------------------------------------------- */
 
+unsigned hpool__node_share = 1;
+
 static bool all_started(void *arg)
 {
 	struct hpool__shared *sh = arg;
@@ -75,6 +77,7 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 	sh->nworkers = p->nworkers;
 	sh->isolated = ops->isolated;
 	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
+	pus /= hpool__node_share ? hpool__node_share : 1;
 	sh->omp_threads = pus / p->nworkers ? pus / p->nworkers : 1;
 	sh->bind = s->bind;
 	sh->owner = getpid();

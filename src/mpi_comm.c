@@ -21,6 +21,7 @@
 static pthread_mutex_t mpi_mu = PTHREAD_MUTEX_INITIALIZER;
 static int s_rank = -1, s_size;
 static bool s_we_init;
+static bool s_over; /* MPI_Finalize began (under mpi_mu) */
 static int s_node_servers = 1; /* server ranks on this node */
 
 void hpool__mpi_lock(void)
@@ -33,6 +34,11 @@ void hpool__mpi_unlock(void)
 	pthread_mutex_unlock(&mpi_mu);
 }
 
+bool hpool__mpi_over(void)
+{
+	return s_over;
+}
+
 /* MPI_Finalize is starting on rank 0 (the lock is held by whoever
  * finalizes through us; a program's own MPI_Finalize holds none, and no
  * pool may live then). */
@@ -41,6 +47,7 @@ static int stop_servers(MPI_Comm comm, int key, void *val, void *extra)
 	struct hpool__msg m;
 	int r;
 
+	s_over = true;
 	memset(&m, 0, sizeof(m));
 	m.kind = HPOOL__MSG_STOP;
 	for (r = 1; r < s_size; r++)
@@ -55,6 +62,7 @@ static void finalize_at_exit(void)
 
 	hpool__mpi_lock();
 	MPI_Finalized(&done);
+	s_over = true; /* a pool still alive: its bridge stops calling MPI */
 	if (!done)
 		MPI_Finalize();
 	hpool__mpi_unlock();

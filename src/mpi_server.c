@@ -430,6 +430,8 @@ void hpool__mpi_serve(int rank, int size)
 
 	(void)size;
 	gethostname(host, sizeof(host) - 1);
+	/* The server ranks of this node split its cores. */
+	hpool__node_share = (unsigned)hpool__mpi_node_servers();
 	/* A task's own hpool_create makes a pool on this node. */
 	setenv("HPOOL_MODE", "process", 1);
 	while (run) {

@@ -117,6 +117,9 @@ HPOOL_INTERNAL int hpool__mpi_node_servers(void);
  * creating threads share the one library). */
 HPOOL_INTERNAL void hpool__mpi_lock(void);
 HPOOL_INTERNAL void hpool__mpi_unlock(void);
+/* Has MPI_Finalize begun (a pool outlived the program's main)? Then no
+ * MPI call may be made. Context: under hpool__mpi_lock. */
+HPOOL_INTERNAL bool hpool__mpi_over(void);
 /* A server's life (mpi_server.c): serve rank 0, then MPI_Finalize and
  * exit(0). Never returns. */
 HPOOL_INTERNAL void hpool__mpi_serve(int rank, int size)
