@@ -23,6 +23,7 @@ static int s_rank = -1, s_size;
 static bool s_we_init;
 static bool s_over; /* MPI_Finalize began (under mpi_mu) */
 static int s_node_servers = 1; /* server ranks on this node */
+static int s_node_index;       /* this server's place among them */
 
 void hpool__mpi_lock(void)
 {
@@ -73,6 +74,11 @@ int hpool__mpi_node_servers(void)
 	return s_node_servers;
 }
 
+int hpool__mpi_node_index(void)
+{
+	return s_node_index;
+}
+
 int hpool__mpi_session(int *rank, int *size)
 {
 	int init = 0, done = 0, level = 0, key;
@@ -119,14 +125,18 @@ int hpool__mpi_session(int *rank, int *size)
 		 * first hpool_create): the ranks of this node, and whether
 		 * rank 0 (which waits more than it computes) is one. */
 		MPI_Comm node;
-		int n = 1, lowest = 0;
+		int n = 1, lowest = 0, me = 0;
 
 		MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED,
 				    s_rank, MPI_INFO_NULL, &node);
 		MPI_Comm_size(node, &n);
+		MPI_Comm_rank(node, &me); /* ordered by world rank */
 		MPI_Allreduce(&s_rank, &lowest, 1, MPI_INT, MPI_MIN, node);
 		MPI_Comm_free(&node);
 		s_node_servers = n - (lowest == 0);
+		s_node_index = me - (lowest == 0);
+		if (s_node_index < 0)
+			s_node_index = 0;
 		if (s_node_servers < 1)
 			s_node_servers = 1;
 	}

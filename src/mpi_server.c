@@ -233,6 +233,7 @@ static void on_create(struct hpool__msg *h)
 	}
 	cfg.workers = h->workers ? h->workers : share;
 	cfg.max_tasks_per_worker = h->max_tasks;
+	cfg.bind = h->bind;
 	cfg.shm_size = h->shm_size;
 	cfg.init = (int (*)(const void *))init;
 	cfg.init_ctx = h->ctx_size ? (const void *)(h + 1) : NULL;
@@ -432,6 +433,20 @@ void hpool__mpi_serve(int rank, int size)
 	gethostname(host, sizeof(host) - 1);
 	/* The server ranks of this node split its cores. */
 	hpool__node_share = (unsigned)hpool__mpi_node_servers();
+	{
+		struct hpool__topo *t;
+
+		if (!hpool__topo_open(&t)) {
+			unsigned c = hpool__topo_cores(t);
+			unsigned per = c / hpool__node_share ?
+					       c / hpool__node_share : 1;
+
+			/* Bound workers start at this rank's share. */
+			hpool__core_first = (unsigned)hpool__mpi_node_index() *
+					    per;
+			hpool__topo_close(t);
+		}
+	}
 	/* A task's own hpool_create makes a pool on this node. */
 	setenv("HPOOL_MODE", "process", 1);
 	while (run) {

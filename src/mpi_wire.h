@@ -113,6 +113,8 @@ HPOOL_INTERNAL void hpool__build_id_hex(const unsigned char *id, unsigned n,
 HPOOL_INTERNAL int hpool__mpi_session(int *rank, int *size);
 /* Server ranks on this process's node (>= 1): they split its cores. */
 HPOOL_INTERNAL int hpool__mpi_node_servers(void);
+/* This server rank's place among them (0 ..), by world rank. */
+HPOOL_INTERNAL int hpool__mpi_node_index(void);
 /* Every MPI call on rank 0 is made under this lock (pools' bridges and
  * creating threads share the one library). */
 HPOOL_INTERNAL void hpool__mpi_lock(void);
