@@ -21,17 +21,20 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
+# The environment of pid $1, a variable a line (nothing if it is gone).
+envof() {
+	cat "/proc/$1/environ" 2>/dev/null | tr '\0' '\n'
+}
+
 # Pids whose environment holds HPOOL_TEST_TAG=$1 (and, with $2, the rank).
 tagged() {
-	for e in /proc/[0-9]*/environ; do
-		tr '\0' '\n' <"$e" 2>/dev/null | grep -qx "HPOOL_TEST_TAG=$1" ||
-			continue
-		if [ -n "${2:-}" ]; then
-			tr '\0' '\n' <"$e" 2>/dev/null |
-				grep -qx "OMPI_COMM_WORLD_RANK=$2" || continue
-		fi
+	for e in /proc/[0-9]*; do
 		p=${e#/proc/}
-		echo "${p%/environ}"
+		envof "$p" | grep -qx "HPOOL_TEST_TAG=$1" || continue
+		if [ -n "${2:-}" ]; then
+			envof "$p" | grep -qx "OMPI_COMM_WORLD_RANK=$2" || continue
+		fi
+		echo "$p"
 	done
 }
 
@@ -40,8 +43,8 @@ rank_pid() {
 	for p in $(tagged "$1" "$2"); do
 		pp=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
 		[ -n "$pp" ] || continue
-		tr '\0' '\n' <"/proc/$pp/environ" 2>/dev/null |
-			grep -qx "OMPI_COMM_WORLD_RANK=$2" || { echo "$p"; return; }
+		envof "$pp" | grep -qx "OMPI_COMM_WORLD_RANK=$2" ||
+			{ echo "$p"; return; }
 	done
 }
 
