@@ -568,9 +568,11 @@ bool hpool__orphan_reap(struct hpool__shared *sh,
 
 /* C3 + C4 for a batch: a guided share of what is left (a multiple of the
  * segment's chunk, at least one chunk, at most max items), so that one
- * message carries many items early and few at the end. */
+ * message carries many items early and few at the end. A fixed chunk is
+ * the caller asking for balance (skewed items): its shares are a quarter
+ * as large, so that less waits behind a long item on a busy rank. */
 static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
-		       uint32_t max)
+		       uint32_t max, unsigned split)
 {
 	uint32_t k, c;
 
@@ -578,7 +580,8 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 	do {
 		if (k >= s->count)
 			return false;
-		c = (s->count - k) / (s->spread ? s->spread : 1);
+		c = (s->count - k) / (s->spread ? s->spread : 1) / split /
+		    (s->chunk ? 4 : 1);
 		if (s->chunk)
 			c = c < s->chunk ? s->chunk : c - c % s->chunk;
 		c = c < 1 ? 1 : c > max ? max : c;
@@ -599,7 +602,7 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 
 struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 				      struct hpool__claim *r, unsigned from,
-				      size_t max_bytes)
+				      size_t max_bytes, unsigned split)
 {
 	struct hpool__seg *s;
 	unsigned j;
@@ -616,7 +619,8 @@ struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 		if (max < 1)
 			max = 1;
 		if (take_batch(r, s, max > UINT32_MAX ? UINT32_MAX :
-						       (uint32_t)max))
+						       (uint32_t)max,
+			       split ? split : 1))
 			return s;
 		/* Exhausted: unlist it (as hpool__serve does), then look
 		 * for another. */
