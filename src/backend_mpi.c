@@ -78,6 +78,7 @@ struct mpib {
 	unsigned inflight;
 	unsigned rr;             /* next server to offer work to */
 	bool over;               /* MPI was finalized under this pool */
+	uint64_t nbatches, nitems; /* shipped (HPOOL_MPI_STATS prints them) */
 	pthread_t th;
 	bool th_started;
 	char *rbuf;
@@ -312,6 +313,8 @@ static void ship(struct mpib *m, unsigned si, unsigned bi)
 	memcpy((char *)(h + 1) + ctx, s->in + (size_t)b->rec->lo * job->in_size,
 	       cnt * job->in_size);
 	b->buf = (char *)h;
+	m->nbatches++;
+	m->nitems += cnt;
 	b->server = si;
 	b->busy = true;
 	m->srv[si].inflight++;
@@ -523,6 +526,13 @@ static void mpi_stop(struct hpool__workers *wk, bool now)
 		}
 	m->nsrv = 0;
 	wk->stopped_clean = true;
+	/* For the scale notes (docs/mpi.md): messages per item. */
+	if (getenv("HPOOL_MPI_STATS"))
+		fprintf(stderr, "hpool mpi pool %u: %llu batches (%llu "
+			"messages) for %llu items\n", m->id,
+			(unsigned long long)m->nbatches,
+			(unsigned long long)m->nbatches * 2,
+			(unsigned long long)m->nitems);
 }
 
 static void mpi_release(struct hpool__workers *wk)
