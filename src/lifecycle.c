@@ -41,8 +41,16 @@ static void pool_free(hpool *p, bool unmap)
 		p->wk.ops->release(&p->wk);
 	if (p->shm && unmap)
 		hpool__shm_destroy(p->shm);
-	if (p->wk.topo)
+	if (p->wk.topo) {
+		/* As at open: hwloc takes its own mutex while it tears the
+		 * topology down, and a fork by another thread meanwhile would
+		 * copy it locked (regress_fork_locks, serial mode: the child's
+		 * hpool_create hung in hwloc). The descriptor lock makes such a
+		 * fork wait (libfd.c). */
+		hpool__fd_lock();
 		hpool__topo_close(p->wk.topo);
+		hpool__fd_unlock();
+	}
 	pthread_mutex_destroy(&p->lock);
 	hpool__handle_retire(p);
 }
