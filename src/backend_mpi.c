@@ -82,7 +82,7 @@ struct mpib {
 	pthread_t th;
 	bool th_started;
 	char *rbuf;
-	size_t rcap;
+	size_t rcap, rlen;       /* its room, the last message's bytes */
 	int32_t *st;             /* statuses of one batch */
 	size_t stcap;
 	const void *last_fn;     /* the last function shipped ... */
@@ -132,6 +132,7 @@ static bool recv_answer(struct mpib *m, int *src)
 	MPI_Recv(m->rbuf, n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG,
 		 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 	hpool__mpi_unlock();
+	m->rlen = (size_t)n;
 	*src = st.MPI_SOURCE;
 	return true;
 }
@@ -368,7 +369,7 @@ static bool dispatch(struct mpib *m, struct hpool__shared *sh)
 /* A RESULT for pool m came from rank src: write it where a worker
  * would have. */
 static void complete(struct mpib *m, struct hpool__shared *sh, int src,
-		     const struct hpool__msg *h)
+		     const struct hpool__msg *h, size_t len)
 {
 	struct batch *b;
 	struct hpool__seg *s;
@@ -382,7 +383,8 @@ static void complete(struct mpib *m, struct hpool__shared *sh, int src,
 	b = &m->b[h->batch];
 	s = b->seg;
 	lo = b->rec->lo;
-	if (h->count != b->rec->hi - lo)
+	if (h->count != b->rec->hi - lo ||
+	    len < sizeof(*h) + h->count * (sizeof(int32_t) + s->job->out_size))
 		HPOOL__DIE("an MPI result does not match its batch");
 	hpool__mpi_lock();
 	if (!hpool__mpi_over()) /* received: it is complete */
@@ -442,7 +444,8 @@ static void *bridge_main(void *arg)
 		if (close == HPOOL__CLOSE_NOW || m->over)
 			break;
 		while (recv_answer(m, &src)) {
-			complete(m, sh, src, (struct hpool__msg *)m->rbuf);
+			complete(m, sh, src, (struct hpool__msg *)m->rbuf,
+				 m->rlen);
 			moved = true;
 		}
 		moved |= dispatch(m, sh);

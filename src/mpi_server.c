@@ -357,6 +357,7 @@ static bool on_request(struct hpool__msg *h, size_t len)
 {
 	struct lpool *lp;
 	struct item *it;
+	size_t body;
 
 	switch (h->kind) {
 	case HPOOL__MSG_CREATE:
@@ -368,6 +369,13 @@ static bool on_request(struct hpool__msg *h, size_t len)
 	case HPOOL__MSG_STOP:
 		return false;
 	case HPOOL__MSG_BATCH:
+		/* Rank 0 runs the same build; a message shorter than what it
+		 * announces is a broken invariant, not input to survive. */
+		body = len >= sizeof(*h) ? len - sizeof(*h) : 0;
+		if (len < sizeof(*h) || body < h->ctx_size ||
+		    (h->in_size &&
+		     (body - h->ctx_size) / h->in_size < h->count))
+			HPOOL__DIE("a short MPI batch message");
 		it = calloc(1, sizeof(*it));
 		if (!it)
 			HPOOL__DIE("out of memory");

@@ -38,7 +38,9 @@
 #include <mpi.h>
 
 #define HPOOL__MPI_TAG_REQ 1
-#define HPOOL__MPI_TAG_ANS(pool) (16 + (int)((pool) % 1000000))
+/* Under 32767, the smallest MPI_TAG_UB the standard allows: pools whose
+ * ids are 32000 apart share a tag, harmless unless both live at once. */
+#define HPOOL__MPI_TAG_ANS(pool) (16 + (int)((pool) % 32000))
 #define HPOOL__MPI_CREDITS 2 /* batches in flight per server worker */
 
 enum hpool__mpi_kind {
