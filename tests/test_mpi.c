@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "internal.h" /* the topology, to size the expected share */
 #include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -125,6 +126,22 @@ static void test_map(void **st)
 	free(in);
 	free(out);
 	free(status);
+}
+
+/* Workers by default: each server rank gets its share of the node's
+ * cores (2 server ranks here share this node), and the pool has them all. */
+static void test_default_share(void **st)
+{
+	struct hpool__topo *t;
+	unsigned cores, share;
+	hpool *p = make_pool(0);
+
+	assert_int_equal(hpool__topo_open(&t), 0);
+	cores = hpool__topo_cores(t);
+	hpool__topo_close(t);
+	share = cores / 2 ? cores / 2 : 1;
+	assert_int_equal(hpool_workers(p), 2 * share);
+	assert_int_equal(hpool_destroy(p), 0);
 }
 
 /* imap, ordered and unordered, with automatic and fixed chunks. */
@@ -508,6 +525,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_default_share),
 		cmocka_unit_test(test_imap),
 		cmocka_unit_test(test_submit),
 		cmocka_unit_test(test_crash_on_rank2),
