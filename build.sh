@@ -17,7 +17,8 @@ what="${1:-demo}"
 # (TSan, libFuzzer) with libomp-dev (OpenMP for the TSan build), valgrind
 # (memcheck pass), mandoc (man page lint), cmake (the CMake consumer test).
 pkgs="build-essential autoconf automake libtool pkg-config libhwloc-dev
-liburcu-dev libcmocka-dev libck-dev libtbb-dev libopenmpi-dev python3
+liburcu-dev libcmocka-dev libck-dev libtbb-dev libopenmpi-dev openmpi-bin
+python3-mpi4py python3
 python3-joblib gnuplot-nox clang libclang-rt-dev libomp-dev valgrind mandoc
 cmake git"
 missing=

@@ -34,6 +34,12 @@
  *             peers: OpenMP schedule(dynamic,1), two pthreads claiming
  *             items from an atomic counter (pull scheduling at its
  *             simplest), Python pools through peers.py.
+ *   9 mpi     the MPI backend (issue 11): bench/mpi-bench.sh runs
+ *             hpool-mpi-bench and mpi4py's MPIPoolExecutor under
+ *             `mpirun -n 3`; their rows (empty items at chunk 1 and
+ *             automatic, compute maps, skew; process mode beside mpi mode
+ *             in the same mpirun) are merged here. Left out, with a
+ *             message, when hpool-mpi-bench was not built (no MPI).
  *   8 nested  recursive fib(N) where each task submits fib(n-1) and
  *             fib(n-2) and waits for both, serial below a cutoff: speedup
  *             over the serial function. hpool: the task submits to its own
@@ -126,7 +132,7 @@ static struct fig figs[MAX_FIGS];
 static unsigned nfigs;
 static int g_reps;
 static bool g_quick;
-static const char *g_only = "123456789"; /* scenarios to run */
+static const char *g_only = "123456789m"; /* scenarios to run */
 static unsigned g_workers;
 
 static int64_t now_ns(void)
@@ -2483,6 +2489,44 @@ static void ratios8(FILE *csv)
 	ratio("nested: tbb-task_group / omp-task", tb, om, 0, csv);
 }
 
+/* m: the MPI backend's rows (bench/mpi-bench.sh, merged). */
+static void ratiosm(FILE *csv)
+{
+	static const char *const e[] = { "chunk=1", "chunk=auto" };
+	static const char *const c[] = { "task=10us", "task=100us" };
+	const char *x = "mpi4py-MPIPoolExecutor";
+	char l[128];
+
+	printf(" m. mpi mode, 3 ranks on this machine (bench/mpi-bench.sh): "
+	       "hpool-mpi over hpool-process\n    (same workers), and "
+	       "MPIPoolExecutor over hpool-mpi (> 1: hpool cheaper)\n");
+	for (int i = 0; i < 2; i++) {
+		snprintf(l, sizeof(l), "mpi: empty item, %s: mpi / process",
+			 e[i]);
+		ratio(l, F("1-empty", "hpool", "mpi", e[i]),
+		      F("1-empty", "hpool", "process", e[i]), 0, csv);
+		snprintf(l, sizeof(l),
+			 "mpi: empty item, %s: MPIPoolExecutor / mpi", e[i]);
+		/* Issue 11: at least 100x cheaper per item (chunk 1). */
+		ratio_t(l, F("1-empty", x, "mpi", e[i]),
+			F("1-empty", "hpool", "mpi", e[i]),
+			i ? NO_TARGET : AT_LEAST, 100, csv);
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(l, sizeof(l), "mpi: compute, %s, auto: mpi / process",
+			 c[i]);
+		/* Issue 11: within 1.5x of process mode for >= 10 us. */
+		ratio(l, F("3-compute", "hpool", "mpi", c[i]),
+		      F("3-compute", "hpool", "process", c[i]), 1.5, csv);
+	}
+	ratio("mpi: skew, chunk 1 (wall/ideal): mpi / process",
+	      F("7-skew", "hpool", "mpi", "chunk=1"),
+	      F("7-skew", "hpool", "process", "chunk=1"), 0, csv);
+	ratio("mpi: skew, chunk 1 (wall/ideal): MPIPoolExecutor / mpi",
+	      F("7-skew", x, "mpi", "chunk=1"),
+	      F("7-skew", "hpool", "mpi", "chunk=1"), 0, csv);
+}
+
 static void print_ratios(FILE *csv)
 {
 	/* By scenario number; 6 (the ring) prints its own table. */
@@ -2499,6 +2543,9 @@ static void print_ratios(FILE *csv)
 		if (sect[k] && strchr(g_only, g_sect))
 			sect[k](csv);
 	}
+	g_sect = 'm';
+	if (strchr(g_only, 'm'))
+		ratiosm(csv);
 }
 
 static void print_notes(bool have_py, const char *py, const char *pnotes)
@@ -2649,8 +2696,9 @@ static void usage(FILE *fp)
 		"                 7 full)\n"
 		"  --out DIR      CSV and PNG go to DIR (default %s)\n"
 		"  --only LIST    scenarios to run, e.g. 1,3 (default "
-		"1,2,3,4,5,6,7,8,9;\n"
-		"                 7 skew, 8 nested, 9 memory)\n"
+		"1,2,3,4,5,6,7,8,9,m;\n"
+		"                 7 skew, 8 nested, 9 memory, m mpi: "
+		"bench/mpi-bench.sh)\n"
 		"  --no-python    skip bench/peers.py\n"
 		"  --python PATH  interpreter for peers.py (default: the first of "
 		"$PYTHON3,\n"
@@ -2823,6 +2871,33 @@ int main(int argc, char **argv)
 		}
 		free(script);
 		free(csv);
+	}
+
+	/* m: the MPI backend under mpirun (its own program and mpi4py's
+	 * MPIPoolExecutor; bench/mpi-bench.sh), rows merged here. */
+	if (strchr(only, 'm')) {
+		char *script = path_join(BENCH_SRCDIR, "mpi-bench.sh");
+		char *prog = path_join(g_bindir, "hpool-mpi-bench");
+		char *csv = path_join(out_dir, ".mpi.csv");
+		char *top = path_join(g_bindir, "..");
+		char *av[] = { "/bin/sh", script, csv, NULL };
+
+		if (access(prog, X_OK)) {
+			fprintf(stderr, "hpool-bench: %s not built (no MPI): "
+				"mpi rows left out\n", prog);
+		} else {
+			setenv("top_builddir", top, 1);
+			setenv("top_srcdir", BENCH_SRCDIR "/..", 1);
+			progress("MPI rows: %s (mpirun -n 3)", script);
+			if (run_child(av) || read_peers_csv(csv) <= 0)
+				fprintf(stderr, "hpool-bench: %s failed; mpi "
+					"rows left out\n", script);
+			unlink(csv);
+		}
+		free(script);
+		free(prog);
+		free(csv);
+		free(top);
 	}
 
 	print_table();

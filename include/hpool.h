@@ -21,6 +21,12 @@
  *    results back into `out`. What is not: memory from hpool_shm_alloc(),
  *    which every worker sees in place. Function pointers are used as they
  *    are: workers are forked from (or are threads of) the caller.
+ *  - HPOOL_MODE=mpi (built with Open MPI; docs/mpi.md): under mpirun, rank 0
+ *    is the caller and every other rank, inside its first hpool_create,
+ *    serves with a local process pool and never returns. Across ranks
+ *    everything is copied: ctx, in, results, and hpool_shm_alloc() memory
+ *    too (plain bytes; pointers inside are not followed); functions cross
+ *    as (module, offset) after a build-id check.
  *  - Errors: every call returns 0 or a negative code: -errno, or one of the
  *    HPOOL_E* codes below (all below -4096). hpool_last_error() says more.
  */

@@ -3,6 +3,7 @@
  * The backend table: the settings' mode and start method pick a backend.
  * The only place outside config.c that names a mode.
  */
+#include "config.h" /* HAVE_MPI */
 #include "backend.h"
 #include "forkserver.h"
 
@@ -31,9 +32,15 @@ const struct hpool__backend *hpool__backend_for(const struct hpool__settings *s)
 				 "environment before the program starts");
 		return NULL;
 	case HPOOL_MODE_MPI:
+#ifdef HAVE_MPI
+		return &hpool__backend_mpi;
+#else
 		hpool__set_error("hpool_create: HPOOL_MODE=mpi: this build of "
-				 "hpool has no MPI backend");
+				 "hpool has no MPI backend (configure found no "
+				 "Open MPI: install libopenmpi-dev and "
+				 "reconfigure)");
 		return NULL;
+#endif
 	case HPOOL_MODE_ENV:
 		break;
 	}

@@ -12,6 +12,9 @@
  *   backend_forkserver.c  the supervisor is forked by the fork server
  *   backend_serial.c      no workers: the caller runs every task
  *   backend_hybrid.c      the supervisor forks processes of T threads
+ *   backend_mpi.c         rank 0 of an MPI job: a bridge thread claims
+ *                         batches and ships them to server ranks
+ *                         (mpi_server.c), which run local process pools
  * backend.c holds the table that picks one from the settings; nothing
  * else in src/ asks which mode a pool runs in. A new way (MPI, hybrid)
  * is one new file and one line in that table.
@@ -39,6 +42,8 @@ struct hpool__workers {
 					 it forked (a hazard; 0: no fork) */
 	bool refuse_threaded;         /* start: refuse that hazard instead
 					 (-EDEADLK) */
+	const void *handle;           /* the caller's handle value (a remote
+					 backend names it to its tasks) */
 	void *priv;                   /* the backend's own state */
 	/* Readers of priv (lost, poke, pids) hold it for reading; restart
 	 * and stop for writing (restart.c). */
@@ -60,11 +65,14 @@ struct hpool__backend {
 	 * dies only with the caller and reports an overdue item when it
 	 * returns. */
 	bool isolated;
-	/* Decide how many worker slots the pool has (and wk->tpp), before
-	 * the region is built. NULL: the settings' workers, else one per
-	 * core. Return: 0, or a code with the message set. */
-	int (*shape)(struct hpool__workers *wk,
-		     const struct hpool__settings *s, unsigned *nworkers);
+	/* Decide the number of workers before the region is built (a
+	 * remote backend asks its ranks; hybrid shapes its processes and
+	 * sets wk->tpp). NULL: s->workers, else the
+	 * topology's cores. Return: 0 and *n, or a code with the message
+	 * set; wk->ops->release is called after a failure. */
+	int (*size)(struct hpool__workers *wk,
+		    const struct hpool__settings *s, const hpool_config *cfg,
+		    unsigned *n);
 	/* Map the region of `size` bytes into wk->shm. NULL: an anonymous
 	 * shared mapping (hpool__shm_create). Return: 0 or -errno. */
 	int (*map)(struct hpool__workers *wk, size_t size);
@@ -91,6 +99,11 @@ struct hpool__backend {
 	int (*pids)(const struct hpool__workers *wk, int *pids, unsigned max);
 	/* Free what map and start left, after stop. NULL: nothing. */
 	void (*release)(struct hpool__workers *wk);
+	/* Say why item `index` of s failed when s->crash_rank is set (a
+	 * remote backend). Return: true when it set the message. */
+	bool (*explain)(const struct hpool__workers *wk,
+			const struct hpool__seg *s, size_t index, int st,
+			const char *fn);
 };
 
 /* The backends, and the table that picks one. */
@@ -113,6 +126,8 @@ HPOOL_INTERNAL int hpool__fs_backend_map(struct hpool__workers *wk,
 					 size_t size);
 HPOOL_INTERNAL int hpool__fs_backend_start(struct hpool__workers *wk);
 HPOOL_INTERNAL void hpool__fs_backend_release(struct hpool__workers *wk);
+/* Defined only when built with MPI (HAVE_MPI). */
+extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_mpi;
 HPOOL_INTERNAL void hpool__sup_backend_stop(struct hpool__workers *wk,
 					    bool now);
 HPOOL_INTERNAL bool hpool__sup_backend_lost(struct hpool__workers *wk);

@@ -24,8 +24,10 @@
 #include <errno.h>
 
 static int hybrid_shape(struct hpool__workers *wk,
-			const struct hpool__settings *s, unsigned *nworkers)
+			const struct hpool__settings *s,
+			const hpool_config *cfg, unsigned *nworkers)
 {
+	(void)cfg;
 	unsigned procs, threads;
 	int e;
 
@@ -65,7 +67,7 @@ static int hybrid_restart(struct hpool__workers *wk)
 const struct hpool__backend hpool__backend_hybrid = {
 	.name = "hybrid",
 	.isolated = true,
-	.shape = hybrid_shape,
+	.size = hybrid_shape,
 	.start = hybrid_start,
 	.stop = hpool__sup_backend_stop,
 	.lost = hpool__sup_backend_lost,
@@ -81,7 +83,7 @@ const struct hpool__backend hpool__backend_hybrid = {
 const struct hpool__backend hpool__backend_hybrid_fs = {
 	.name = "hybrid-forkserver",
 	.isolated = true,
-	.shape = hybrid_shape,
+	.size = hybrid_shape,
 	.map = hpool__fs_backend_map,
 	.start = hpool__fs_backend_start,
 	.stop = hpool__sup_backend_stop,

@@ -32,6 +32,10 @@ void hpool__explain(const hpool *p, const struct hpool__seg *c,
 		atomic_load_explicit(&c->res[index - c->first],
 				     memory_order_acquire) : 0;
 
+	/* A remote backend says where and why in its own words. */
+	if (c->crash_rank > 0 && p->wk.ops->explain &&
+	    p->wk.ops->explain(&p->wk, c, index, st, fn))
+		return;
 	if (st == HPOOL_ECRASH && (r & HPOOL__RES_COLLATERAL) &&
 	    c->culprit_item >= 0) {
 		hpool__set_error("%s: item %zu failed: collateral: it ran on "
@@ -125,6 +129,7 @@ void hpool__job_fill(struct hpool__job *job, hpool_fn fn, const void *ctx,
 	memset(job, 0, sizeof(*job));
 	job->fn = fn;
 	job->ctx = ctx;
+	job->ctx_size = ctx ? ctx_size : 0;
 	if (copy_ctx) {
 		memcpy(job + 1, ctx, ctx_size);
 		job->ctx = job + 1;

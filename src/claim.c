@@ -607,3 +607,92 @@ bool hpool__orphan_reap(struct hpool__shared *sh,
 	hpool__event_signal(&sh->space);
 	return true;
 }
+
+/* ---- remote claimers (the MPI bridge) -------------------------------------- */
+
+/* C3 + C4 for a batch: a guided share of what is left (a multiple of the
+ * segment's chunk, at least one chunk, at most max items), so that one
+ * message carries many items early and few at the end. A fixed chunk is
+ * the caller asking for balance (skewed items): its shares are a quarter
+ * as large, so that less waits behind a long item on a busy rank. */
+static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
+		       uint32_t max, unsigned split)
+{
+	uint32_t k, c;
+
+	k = atomic_load_explicit(&s->next, memory_order_relaxed);
+	do {
+		if (k >= s->count)
+			return false;
+		c = (s->count - k) / (s->spread ? s->spread : 1) / split /
+		    (s->chunk ? 4 : 1);
+		if (s->chunk)
+			c = c < s->chunk ? s->chunk : c - c % s->chunk;
+		c = c < 1 ? 1 : c > max ? max : c;
+		/* Relaxed, as take(): the RMW's atomicity is the claim.
+		 * A fetch_add of another claimer or a cancel only moves
+		 * next further, and this CAS then retries. */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&s->next, &k, k + c, memory_order_relaxed,
+		memory_order_relaxed));
+	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
+	r->lo = k;
+	r->hi = c > s->count - k ? s->count : k + c;
+	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+			      memory_order_relaxed);
+	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
+	return true;
+}
+
+struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
+				      struct hpool__claim *r, unsigned from,
+				      size_t max_bytes, unsigned split)
+{
+	struct hpool__seg *s;
+	unsigned j;
+
+	while ((s = hpool__seg_find(sh, from, 0, &j))) {
+		uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
+		size_t per, max;
+
+		if (!hazard_set(sh, r, s, j))
+			continue; /* taken back meanwhile: look again */
+		/* The hazard is validated: s's fields are stable. */
+		per = s->job->in_size + s->job->out_size;
+		max = per ? max_bytes / per : UINT32_MAX;
+		if (max < 1)
+			max = 1;
+		if (take_batch(r, s, max > UINT32_MAX ? UINT32_MAX :
+						       (uint32_t)max,
+			       split ? split : 1))
+			return s;
+		/* Exhausted: unlist it (as hpool__serve does), then look
+		 * for another. */
+		if (atomic_compare_exchange_strong_explicit(
+			    &sh->slot[j], &open, 0, memory_order_seq_cst,
+			    memory_order_relaxed))
+			hpool__event_signal(&sh->space);
+		record_idle(sh, r);
+	}
+	return NULL;
+}
+
+void hpool__batch_finish(struct hpool__shared *sh, struct hpool__claim *r,
+			 const int32_t *status)
+{
+	struct hpool__seg *s = atomic_load_explicit(&r->seg,
+						    memory_order_relaxed);
+	uint32_t i;
+
+	for (i = r->lo; i < r->hi; i++)
+		/* Pairs with the caller's acquire load of res[i]: the
+		 * result bytes the bridge copied before are visible. */
+		atomic_store_explicit(&s->res[i],
+				      HPOOL__RES(status[i - r->lo]),
+				      memory_order_release);
+	/* Pairs with the caller's acquire load of finished. */
+	atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
+				  memory_order_release);
+	hpool__event_signal(&sh->done);
+	record_idle(sh, r);
+}

@@ -126,7 +126,11 @@ HPOOL_INTERNAL unsigned hpool__topo_pus(const struct hpool__topo *t);
 HPOOL_INTERNAL int hpool__topo_worker_cpulist(const struct hpool__topo *t,
 					      unsigned w, char *buf,
 					      size_t len);
-/* Bind the calling thread (thread != 0) or process to worker w's core.
+/* The core worker 0 binds to (0, except in an MPI server rank that
+ * shares its node: the first core of its share). Set before any pool. */
+extern HPOOL_INTERNAL unsigned hpool__core_first;
+/* Bind the calling thread (thread != 0) or process to worker w's core
+ * (core (w + hpool__core_first) % cores).
  * Return: 0 or -errno. */
 HPOOL_INTERNAL int hpool__topo_bind(const struct hpool__topo *t, unsigned w,
 				    int thread);

@@ -18,6 +18,8 @@
 
 /* ---- create --------------------------------------------------------------- */
 
+unsigned hpool__node_share = 1;
+
 static bool all_started(void *arg)
 {
 	struct hpool__shared *sh = arg;
@@ -39,8 +41,16 @@ static void pool_free(hpool *p, bool unmap)
 		p->wk.ops->release(&p->wk);
 	if (p->shm && unmap)
 		hpool__shm_destroy(p->shm);
-	if (p->wk.topo)
+	if (p->wk.topo) {
+		/* As at open: hwloc takes its own mutex while it tears the
+		 * topology down, and a fork by another thread meanwhile would
+		 * copy it locked (regress_fork_locks, serial mode: the child's
+		 * hpool_create hung in hwloc). The descriptor lock makes such a
+		 * fork wait (libfd.c). */
+		hpool__fd_lock();
 		hpool__topo_close(p->wk.topo);
+		hpool__fd_unlock();
+	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_rwlock_destroy(&p->wk.lock);
 	hpool__handle_retire(p);
@@ -76,6 +86,7 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 	sh->nworkers = p->nworkers;
 	sh->isolated = ops->isolated;
 	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
+	pus /= hpool__node_share ? hpool__node_share : 1;
 	sh->omp_threads = pus / p->nworkers ? pus / p->nworkers : 1;
 	sh->tpp = p->wk.tpp;
 	sh->bind = s->bind;
@@ -186,11 +197,17 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 				 "topology (hwloc)");
 		goto fail;
 	}
-	p->nworkers = p->wk.ops->runs_inline ? 1 :
-		      s.workers ? s.workers : hpool__topo_cores(p->wk.topo);
-	if (p->wk.ops->shape &&
-	    (e = p->wk.ops->shape(&p->wk, &s, &p->nworkers)))
-		goto fail;
+	p->wk.handle = p;
+	if (p->wk.ops->size) {
+		/* A remote backend: on an MPI server rank this call serves
+		 * and never returns. */
+		if ((e = p->wk.ops->size(&p->wk, &s, cfg, &p->nworkers)))
+			goto fail;
+	} else {
+		p->nworkers = p->wk.ops->runs_inline ? 1 :
+			      s.workers ? s.workers :
+					  hpool__topo_cores(p->wk.topo);
+	}
 	if ((e = region_build(p, &s, cfg)))
 		goto fail;
 	if ((e = p->wk.ops->start(&p->wk)) || (e = workers_ready(p)))

@@ -157,6 +157,14 @@ struct hpool_iter {
 	struct hpool__call c;
 };
 
+/* ---- lifecycle.c ---- */
+
+/* The processes that split this node's cores between their pools (MPI
+ * server ranks on one node; 1 otherwise): a pool's OpenMP share per
+ * worker is the allowed PUs / this / its workers. Set once, before any
+ * pool, by the MPI server. */
+extern HPOOL_INTERNAL unsigned hpool__node_share;
+
 /* ---- handle.c ---- */
 
 /* Once per process, before the first pool: watch for forks. */

@@ -54,6 +54,7 @@ enum hpool__kill {
 struct hpool__job {
 	hpool_fn fn;
 	const void *ctx;         /* region copy, or the caller's shm block */
+	size_t ctx_size;         /* its bytes (a remote backend copies it) */
 	size_t in_size, out_size;
 	int64_t timeout_ns;      /* per item; 0 none */
 };
@@ -93,6 +94,10 @@ struct hpool__seg {
 	 * that call is this segment's */
 	int32_t culprit_worker, culprit_same_job;
 	int64_t culprit_item;
+	/* a remote backend (MPI): the rank where an item of it failed for
+	 * a reason the backend explains (0: none); written before the
+	 * release of that item's res */
+	int32_t crash_rank;
 	/* Items [0, next) are claimed (or canceled). Only ever grows; may
 	 * pass count (a fetch_add that found nothing). Own cache line: the
 	 * claimers' only shared write. */

@@ -347,6 +347,8 @@ int hpool__topo_worker_cpulist(const struct hpool__topo *t, unsigned w,
 	return 0;
 }
 
+unsigned hpool__core_first;
+
 int hpool__topo_bind(const struct hpool__topo *t, unsigned w, int thread)
 {
 	int flags = thread ? HWLOC_CPUBIND_THREAD : HWLOC_CPUBIND_PROCESS;
@@ -357,6 +359,7 @@ int hpool__topo_bind(const struct hpool__topo *t, unsigned w, int thread)
 	 * XML) succeed and do nothing; say so instead */
 	if (!t->thissystem)
 		return -ENOSYS;
+	w += hpool__core_first;
 	if (hwloc_set_cpubind(t->topo, t->sets[w % t->ncores], flags) < 0)
 		return errno ? -errno : -EIO;
 	return 0;

@@ -99,6 +99,28 @@ for f in libhpool_test.la bench/hpool-bench bench/ring-bench; do
 done
 say "configure, make, make install: $(($(date +%s) - start)) s"
 
+# 1b. Without MPI, HPOOL_MODE=mpi fails in hpool_create with a clear error.
+cat >"$tmp/nompi.c" <<'C'
+#include <hpool.h>
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+	hpool *p;
+	int e = hpool_create(&p, NULL);
+
+	printf("%d %s\n", e, hpool_last_error());
+	return e == -22 && strstr(hpool_last_error(), "no MPI backend") ? 0 : 1;
+}
+C
+${CC:-cc} -I"$tmp/root/usr/local/include" "$tmp/nompi.c" \
+	-L"$tmp/root/usr/local/lib" -lhpool -o "$tmp/nompi" ||
+	die "cannot build the HPOOL_MODE=mpi probe"
+HPOOL_MODE=mpi LD_LIBRARY_PATH="$tmp/root/usr/local/lib" "$tmp/nompi" \
+	>"$tmp/nompi.out" 2>&1 ||
+	{ cat "$tmp/nompi.out"; die "HPOOL_MODE=mpi without MPI: no clear error"; }
+say "HPOOL_MODE=mpi without MPI: $(cat "$tmp/nompi.out")"
+
 # 2. Tests asked for, cmocka hidden: configure must refuse, naming it.
 if configure "$tmp/build2" --enable-tests --disable-bench; then
 	die "configure --enable-tests succeeded without cmocka"

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every pool test runs in every mode: run_in_every_mode runs a cmocka
- * group once for thread, process, serial and hybrid mode, named
+ * group once for thread, process, serial and hybrid mode (and mpi when
+ * asked for), named
  * "<suite>/<mode>", setting *mode before each.
  *
  * HPOOL_TEST_MODE picks some: a mode name (thread, process, serial,
- * hybrid) or a
- * comma-separated list of them. A value that names no mode (a typo such as
+ * hybrid, mpi) or a comma-separated list of them (unset: all but mpi).
+ * mpi runs only when named, under mpirun (tests/mpi-tests.sh): every rank
+ * runs the program, the ranks > 0 become servers in their first
+ * hpool_create and never return, so their stdout (cmocka's headers up to
+ * that point) is sent to /dev/null here. A value that names no mode (a
+ * typo such as
  * "procss", an empty value) is an error: the program says so and exits 99
  * (automake's hard error) rather than run nothing and pass.
  *
@@ -33,7 +38,10 @@ static const struct {
 	{ HPOOL_MODE_PROCESS, "process" },
 	{ HPOOL_MODE_SERIAL, "serial" },
 	{ HPOOL_MODE_HYBRID, "hybrid" },
+	{ HPOOL_MODE_MPI, "mpi" },
 };
+#define TEST_MPI_BIT 16u          /* test_modes[4] */
+#define TEST_DEFAULT_MODES 15u    /* all but mpi */
 
 #define TEST_NMODES (sizeof(test_modes) / sizeof(test_modes[0]))
 
@@ -61,7 +69,7 @@ static unsigned test_mode_filter(void)
 	char buf[128], *save = NULL;
 
 	if (!env)
-		return (1u << TEST_NMODES) - 1;
+		return TEST_DEFAULT_MODES;
 	snprintf(buf, sizeof(buf), "%s", env);
 	for (char *w = strtok_r(buf, ", ", &save); w;
 	     w = strtok_r(NULL, ", ", &save)) {
@@ -78,8 +86,9 @@ static unsigned test_mode_filter(void)
 	}
 	if (!sel || strlen(env) >= sizeof(buf)) {
 		fprintf(stderr, "HPOOL_TEST_MODE=\"%s\" names no mode: want "
-			"thread, process, serial or hybrid, or a comma-separated "
-			"list of them (unset: all four)\n", env);
+			"thread, process, serial, hybrid or mpi, or a "
+			"comma-separated list of them (unset: all but mpi)\n",
+			env);
 		exit(99);
 	}
 	return sel;
@@ -91,6 +100,9 @@ static int run_in_every_mode(const char *suite, const struct CMUnitTest *tests,
 	unsigned sel = test_mode_filter();
 	int fails = 0;
 
+	if ((sel & TEST_MPI_BIT) && getenv("OMPI_COMM_WORLD_RANK") &&
+	    strcmp(getenv("OMPI_COMM_WORLD_RANK"), "0"))
+		freopen("/dev/null", "w", stdout); /* a server rank */
 	for (unsigned i = 0; i < TEST_NMODES; i++) {
 		char name[64];
 

@@ -63,6 +63,21 @@ static hpool *make_pool_alone(unsigned workers)
 	assert_non_null(p);
 	return p;
 }
+/* Why a test has nothing to check over MPI (mpi mode runs only under
+ * tests/mpi-pool.sh); tests/test_mpi.c checks the same behaviours there. */
+#define MPI_SHARED_WHY                                                     \
+	"tasks report through region memory that the caller and its "     \
+	"workers share; on another rank it is a copy (tests/test_mpi.c "  \
+	"covers this behaviour over MPI)"
+#define MPI_FORK_WHY                                                       \
+	"it forks a child that would create an MPI pool (MPI is not "     \
+	"usable in a forked child); tests/test_mpi.c covers this "        \
+	"behaviour over MPI"
+#define SKIP_IN_MPI(why)                                                   \
+	do {                                                               \
+		if (g_mode == HPOOL_MODE_MPI)                              \
+			SKIP_IN_MODE(g_mode, why);                         \
+	} while (0)
 
 static hpool *make_pool(unsigned workers)
 {
@@ -308,6 +323,8 @@ static int task_where(void *out, const void *in, const void *ctx)
 
 static void test_shm_in_place(void **st)
 {
+	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
+		    "runs a task (plain bytes), never used in place");
 	hpool *p = make_pool(2);
 	size_t n = 64;
 	uintptr_t *so = hpool_shm_alloc(p, n * sizeof(*so));
@@ -344,6 +361,9 @@ static int task_fill(void *out, const void *in, const void *ctx)
 
 static void test_shm_through_ctx(void **st)
 {
+	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
+		    "runs a task (plain bytes); pointers inside ctx are "
+		    "not followed");
 	hpool *p = make_pool(2);
 	size_t n = 1000;
 	long *dst = hpool_shm_alloc(p, n * sizeof(long)), *in = iota(n);
@@ -449,6 +469,7 @@ static void test_submit_wait(void **st)
 
 static void test_submit_code_and_timeout(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	hpool *p = make_pool(2);
 	hpool_future *f;
 	long v = 7, out = 0;
@@ -564,12 +585,14 @@ static void check_imap(int ordered, size_t chunk)
 
 static void test_imap_ordered(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	check_imap(1, 0);
 	check_imap(1, 1);
 }
 
 static void test_imap_unordered(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	check_imap(0, 0);
 	check_imap(0, 3);
 }
@@ -655,6 +678,7 @@ static void test_max_tasks(void **st)
 	long out[100];
 	int distinct = 0;
 	hpool *p;
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 
 	hpool_config_init(&cfg);
 	cfg.mode = g_mode;
@@ -788,6 +812,7 @@ static void expect_crash_kills_caller(int submit)
 
 static void test_crash(void **st)
 {
+	SKIP_IN_MPI(MPI_FORK_WHY);
 	if (!ISOLATED(g_mode)) {
 		expect_crash_kills_caller(0);
 		return;
@@ -811,6 +836,7 @@ static void test_crash(void **st)
 
 static void test_crash_future(void **st)
 {
+	SKIP_IN_MPI(MPI_FORK_WHY);
 	if (!ISOLATED(g_mode)) {
 		expect_crash_kills_caller(1);
 		return;
@@ -877,6 +903,7 @@ static int task_overrun(void *out, const void *in, const void *ctx)
 
 static void test_timeout(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	/* hybrid: one thread per process, or an item its sibling thread
 	 * runs when the overdue one is killed would fail as collateral
 	 * (test_hybrid's test_timeout_collateral checks that) */
@@ -966,6 +993,7 @@ static void test_terminate(void **st)
 	unsigned workers = g_mode == HPOOL_MODE_SERIAL ? 1 : 2;
 	pthread_t th;
 	int started = 0;
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 
 	assert_true(s != MAP_FAILED);
 	a.p = make_pool(2);
@@ -1248,6 +1276,7 @@ static hpool *volatile forked_pool;
 
 static void test_forked_child(void **st)
 {
+	SKIP_IN_MPI(MPI_FORK_WHY);
 	hpool *p = make_pool(2);
 	pid_t pid;
 	char buf[64];
@@ -1419,6 +1448,7 @@ static int meet_map(hpool *p, struct meet *m, size_t chunk, long tids[3],
  */
 static void test_load_balance(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	hpool *p = make_pool(2);
 	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
 	long me = syscall(SYS_gettid), tids[3];
@@ -1555,6 +1585,7 @@ static int count_threads(void)
  */
 static void test_idle_costs_nothing(void **st)
 {
+	SKIP_IN_MPI(MPI_SHARED_WHY);
 	int threads = count_threads(), pids[8], n, who[8][2], k = 0;
 	hpool *p = make_pool(2);
 	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
@@ -1720,6 +1751,8 @@ static void test_forkserver_clean_state(void **st)
 	/* fork: the workers inherit the lock held at create, forever held.
 	 * forkserver: they come from a process forked before it was taken.
 	 * thread and serial: the holder really holds it. */
+	SKIP_IN_MPI("the lock is held in the caller's process; tasks run in "
+		    "other ranks' processes, which never had it");
 	long fork_busy = lock_seen_by_tasks(0);
 	long fs_busy = lock_seen_by_tasks(1);
 
@@ -1937,8 +1970,13 @@ static void test_mode_and_workers(void **st)
 {
 	hpool *p = make_pool(3);
 
+	unsigned per = g_mode == HPOOL_MODE_SERIAL ? 1 : 3;
+
 	assert_int_equal(hpool_mode_of(p), g_mode);
-	assert_int_equal(hpool_workers(p), g_mode == HPOOL_MODE_SERIAL ? 1 : 3);
+	/* mpi: `workers` is per server rank; the pool has them all. */
+	if (g_mode == HPOOL_MODE_MPI)
+		per *= (unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) - 1;
+	assert_int_equal(hpool_workers(p), per);
 	assert_int_equal(hpool_destroy(p), 0);
 }
 

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The MPI backend (HPOOL_MODE=mpi), run by tests/mpi-tests.sh:
+ *   test_mpi                under `mpirun -n 3`: the suite below (rank 0
+ *                           runs it; ranks 1 and 2 serve)
+ *   test_mpi                not under mpirun: hpool_create refuses with a
+ *                           clear error (the only check then)
+ *   test_mpi bad-build      under mpirun: rank 2 fakes another build of
+ *                           the program (HPOOL_MPI_FAKE_BUILD_ID, the
+ *                           documented test hook); create must refuse,
+ *                           naming rank 2
+ *   test_mpi hold FILE      under mpirun: writes rank 0's pid to FILE,
+ *                           then runs tasks that never end (the script
+ *                           kills a rank and checks that nothing of the
+ *                           job is left)
+ * Each task records the rank that ran it (OMPI_COMM_WORLD_RANK of its
+ * server), so tests see where items ran without shared memory. No test
+ * judges by the clock.
+ */
+#include <hpool.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "internal.h" /* the topology, to size the expected share */
+#include "util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HPOOL_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HPOOL_TEST_ASAN 1
+#endif
+#endif
+
+static int my_rank(void)
+{
+	const char *r = getenv("OMPI_COMM_WORLD_RANK");
+
+	return r ? atoi(r) : -1;
+}
+
+static hpool *make_pool(unsigned workers)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	cfg.workers = workers;
+	cfg.shm_size = 64 << 20;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	assert_non_null(p);
+	return p;
+}
+
+struct res {
+	long v;
+	int rank;
+};
+
+struct affine {
+	long a, b;
+};
+
+static int task_affine(void *out, const void *in, const void *ctx)
+{
+	const struct affine *k = ctx;
+	struct res *r = out;
+
+	r->v = k->a * *(const long *)in + k->b;
+	r->rank = my_rank();
+	return *(const long *)in % 11 == 5 ? 9 : 0;
+}
+
+static long *iota(size_t n)
+{
+	long *v = malloc(n * sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = (long)i;
+	return v;
+}
+
+/* map: results, per-item codes, and the work spread over both servers. */
+static void test_map(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 5000, chunks[] = { 0, 1, 7 };
+	long *in = iota(n);
+	struct res *out = calloc(n, sizeof(*out));
+	int *status = calloc(n, sizeof(int));
+	struct affine k = { 3, -5 };
+
+	assert_int_equal(hpool_mode_of(p), HPOOL_MODE_MPI);
+	assert_int_equal(hpool_workers(p), 4); /* 2 per server, 2 servers */
+	for (unsigned c = 0; c < 3; c++) {
+		hpool_map_opts o = { .chunk = chunks[c], .status = status };
+		int ranks[3] = { 0 };
+
+		memset(out, 0, n * sizeof(*out));
+		assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+					   sizeof(long), out, sizeof(*out), n,
+					   &o), HPOOL_ETASK);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(out[i].v, 3 * (long)i - 5);
+			assert_int_equal(status[i], i % 11 == 5 ? 9 : 0);
+			assert_true(out[i].rank == 1 || out[i].rank == 2);
+			ranks[out[i].rank]++;
+		}
+		/* Pull: both servers took work (each gets its credits'
+		 * worth the moment work is published). */
+		assert_true(ranks[1] > 0 && ranks[2] > 0);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+	free(status);
+}
+
+/* Workers by default: each server rank gets its share of the node's
+ * cores (2 server ranks here share this node), and the pool has them all. */
+static void test_default_share(void **st)
+{
+	struct hpool__topo *t;
+	unsigned cores, share;
+	hpool *p = make_pool(0);
+
+	assert_int_equal(hpool__topo_open(&t), 0);
+	cores = hpool__topo_cores(t);
+	hpool__topo_close(t);
+	share = cores / 2 ? cores / 2 : 1;
+	assert_int_equal(hpool_workers(p), 2 * share);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* imap, ordered and unordered, with automatic and fixed chunks. */
+static void test_imap(void **st)
+{
+	hpool *p = make_pool(1);
+	size_t n = 3000;
+	long *in = iota(n);
+	struct affine k = { 1, 1000 };
+
+	for (int ordered = 0; ordered < 2; ordered++)
+		for (size_t chunk = 0; chunk < 4; chunk += 3) {
+			hpool_map_opts o = { .chunk = chunk };
+			char *got = calloc(n, 1);
+			size_t idx, seen = 0;
+			struct res r;
+			hpool_iter *it;
+			int e;
+
+			assert_int_equal(hpool_imap(p, task_affine, &k,
+						    sizeof(k), in, sizeof(long),
+						    sizeof(r), n, ordered, &o,
+						    &it), 0);
+			while ((e = hpool_next(it, &idx, &r, -1)) !=
+			       HPOOL_DONE) {
+				assert_true(idx < n);
+				assert_int_equal(got[idx], 0);
+				got[idx] = 1;
+				if (ordered)
+					assert_int_equal(idx, seen);
+				assert_int_equal(e, idx % 11 == 5 ? 9 : 0);
+				assert_int_equal(r.v, (long)idx + 1000);
+				seen++;
+			}
+			assert_int_equal(seen, n);
+			hpool_iter_free(it);
+			free(got);
+		}
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+/* submit, wait, wait_any. */
+static void test_submit(void **st)
+{
+	hpool *p = make_pool(1);
+	struct affine k = { 2, 1 };
+	hpool_future *f[8];
+	long x[8];
+	struct res r;
+	size_t idx;
+
+	for (int i = 0; i < 8; i++) {
+		x[i] = i;
+		assert_int_equal(hpool_submit(p, task_affine, &k, sizeof(k),
+					      &x[i], sizeof(long), sizeof(r),
+					      &f[i]), 0);
+	}
+	assert_int_equal(hpool_wait_any(f, 8, -1, &idx), 0);
+	assert_true(idx < 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(hpool_wait(f[i], &r, -1), i == 5 ? 9 : 0);
+		assert_int_equal(r.v, 2 * i + 1);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* SIGSEGV in a task on rank 2 fails only its item, with HPOOL_ECRASH and
+ * a message naming the rank and the host; the pool goes on. */
+static int task_segv_on_2(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+	struct res *r = out;
+
+	r->v = 2 * x;
+	r->rank = my_rank();
+	if (r->rank == 2 && x % 10 == 3) {
+		volatile uintptr_t bad = 8;
+
+		*(volatile int *)bad = 1;
+	}
+	return 0;
+}
+
+static void test_crash_on_rank2(void **st)
+{
+	hpool *p = make_pool(1);
+	size_t n = 400, crashed = 0;
+	long *in = iota(n);
+	struct res *out = calloc(n, sizeof(*out));
+	int *status = calloc(n, sizeof(int));
+	hpool_map_opts o = { .chunk = 1, .status = status };
+	char host[64] = "";
+	int e;
+
+	gethostname(host, sizeof(host) - 1);
+	e = hpool_map(p, task_segv_on_2, NULL, 0, in, sizeof(long), out,
+		      sizeof(*out), n, &o);
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] == HPOOL_ECRASH) {
+			/* only items that rank 2 would crash on */
+			assert_int_equal(i % 10, 3);
+			crashed++;
+			continue;
+		}
+		assert_int_equal(status[i], 0);
+		assert_int_equal(out[i].v, 2 * (long)i);
+		assert_false(out[i].rank == 2 && i % 10 == 3);
+	}
+	/* Rank 2 took work (its credits, at once), and some of it was an
+	 * item it crashes on: chunk 1 batches are guided shares of at
+	 * least 10 items at first. */
+	assert_true(crashed > 0);
+	assert_int_equal(e, HPOOL_ECRASH);
+	assert_non_null(strstr(hpool_last_error(), "rank 2"));
+	assert_non_null(strstr(hpool_last_error(), host));
+	assert_non_null(strstr(hpool_last_error(), "SIGSEGV"));
+	/* The pool goes on with every worker. */
+	o.status = NULL;
+	for (size_t i = 0; i < n; i++)
+		in[i] = (long)(i / 10 * 10); /* x % 10 == 0: nobody crashes */
+	assert_int_equal(hpool_map(p, task_segv_on_2, NULL, 0, in,
+				   sizeof(long), out, sizeof(*out), n, &o), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+	free(status);
+}
+
+/* Nested work: a task submits to its own pool (the caller's handle) and
+ * the subtask runs on the same rank's local pool. */
+static int task_leaf(void *out, const void *in, const void *ctx)
+{
+	struct res *r = out;
+
+	r->v = *(const long *)in * 10;
+	r->rank = my_rank();
+	return 0;
+}
+
+static int task_nested(void *out, const void *in, const void *ctx)
+{
+	hpool *p = *(hpool *const *)ctx;
+	struct res *r = out, sub;
+	hpool_future *f;
+	int e;
+
+	e = hpool_submit(p, task_leaf, NULL, 0, in, sizeof(long), sizeof(sub),
+			 &f);
+	if (e)
+		return 100;
+	if (hpool_wait(f, &sub, -1))
+		return 101;
+	r->v = sub.v + 1;
+	r->rank = sub.rank == my_rank() ? my_rank() : -1;
+	return 0;
+}
+
+static void test_nested(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 40;
+	long *in = iota(n);
+	struct res *out = calloc(n, sizeof(*out));
+
+	assert_int_equal(hpool_map(p, task_nested, &p, sizeof(p), in,
+				   sizeof(long), out, sizeof(*out), n, NULL),
+			 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(out[i].v, 10 * (long)i + 1);
+		assert_true(out[i].rank == 1 || out[i].rank == 2);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
+/* A per-item timeout is enforced by the server's pool; the rest runs. */
+static int task_hang3(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+
+	*(long *)out = x;
+	if (x == 3)
+		for (;;)
+			pause();
+	return 0;
+}
+
+static void test_timeout(void **st)
+{
+	hpool *p = make_pool(1);
+	long in[8], out[8];
+	int status[8];
+	hpool_map_opts o = { .chunk = 1, .status = status,
+			     .timeout_ns = 300000000 };
+
+	for (int i = 0; i < 8; i++)
+		in[i] = i;
+	assert_int_equal(hpool_map(p, task_hang3, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), 8, &o), -ETIMEDOUT);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(status[i], i == 3 ? -ETIMEDOUT : 0);
+	assert_non_null(strstr(hpool_last_error(), "rank"));
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* terminate while tasks run on the servers: no hang, unfinished items
+ * fail with HPOOL_ECANCELED, and the next pool works. */
+static int task_forever(void *out, const void *in, const void *ctx)
+{
+	for (;;)
+		pause();
+	return 0;
+}
+
+static void test_terminate(void **st)
+{
+	hpool *p = make_pool(1);
+	hpool_future *f[4];
+	long x = 1, out;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(hpool_submit(p, task_forever, NULL, 0, &x,
+					      sizeof(x), sizeof(out), &f[i]),
+				 0);
+	assert_int_equal(hpool_wait(f[0], &out, 100000000), -ETIMEDOUT);
+	assert_int_equal(hpool_terminate(p), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(hpool_wait(f[i], &out, -1), HPOOL_ECANCELED);
+	p = make_pool(1);
+	test_submit(st);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* hpool_shm_alloc memory is copied to the rank that runs a task, as
+ * plain bytes: in, ctx and out all work, and the caller's memory is the
+ * only place results land. */
+static int task_shm(void *out, const void *in, const void *ctx)
+{
+	*(long *)out = *(const long *)in + *(const long *)ctx;
+	return 0;
+}
+
+static void test_shm_copied(void **st)
+{
+	hpool *p = make_pool(1);
+	long *in = hpool_shm_alloc(p, 16 * sizeof(long));
+	long *out = hpool_shm_alloc(p, 16 * sizeof(long));
+	long *ctx = hpool_shm_alloc(p, sizeof(long));
+
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_non_null(ctx);
+	*ctx = 100;
+	for (int i = 0; i < 16; i++)
+		in[i] = i;
+	assert_int_equal(hpool_map(p, (hpool_fn)task_shm, ctx, sizeof(*ctx),
+				   in, sizeof(long), out, sizeof(long), 16,
+				   NULL), 0);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(out[i], i + 100);
+	assert_int_equal(*ctx, 100);
+	hpool_shm_free(p, in);
+	hpool_shm_free(p, out);
+	hpool_shm_free(p, ctx);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* A function from a module only rank 0 loaded: every item fails with
+ * -ENOENT (hpool_map: HPOOL_ETASK, as for any item's own code) and the
+ * message names the module and the rank; nothing is called at a wrong
+ * address. */
+static void test_module_not_loaded(void **st)
+{
+	char path[512];
+	const char *b = getenv("top_builddir");
+	void *h;
+	hpool_fn fn;
+	hpool *p;
+	long in[4] = { 1, 2, 3, 4 }, out[4];
+	int status[4];
+	hpool_map_opts o = { .status = status };
+
+	snprintf(path, sizeof(path), "%s/tests/.libs/mpi_mod.so", b ? b : ".");
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		print_message("[   NOTE   ] %s: %s\n", path, dlerror());
+		fail();
+	}
+	fn = (hpool_fn)dlsym(h, "mpi_mod_task");
+	assert_non_null(fn);
+	p = make_pool(1);
+	assert_int_equal(hpool_map(p, fn, NULL, 0, in, sizeof(long), out,
+				   sizeof(long), 4, &o), HPOOL_ETASK);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(status[i], -ENOENT);
+	assert_non_null(strstr(hpool_last_error(), "mpi_mod.so"));
+	assert_non_null(strstr(hpool_last_error(), "not loaded"));
+	assert_non_null(strstr(hpool_last_error(), "rank "));
+	/* The same module's function runs in thread mode (it is a real
+	 * task): the refusal above was about the ranks, not the code. */
+	{
+		hpool_config cfg;
+		hpool *q;
+
+		hpool_config_init(&cfg);
+		cfg.mode = HPOOL_MODE_THREAD;
+		cfg.workers = 1;
+		assert_int_equal(hpool_create(&q, &cfg), 0);
+		assert_int_equal(hpool_map(q, fn, NULL, 0, in, sizeof(long),
+					   out, sizeof(long), 4, NULL), 0);
+		assert_int_equal(out[3], 4 * 7);
+		assert_int_equal(hpool_destroy(q), 0);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	dlclose(h);
+}
+
+static int bad_build(void)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+	int e;
+
+	/* Rank 2 claims another build id before MPI starts. */
+	if (my_rank() == 2)
+		setenv("HPOOL_MPI_FAKE_BUILD_ID", "00112233445566778899", 1);
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	e = hpool_create(&p, &cfg);
+	CHECK(e == -ENOEXEC);
+	CHECK(p == NULL);
+	CHECK(strstr(hpool_last_error(), "rank 2"));
+	CHECK(strstr(hpool_last_error(), "another build"));
+	CHECK(strstr(hpool_last_error(), "00112233445566778899"));
+	printf("bad-build: refused: %s\n", hpool_last_error());
+	return 0;
+}
+
+static int not_under_mpirun(void)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	CHECK(hpool_create(&p, &cfg) == -EINVAL);
+	CHECK(p == NULL);
+	CHECK(strstr(hpool_last_error(), "not started by mpirun"));
+	setenv("HPOOL_MODE", "mpi", 1);
+	CHECK(hpool_create(&p, NULL) == -EINVAL);
+	CHECK(strstr(hpool_last_error(), "mpirun"));
+	printf("not under mpirun: refused: %s\n", hpool_last_error());
+	return 0;
+}
+
+static int hold(const char *file)
+{
+	hpool *p;
+	hpool_future *f[4];
+	long x = 1, out;
+	FILE *fp;
+	hpool_config cfg;
+
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	CHECK(hpool_create(&p, &cfg) == 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(hpool_submit(p, task_forever, NULL, 0, &x, sizeof(x),
+				   sizeof(out), &f[i]) == 0);
+	fp = fopen(file, "w");
+	CHECK(fp);
+	fprintf(fp, "%d\n", (int)getpid());
+	fclose(fp);
+	hpool_wait(f[0], &out, -1); /* forever: the script kills a rank */
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map),
+		cmocka_unit_test(test_default_share),
+		cmocka_unit_test(test_imap),
+		cmocka_unit_test(test_submit),
+		cmocka_unit_test(test_crash_on_rank2),
+		cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_terminate),
+		cmocka_unit_test(test_shm_copied),
+		cmocka_unit_test(test_module_not_loaded),
+	};
+
+#if defined(HPOOL_TEST_TSAN) || defined(HPOOL_TEST_ASAN)
+	fprintf(stderr, "SKIP: Open MPI is not built with the sanitizer\n");
+	return 77;
+#endif
+	if (!getenv("OMPI_COMM_WORLD_SIZE"))
+		return not_under_mpirun();
+	if (argc > 1 && !strcmp(argv[1], "bad-build"))
+		return bad_build();
+	if (argc > 2 && !strcmp(argv[1], "hold"))
+		return hold(argv[2]);
+	if (my_rank() > 0)
+		freopen("/dev/null", "w", stdout); /* a server rank */
+	return cmocka_run_group_tests_name("mpi", tests, NULL, NULL);
+}
