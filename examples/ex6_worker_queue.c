@@ -19,6 +19,8 @@
  */
 #include <hpool.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,9 +28,13 @@
 #define BLOCK 5000   /* each item counts the primes in one block */
 #define NBLOCKS (LIMIT / BLOCK)
 
-/* This worker's table, built by init; the caller never sees it. */
-static _Thread_local unsigned char composite[LIMIT];
-static _Thread_local int sieve_ready;
+/* This process's table, built by init; the caller never sees it. One per
+ * process, shared by its threads: in thread mode init runs in every
+ * worker thread and the first builds it; in hybrid mode init runs once
+ * per process, before its threads take work. */
+static unsigned char composite[LIMIT];
+static _Atomic int sieve_ready;
+static pthread_mutex_t sieve_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct sieve_args {
 	long limit;
@@ -41,13 +47,18 @@ static int build_sieve(const void *ctx)
 
 	if (a->limit > LIMIT)
 		return 1; /* nonzero: hpool_create fails, naming the code */
-	memset(composite, 0, sizeof(composite));
-	composite[0] = composite[1] = 1;
-	for (long i = 2; i * i < a->limit; i++)
-		if (!composite[i])
-			for (long j = i * i; j < a->limit; j += i)
-				composite[j] = 1;
-	sieve_ready = 1;
+	pthread_mutex_lock(&sieve_lock);
+	if (!atomic_load(&sieve_ready)) {
+		memset(composite, 0, sizeof(composite));
+		composite[0] = composite[1] = 1;
+		for (long i = 2; i * i < a->limit; i++)
+			if (!composite[i])
+				for (long j = i * i; j < a->limit; j += i)
+					composite[j] = 1;
+		/* Pairs with the task's acquire load: the table is built. */
+		atomic_store(&sieve_ready, 1);
+	}
+	pthread_mutex_unlock(&sieve_lock);
 	return 0;
 }
 
@@ -61,7 +72,7 @@ static int count_primes(void *out, const void *in, const void *ctx)
 	const struct range *r = in;
 	long n = 0;
 
-	if (!sieve_ready)
+	if (!atomic_load(&sieve_ready))
 		return 2; /* init did not run in this worker: a bug */
 	for (long x = r->lo; x < r->hi; x++)
 		n += !composite[x];

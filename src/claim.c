@@ -121,6 +121,21 @@ static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
 	return false;
 }
 
+/* C4: record the range [k, k + c) just taken (clipped to the segment):
+ * r becomes OWNED. */
+static void record_owned(struct hpool__claim *r, const struct hpool__seg *s,
+			 uint32_t k, uint32_t c)
+{
+	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
+	r->lo = k;
+	r->hi = c > s->count - k ? s->count : k + c;
+	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
+			      memory_order_relaxed);
+	/* Release: whoever reads OWNED with acquire sees lo and hi. */
+	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
+	HPOOL__FAULT(HPOOL__F_CLAIM_OWNED);
+}
+
 /* C3 + C4: take a range of at most `max` items. Return: true and r is
  * OWNED, or false (S exhausted; r stays CLAIMING). */
 static bool take(struct hpool__claim *r, struct hpool__seg *s, uint32_t max)
@@ -147,13 +162,7 @@ static bool take(struct hpool__claim *r, struct hpool__seg *s, uint32_t max)
 			&s->next, &k, k + c, memory_order_relaxed,
 			memory_order_relaxed));
 	}
-	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
-	r->lo = k;
-	r->hi = c > s->count - k ? s->count : k + c;
-	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
-			      memory_order_relaxed);
-	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
-	HPOOL__FAULT(HPOOL__F_CLAIM_OWNED);
+	record_owned(r, s, k, c);
 	return true;
 }
 
@@ -635,12 +644,7 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&s->next, &k, k + c, memory_order_relaxed,
 		memory_order_relaxed));
-	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
-	r->lo = k;
-	r->hi = c > s->count - k ? s->count : k + c;
-	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
-			      memory_order_relaxed);
-	atomic_store_explicit(&r->state, HPOOL__C_OWNED, memory_order_release);
+	record_owned(r, s, k, c);
 	return true;
 }
 

@@ -55,14 +55,22 @@ static pid_t fs_owner;   /* the process that started it: a child forked
 			    server, which serves its parent only */
 
 /* Is there a live server of this process's? Context: fs_lock held. */
+/* A server this process started died (it is started again on demand:
+ * hpool__fs_running). Under fs_lock. */
+static bool fs_died;
+
 static bool fs_up(void)
 {
+	pid_t w = 0;
 	int st;
 
 	if (fs_sock < 0)
 		return false;
-	if (fs_owner != getpid() || waitpid(fs_pid, &st, WNOHANG) == fs_pid) {
+	if (fs_owner != getpid() || (w = waitpid(fs_pid, &st, WNOHANG)) ==
+					    fs_pid ||
+	    (w < 0 && errno == ECHILD)) { /* ECHILD: the caller reaped it */
 		/* inherited from a parent, or died: forget it */
+		fs_died = fs_owner == getpid();
 		hpool__fd_lock();
 		hpool__lib_fd_del_locked(fs_sock);
 		close(fs_sock);
@@ -308,13 +316,23 @@ __attribute__((constructor)) static void forkserver_at_load(void)
 
 bool hpool__fs_running(void)
 {
-	bool up;
+	bool up, died;
 
 	pthread_mutex_lock(&fs_lock);
 	while (fs_starting)
 		pthread_cond_wait(&fs_cond, &fs_lock);
 	up = fs_up();
+	died = fs_died;
 	pthread_mutex_unlock(&fs_lock);
+	/* Ours died (killed, OOM): start another, as a dead supervisor is
+	 * replaced. It is forked from this process as it is now, maybe
+	 * threaded: the hazard the server avoids, taken once per death. */
+	if (!up && died && !hpool_forkserver_start()) {
+		pthread_mutex_lock(&fs_lock);
+		fs_died = false;
+		pthread_mutex_unlock(&fs_lock);
+		up = true;
+	}
 	return up;
 }
 

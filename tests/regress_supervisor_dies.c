@@ -6,7 +6,8 @@
  * the workers that died with it, repairs what they held and starts a new
  * supervisor: only the items those workers were running fail (with
  * HPOOL_ECRASH and a message naming the supervisor), everything else runs
- * exactly once, and the pool goes on with all its workers.
+ * exactly once, and the pool goes on with all its workers. A dead fork
+ * server is started again for the next pool that asks for it.
  *
  * Process and hybrid modes: thread and serial pools have no supervisor
  * (the tests say so and are reported SKIPPED). Each scenario runs in a forked
@@ -62,6 +63,15 @@ static int task_slow(void *out, const void *in, const void *ctx)
 }
 
 static int g_sup; /* the supervisor killed last */
+static int g_dead[WORKERS + 1]; /* it and its workers */
+
+/* After a kill at once: until the supervisor and its workers are dead,
+ * a worker may still take an item (and fail it, rightly). */
+static void wait_dead(void)
+{
+	for (int i = 0; i <= WORKERS; i++)
+		WAIT_UNTIL(g_dead[i] <= 0 || proc_gone(g_dead[i]));
+}
 
 /* In a child of the test: SIGKILL the supervisor once `after` tasks ran
  * (0: at once). */
@@ -71,6 +81,7 @@ static void kill_supervisor_later(hpool *p, int after)
 
 	assert_int_equal(hpool__pool_pids(p, pids, WORKERS + 1), WORKERS + 1);
 	g_sup = pids[0];
+	memcpy(g_dead, pids, sizeof(g_dead));
 	fflush(NULL);
 	if (fork() == 0) {
 		for (int i = 0; i < 20000 && atomic_load(&g_s->started) < after;
@@ -90,7 +101,7 @@ static int check_replaced(hpool *p)
 		return 30;
 	if (pids[0] == g_sup || kill(pids[0], 0))
 		return 31;
-	if (!kill(g_sup, 0)) /* the dead one was reaped */
+	if (!proc_gone(g_sup)) /* the dead one is gone */
 		return 33;
 	for (int i = 1; i <= WORKERS; i++)
 		if (pids[i] <= 0 || ppid_of(pids[i]) != pids[0])
@@ -131,13 +142,14 @@ static hpool *pool(void)
 }
 
 /* Three maps, each with its supervisor killed in the middle. */
-static int scenario_map(void)
+static int scenario_map(void *arg)
 {
 	long in[N], out[N];
 	int status[N], e;
 	hpool_map_opts o = { .chunk = 1, .status = status };
 	hpool *p = pool();
 
+	(void)arg;
 	if (!p)
 		return 10;
 	for (int i = 0; i < N; i++)
@@ -164,13 +176,14 @@ static int scenario_map(void)
 }
 
 /* Futures in flight when the supervisor dies. */
-static int scenario_futures(void)
+static int scenario_futures(void *arg)
 {
 	hpool_future *f[N / 2];
 	long in[N / 2], out[N / 2];
 	int status[N / 2], e;
 	hpool *p = pool();
 
+	(void)arg;
 	if (!p)
 		return 10;
 	memset(g_s, 0, sizeof(*g_s));
@@ -191,13 +204,14 @@ static int scenario_futures(void)
 
 /* The supervisor dies while the pool is idle: the next call restarts it
  * and runs everything; a destroy right after a death does not hang. */
-static int scenario_idle(void)
+static int scenario_idle(void *arg)
 {
 	long in[N], out[N];
 	int status[N], e;
 	hpool_map_opts o = { .status = status };
 	hpool *p = pool();
 
+	(void)arg;
 	if (!p)
 		return 10;
 	for (int i = 0; i < N; i++)
@@ -205,6 +219,7 @@ static int scenario_idle(void)
 	memset(g_s, 0, sizeof(*g_s));
 	kill_supervisor_later(p, 0);
 	wait(NULL);
+	wait_dead();
 	if (hpool_map(p, task_slow, NULL, 0, in, sizeof(long), out,
 		      sizeof(long), N, &o))
 		return 11;
@@ -219,26 +234,68 @@ static int scenario_idle(void)
 	return hpool_destroy(p) ? 14 : 0;
 }
 
-static void run(int (*scenario)(void))
+/* The fork server dies too: the pool's next supervisor is forked by the
+ * caller, and the next pool with start = forkserver gets a new server. */
+static int scenario_forkserver(void *arg)
 {
-	pid_t pid;
+	hpool_config cfg;
+	long in[N], out[N];
+	int status[N], pids[WORKERS + 1], server, e;
+	hpool_map_opts o = { .status = status };
+	hpool *p, *q;
+
+	(void)arg;
+	if (hpool_forkserver_start())
+		return 10;
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = WORKERS;
+	cfg.shm_size = 8 << 20;
+	cfg.start = 1;
+	if (hpool_create(&p, &cfg))
+		return 11;
+	hpool__pool_pids(p, pids, WORKERS + 1);
+	server = ppid_of(pids[0]);
+	if (server <= 0 || server == getpid())
+		return 12;
+	kill(server, SIGKILL);
+	kill_supervisor_later(p, 0);
+	wait(NULL); /* the killer, or the server: the library copes */
+	wait_dead();
+	for (int i = 0; i < N; i++)
+		in[i] = i;
+	memset(g_s, 0, sizeof(*g_s));
+	e = hpool_map(p, task_slow, NULL, 0, in, sizeof(long), out,
+		      sizeof(long), N, &o);
+	if (e || check_items(status, out, N)) {
+		fprintf(stderr, "map after the deaths: %d: %s\n", e,
+			hpool_last_error());
+		return 13;
+	}
+	if ((e = check_replaced(p)))
+		return e;
+	/* a new pool from a new server */
+	if (hpool_create(&q, &cfg))
+		return 14;
+	hpool__pool_pids(q, pids, WORKERS + 1);
+	if (ppid_of(pids[0]) == server || ppid_of(pids[0]) == getpid())
+		return 15;
+	if (hpool_destroy(q) || hpool_destroy(p))
+		return 16;
+	return 0;
+}
+
+static void run(int (*scenario)(void *))
+{
+	char why[64];
 	int ws;
 
 	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
 		SKIP_IN_MODE(g_mode, "the pool has no supervisor");
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(60);
-		_exit(scenario());
-	}
-	assert_int_equal(waitpid(pid, &ws, 0), pid);
-	if (WIFSIGNALED(ws))
-		fail_msg("killed by signal %d%s", WTERMSIG(ws),
-			 WTERMSIG(ws) == SIGALRM ? " (the pool hung)" : "");
-	if (WEXITSTATUS(ws))
-		fail_msg("exit code %d", WEXITSTATUS(ws));
+	/* In a child under an alarm: a hang fails, it never blocks. */
+	ws = run_child(scenario, NULL);
+	if (ws)
+		fail_msg("scenario: %s", status_str(ws, why, sizeof(why)));
 }
 
 static void test_map_survives(void **st)
@@ -253,6 +310,12 @@ static void test_futures_survive(void **st)
 	run(scenario_futures);
 }
 
+static void test_forkserver_dies(void **st)
+{
+	(void)st;
+	run(scenario_forkserver);
+}
+
 static void test_idle_death(void **st)
 {
 	(void)st;
@@ -265,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_map_survives),
 		cmocka_unit_test(test_futures_survive),
 		cmocka_unit_test(test_idle_death),
+		cmocka_unit_test(test_forkserver_dies),
 	};
 
 	g_s = mmap(NULL, sizeof(*g_s), PROT_READ | PROT_WRITE,

@@ -150,15 +150,18 @@ static void test_init_once_per_process(void **st)
 #define VICTIM 9
 
 struct blast {
+	_Atomic int victim_started;    /* the victim's task began */
 	_Atomic int crashing;          /* the victim is about to crash */
 	_Atomic unsigned runs[NB];     /* fn entries per item */
 	_Atomic int pid[NB];           /* who ran it */
 	_Atomic unsigned running[MAXP]; /* items in fn, by pid % MAXP */
 };
 
-/* Every item waits (bounded) for the victim's crash; the victim waits
- * until a sibling thread of its process runs an item too, then crashes:
- * that sibling's item is collateral. */
+/* Once the victim began, every item waits (bounded) for its crash (one
+ * that began before returns at once: otherwise the first items could hold
+ * every thread while the victim waits unclaimed); the victim waits until
+ * a sibling thread of its process runs an item too, then crashes: that
+ * sibling's item is collateral. */
 static int task_blast(void *out, const void *in, const void *ctx)
 {
 	struct blast *b = *(struct blast *const *)ctx;
@@ -169,12 +172,14 @@ static int task_blast(void *out, const void *in, const void *ctx)
 	atomic_store(&b->pid[i], me);
 	atomic_fetch_add(&b->running[me % MAXP], 1);
 	if (i == VICTIM) {
+		atomic_store(&b->victim_started, 1);
 		if (!WAIT_UNTIL(atomic_load(&b->running[me % MAXP]) >= 2))
 			return 98; /* no sibling ran: the test fails */
 		atomic_store(&b->crashing, 1);
 		raise(SIGSEGV);
 	}
-	WAIT_UNTIL(atomic_load(&b->crashing));
+	if (atomic_load(&b->victim_started))
+		WAIT_UNTIL(atomic_load(&b->crashing));
 	atomic_fetch_sub(&b->running[me % MAXP], 1);
 	*(long *)out = 3 * i;
 	return 0;

@@ -1182,6 +1182,9 @@ static int task_scribble(void *out, const void *in, const void *ctx)
  * region in every mode. */
 static void test_out_overrun(void **st)
 {
+	SKIP_IN_MPI("a server rank runs its batch in place in its own "
+		    "region, with no guard after the results; an overrun "
+		    "there is not caught (docs/mpi.md)");
 	hpool *p = make_pool(2);
 	long in[16], out[16 + 8], v = 15, w = -1;
 	int status[16], m;
