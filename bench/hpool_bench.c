@@ -132,7 +132,7 @@ static struct fig figs[MAX_FIGS];
 static unsigned nfigs;
 static int g_reps;
 static bool g_quick;
-static const char *g_only = "123456789m"; /* scenarios to run */
+static const char *g_only = "123456789mb"; /* scenarios to run */
 static unsigned g_workers;
 
 static int64_t now_ns(void)
@@ -1885,6 +1885,8 @@ static const char *scen_title(const char *s)
 			 "is better)";
 	case '9': return "9. memory: init loads a 64 MiB table, a map reads "
 			 "it (lower is better)";
+	case 'b': return "b. the progress bar (HPOOL_PROGRESS=bar) on a "
+			 "terminal: cost per item (lower is better)";
 	default: return "6. ring";
 	}
 }
@@ -1903,7 +1905,7 @@ static void print_table(void)
 {
 	static const char *order[] = { "1-empty", "2-roundtrip", "3-compute",
 				       "4-large", "5-create", "7-skew",
-				       "8-nested", "9-memory" };
+				       "8-nested", "9-memory", "b-progress" };
 
 	printf("%-11s %-21s %-8s %-18s %10s %10s %10s  %s\n", "scenario",
 	       "impl", "mode", "param", "median", "min", "max", "unit");
@@ -2135,6 +2137,110 @@ static void scenario9(void)
 	pthread_mutex_unlock(&s9_lock);
 	free(a.in);
 	free(a.out);
+}
+
+/* ---- b: the progress bar's cost ------------------------------------------ */
+
+/* A map long enough for the bar to be drawn (it shows after 0.5 s, then
+ * 5 times a second), in a pool with the bar and one without, stderr on a
+ * pseudo-terminal for both (the bar draws only on a terminal; the same
+ * isatty() check runs in both). The runs alternate, so load that comes
+ * and goes hits both alike; the rows are seconds per item. */
+struct sb_arg {
+	hpool *p;
+	size_t n;
+	long *in;
+	uint64_t *out;
+	uint64_t iters;
+};
+
+static double sb_map(void *v)
+{
+	struct sb_arg *a = v;
+	int64_t t0 = now_ns();
+	int e = hpool_map(a->p, p_spin, &a->iters, sizeof(a->iters), a->in,
+			  sizeof(long), a->out, sizeof(uint64_t), a->n, NULL);
+
+	if (e)
+		die("scenario b: hpool_map", e);
+	return (double)(now_ns() - t0) / 1e9 / (double)a->n;
+}
+
+static size_t sb_bytes; /* what the bar drew (read by the drain) */
+
+static void *sb_drain(void *arg)
+{
+	char buf[4096];
+	ssize_t k;
+
+	while ((k = read(*(int *)arg, buf, sizeof(buf))) > 0)
+		sb_bytes += (size_t)k;
+	return NULL;
+}
+
+static void scenarioB(void)
+{
+	static const char *const names[2] = { "bar off", "bar on" };
+	struct sb_arg a[2];
+	double v[2][MAX_REPS];
+	int master, slave = -1, saved;
+	pthread_t th;
+	char *pts = NULL;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master >= 0 && !grantpt(master) && !unlockpt(master))
+		pts = ptsname(master);
+	if (pts)
+		slave = open(pts, O_RDWR | O_NOCTTY);
+	if (slave < 0) {
+		fprintf(stderr, "hpool-bench: no pseudo-terminal: scenario b "
+			"left out\n");
+		if (master >= 0)
+			close(master);
+		return;
+	}
+	pthread_create(&th, NULL, sb_drain, &master);
+	for (int k = 0; k < 2; k++) {
+		hpool_config cfg;
+		int e;
+
+		hpool_config_init(&cfg);
+		cfg.mode = HPOOL_MODE_THREAD;
+		cfg.workers = g_workers;
+		cfg.progress = k; /* 0: none, 1: the bar */
+		if ((e = hpool_create(&a[k].p, &cfg)))
+			die("scenario b: hpool_create", e);
+		/* items of about 1 us: a map of well over the bar's 0.5 s */
+		a[k].iters = 300;
+		a[k].n = (g_quick ? (size_t)500000 : (size_t)1500000) *
+			 (g_workers ? g_workers : 1);
+		a[k].in = calloc(a[k].n, sizeof(long));
+		a[k].out = calloc(a[k].n, sizeof(uint64_t));
+		if (!a[k].in || !a[k].out)
+			die("scenario b: calloc", 0);
+	}
+	progress("b progress bar: %zu items, a pool with and one without",
+		 a[0].n);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(slave, STDERR_FILENO);
+	for (int k = 0; k < 2; k++)
+		sb_map(&a[k]); /* warm-up */
+	for (int r = 0; r < g_reps; r++)
+		for (int k = 0; k < 2; k++)
+			v[k][r] = sb_map(&a[k]);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	for (int k = 0; k < 2; k++) {
+		record("b-progress", "hpool_map 1us items", "thread", names[k],
+		       "s", summarize(v[k], g_reps));
+		hpool_destroy(a[k].p);
+		free(a[k].in);
+		free(a[k].out);
+	}
+	close(slave); /* the last slave end: the drain's read ends (EIO) */
+	pthread_join(th, NULL);
+	close(master);
 }
 
 static char g_sect; /* the scenario whose ratios are being printed */
@@ -2527,6 +2633,17 @@ static void ratiosm(FILE *csv)
 	      F("7-skew", "hpool", "mpi", "chunk=1"), 0, csv);
 }
 
+/* b: the bar against the same map without it. */
+static void ratiosB(FILE *csv)
+{
+	printf(" b. the progress bar on a terminal, the same map without "
+	       "it\n");
+	ratio("thread: bar on / bar off, time per item",
+	      F("b-progress", "hpool_map 1us items", "thread", "bar on"),
+	      F("b-progress", "hpool_map 1us items", "thread", "bar off"), 0,
+	      csv);
+}
+
 static void print_ratios(FILE *csv)
 {
 	/* By scenario number; 6 (the ring) prints its own table. */
@@ -2546,6 +2663,9 @@ static void print_ratios(FILE *csv)
 	g_sect = 'm';
 	if (strchr(g_only, 'm'))
 		ratiosm(csv);
+	g_sect = 'b';
+	if (strchr(g_only, 'b'))
+		ratiosB(csv);
 }
 
 static void print_notes(bool have_py, const char *py, const char *pnotes)
@@ -2627,6 +2747,11 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 				printf("  hpool %s: n/a: %s\n", mname[m],
 				       s8_why[m]);
 	}
+	if (strchr(g_only, 'b'))
+		printf("- b: thread mode, %u workers; items spin about 1 us; the "
+		       "bar drew %zu bytes on the\n  pseudo-terminal over all "
+		       "runs (0 would mean it never showed).\n", g_workers,
+		       sb_bytes);
 	if (strchr(g_only, '9'))
 		printf("- 9: init mallocs and writes a 64 MiB table once per "
 		       "process (a global under a mutex);\n  the map: %zu items, "
@@ -2696,9 +2821,10 @@ static void usage(FILE *fp)
 		"                 7 full)\n"
 		"  --out DIR      CSV and PNG go to DIR (default %s)\n"
 		"  --only LIST    scenarios to run, e.g. 1,3 (default "
-		"1,2,3,4,5,6,7,8,9,m;\n"
+		"1,2,3,4,5,6,7,8,9,m,b;\n"
 		"                 7 skew, 8 nested, 9 memory, m mpi: "
-		"bench/mpi-bench.sh)\n"
+		"bench/mpi-bench.sh,\n"
+		"                 b progress bar)\n"
 		"  --no-python    skip bench/peers.py\n"
 		"  --python PATH  interpreter for peers.py (default: the first of "
 		"$PYTHON3,\n"
@@ -2830,6 +2956,8 @@ int main(int argc, char **argv)
 		scenario8(self);
 	if (strchr(only, '9'))
 		scenario9();
+	if (strchr(only, 'b'))
+		scenarioB();
 
 	peers_notes = path_join(out_dir, ".peers-notes.txt");
 	snprintf(reps_s, sizeof(reps_s), "%d", g_reps);
