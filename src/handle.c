@@ -144,7 +144,7 @@ void hpool__leave(hpool *p)
 	if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) ==
 		    1 &&
 	    atomic_load_explicit(&p->free_at_leave, memory_order_acquire))
-		hpool__finish_free(p);
+		p->finish_free(p);
 }
 
 /* ---- a task's handle to its own pool (nested work) ------------------------ */

@@ -233,7 +233,7 @@ fail:
 /* ---- destroy, terminate --------------------------------------------------- */
 
 /* The end of destroy and terminate, once no call is inside the pool. */
-void hpool__finish_free(hpool *p)
+static void finish_free(hpool *p)
 {
 	struct hpool__call *c;
 
@@ -309,11 +309,12 @@ static int finish(hpool *p, bool now, const char *name)
 	if (here) {
 		/* The calls this thread is inside return HPOOL_ECANCELED;
 		 * the last one out frees the pool (hpool__leave). */
+		p->finish_free = finish_free;
 		atomic_store_explicit(&p->free_at_leave, true,
 				      memory_order_release);
 		return 0;
 	}
-	hpool__finish_free(p);
+	finish_free(p);
 	return 0;
 }
 

@@ -89,6 +89,9 @@ struct hpool {
 	 * Stored while that call is still counted in `active`, so the
 	 * leave that takes `active` to 0 sees it (acq_rel on active). */
 	_Atomic bool free_at_leave;
+	/* What frees it then (lifecycle.c's, set with free_at_leave): a
+	 * pointer, so that handle.c does not call up into the life cycle. */
+	void (*finish_free)(hpool *p);
 	struct hpool__call *calls; /* live calls and iterators */
 	hpool_future *futures;  /* futures not yet waited */
 	unsigned ndropped;      /* of them, given up while running */
@@ -202,8 +205,6 @@ HPOOL_INTERNAL void hpool__leave(hpool *p);
 /* How many calls on p the calling thread is inside (a progress callback
  * runs inside one). */
 HPOOL_INTERNAL unsigned hpool__calls_here(const hpool *p);
-/* lifecycle.c: the last part of a terminate, run by the last call out. */
-HPOOL_INTERNAL void hpool__finish_free(hpool *p);
 
 /* ---- restart.c: the backend's state, read while a restart may replace
  * it ---- */
