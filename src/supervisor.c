@@ -171,6 +171,15 @@ static void *hyb_thread(void *p)
 	pthread_mutex_lock(a->gate); /* wait until every thread exists */
 	pthread_mutex_unlock(a->gate);
 	a->code = hpool__worker_loop_proc(a->sh, a->w, a->topo, a->proc);
+	if (ss.ss_sp) {
+		/* Off before it is freed, and before the thread ends: a
+		 * sanitizer's thread exit unmaps the thread's alternate
+		 * stack as if it were its own (ASan: "unable to unmap"). */
+		stack_t off = { .ss_flags = SS_DISABLE };
+
+		sigaltstack(&off, NULL);
+		free(ss.ss_sp);
+	}
 	return NULL;
 }
 

@@ -91,6 +91,10 @@ static int ref_mode(const char *s, hpool_mode *m)
 		*m = HPOOL_MODE_PROCESS;
 	else if (!strcmp(s, "serial"))
 		*m = HPOOL_MODE_SERIAL;
+	else if (!strcmp(s, "mpi"))
+		*m = HPOOL_MODE_MPI;
+	else if (!strcmp(s, "hybrid"))
+		*m = HPOOL_MODE_HYBRID;
 	else
 		return -EINVAL;
 	return 0;
@@ -159,7 +163,7 @@ static void check_mode(const char *s)
 	CHECK(rc == 0 || rc == -EINVAL);
 	CHECK(got == want); /* the value, or untouched on refusal */
 	if (rc == 0) {
-		CHECK(got >= HPOOL_MODE_THREAD && got <= HPOOL_MODE_SERIAL);
+		CHECK(got >= HPOOL_MODE_THREAD && got <= HPOOL_MODE_HYBRID);
 		CHECK(!strcmp(mode_names[got], s)); /* round trip */
 	}
 }
@@ -266,7 +270,7 @@ static void check_resolve(char *fields[NFIELDS], size_t cfg_len)
 	want.workers = 0;
 	want.bind = 0;
 	want.shm_size = HPOOL__SHM_DEFAULT;
-	if ((unsigned)cfg.mode > HPOOL_MODE_SERIAL)
+	if ((unsigned)cfg.mode > HPOOL_MODE_HYBRID)
 		bad = "hpool_config.mode";
 	else if (cfg.workers > HPOOL__WORKERS_MAX)
 		bad = "hpool_config.workers";
@@ -334,7 +338,7 @@ static void check_resolve(char *fields[NFIELDS], size_t cfg_len)
 		CHECK(rc == 0);
 		CHECK(out.mode == want.mode);
 		CHECK(out.mode >= HPOOL_MODE_THREAD &&
-		      out.mode <= HPOOL_MODE_SERIAL);
+		      out.mode <= HPOOL_MODE_HYBRID);
 		CHECK(out.workers == want.workers);
 		CHECK(out.workers <= HPOOL__WORKERS_MAX);
 		CHECK(out.bind == want.bind);
