@@ -152,7 +152,7 @@ static int ref_size(const char *s, size_t *bytes)
 /* ---- the real parsers against the references ---------------------------- */
 
 static const char *const mode_names[] = { NULL, "thread", "process",
-					  "serial" };
+					  "serial", "mpi", "hybrid" };
 
 static void check_mode(const char *s)
 {
