@@ -279,6 +279,16 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	/* A waiting worker (level > 0) runs its own subtasks first: what it
 	 * waits for, and a stack no deeper than the recursion. */
 	s = hpool__seg_find(sh, w->index * 7, level ? w->index + 1 : 0, &j);
+	/* Past half the levels, only its own subtasks: helping with
+	 * anyone's work could use up the levels, and two workers that both
+	 * reached the last one, each waiting for an item the other would
+	 * have to claim, would wait for ever. Its own subtasks keep the
+	 * stack as deep as its own recursion. (Relaxed: a stale publisher
+	 * only changes what it helps with; the hazard guards the claim.) */
+	if (s && level >= HPOOL__LEVELS / 2 &&
+	    atomic_load_explicit(&sh->slot_pub[j], memory_order_relaxed) !=
+		    w->index + 1)
+		return 0;
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
 	for (;;) {
