@@ -155,13 +155,14 @@ struct blast {
 	_Atomic unsigned runs[NB];     /* fn entries per item */
 	_Atomic int pid[NB];           /* who ran it */
 	_Atomic unsigned running[MAXP]; /* items in fn, by pid % MAXP */
+	_Atomic unsigned waiting[MAXP]; /* of them, waiting for the crash */
 };
 
 /* Once the victim began, every item waits (bounded) for its crash (one
  * that began before returns at once: otherwise the first items could hold
  * every thread while the victim waits unclaimed); the victim waits until
- * a sibling thread of its process runs an item too, then crashes: that
- * sibling's item is collateral. */
+ * a sibling thread of its process is in such a waiting item, then
+ * crashes: that sibling's item is collateral. */
 static int task_blast(void *out, const void *in, const void *ctx)
 {
 	struct blast *b = *(struct blast *const *)ctx;
@@ -173,13 +174,15 @@ static int task_blast(void *out, const void *in, const void *ctx)
 	atomic_fetch_add(&b->running[me % MAXP], 1);
 	if (i == VICTIM) {
 		atomic_store(&b->victim_started, 1);
-		if (!WAIT_UNTIL(atomic_load(&b->running[me % MAXP]) >= 2))
+		if (!WAIT_UNTIL(atomic_load(&b->waiting[me % MAXP]) >= 1))
 			return 98; /* no sibling ran: the test fails */
 		atomic_store(&b->crashing, 1);
 		raise(SIGSEGV);
 	}
-	if (atomic_load(&b->victim_started))
+	if (atomic_load(&b->victim_started)) {
+		atomic_fetch_add(&b->waiting[me % MAXP], 1);
 		WAIT_UNTIL(atomic_load(&b->crashing));
+	}
 	atomic_fetch_sub(&b->running[me % MAXP], 1);
 	*(long *)out = 3 * i;
 	return 0;
