@@ -151,7 +151,7 @@ static void test_init_once_per_process(void **st)
 
 struct blast {
 	_Atomic int victim_started;    /* the victim's task began */
-	_Atomic int crashing;          /* the victim is about to crash */
+	_Atomic int crashing;          /* the victim's process, about to crash */
 	_Atomic unsigned runs[NB];     /* fn entries per item */
 	_Atomic int pid[NB];           /* who ran it */
 	_Atomic unsigned running[MAXP]; /* items in fn, by pid % MAXP */
@@ -176,12 +176,15 @@ static int task_blast(void *out, const void *in, const void *ctx)
 		atomic_store(&b->victim_started, 1);
 		if (!WAIT_UNTIL(atomic_load(&b->waiting[me % MAXP]) >= 1))
 			return 98; /* no sibling ran: the test fails */
-		atomic_store(&b->crashing, 1);
+		atomic_store(&b->crashing, me);
 		raise(SIGSEGV);
 	}
 	if (atomic_load(&b->victim_started)) {
 		atomic_fetch_add(&b->waiting[me % MAXP], 1);
-		WAIT_UNTIL(atomic_load(&b->crashing));
+		/* in the victim's process: until the crash kills it (an item
+		 * released at the crash could end before the process does) */
+		WAIT_UNTIL(atomic_load(&b->crashing) &&
+			   atomic_load(&b->crashing) != me);
 	}
 	atomic_fetch_sub(&b->running[me % MAXP], 1);
 	*(long *)out = 3 * i;
