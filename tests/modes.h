@@ -41,7 +41,21 @@ static const struct {
 	{ HPOOL_MODE_MPI, "mpi" },
 };
 #define TEST_MPI_BIT 16u          /* test_modes[4] */
+/* ThreadSanitizer cannot see the happens-before that passes through the
+ * caller, in another process, between two threads of a hybrid worker that
+ * reuse the same region cell: it reports races there that are not. Its
+ * builds leave hybrid out of the default modes (asking for it still runs
+ * it). */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_DEFAULT_MODES 7u     /* thread, process, serial */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_DEFAULT_MODES 7u     /* thread, process, serial */
+#endif
+#endif
+#ifndef TEST_DEFAULT_MODES
 #define TEST_DEFAULT_MODES 15u    /* all but mpi */
+#endif
 
 #define TEST_NMODES (sizeof(test_modes) / sizeof(test_modes[0]))
 
