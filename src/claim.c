@@ -268,6 +268,19 @@ static void record_idle(struct hpool__shared *sh, struct hpool__claim *r)
 	hpool__event_signal(&sh->space);
 }
 
+/* Take exhausted segment s out of slot j (if it is still there) and wake
+ * a publisher waiting for a free slot. */
+static void unlist(struct hpool__shared *sh, struct hpool__seg *s,
+		   unsigned j)
+{
+	uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
+
+	if (atomic_compare_exchange_strong_explicit(
+		    &sh->slot[j], &open, 0, memory_order_seq_cst,
+		    memory_order_relaxed))
+		hpool__event_signal(&sh->space);
+}
+
 int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		 unsigned level, bool post_timeout)
 {
@@ -312,12 +325,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		 * unlisting: a claimer that validates after it sees the slot
 		 * changed; one that validated before is a hazard the
 		 * publisher's scan sees (sched.c, hpool__seg_unpublish). */
-		uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
-
-		if (atomic_compare_exchange_strong_explicit(
-			    &sh->slot[j], &open, 0, memory_order_seq_cst,
-			    memory_order_relaxed))
-			hpool__event_signal(&sh->space);
+		unlist(sh, s, j);
 	}
 	record_idle(sh, r);
 	return ran;
@@ -666,7 +674,6 @@ struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 	unsigned j;
 
 	while ((s = hpool__seg_find(sh, from, 0, &j))) {
-		uintptr_t open = (uintptr_t)s | HPOOL__SLOT_OPEN;
 		size_t per, max;
 
 		if (!hazard_set(sh, r, s, j))
@@ -682,10 +689,7 @@ struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 			return s;
 		/* Exhausted: unlist it (as hpool__serve does), then look
 		 * for another. */
-		if (atomic_compare_exchange_strong_explicit(
-			    &sh->slot[j], &open, 0, memory_order_seq_cst,
-			    memory_order_relaxed))
-			hpool__event_signal(&sh->space);
+		unlist(sh, s, j);
 		record_idle(sh, r);
 	}
 	return NULL;
