@@ -62,7 +62,10 @@ static inline bool hpool__guard_ok(const void *g)
 }
 
 struct hpool {
-	uint32_t magic;
+	/* Atomic: a destroy retires the handle (hpool__handle_retire) while
+	 * another thread's call may be checking it; the quarantine keeps the
+	 * memory, this keeps the read defined. */
+	_Atomic uint32_t magic;
 	unsigned fork_gen;      /* hpool__fork_gen() at create */
 	hpool_mode mode;
 	unsigned nworkers;      /* 1 when tasks run inline: the caller */

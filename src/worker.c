@@ -14,6 +14,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A fork while a worker thread holds env_lock would leave it locked for
+ * ever in the child, whose own pools take it when their workers start. */
+static void env_lock_child(void)
+{
+	pthread_mutex_init(&env_lock, NULL);
+}
+
+__attribute__((constructor)) static void env_lock_atfork(void)
+{
+	pthread_atfork(NULL, NULL, env_lock_child);
+}
+
 /* Give an OpenMP runtime, if the program has one, this worker's share of
  * the cores (no oversubscription). Looked up at run time, so hpool itself
  * does not depend on OpenMP. The worker runs in a thread of its own, whose
@@ -31,7 +45,6 @@ static void give_openmp_share(unsigned threads, bool own_process)
 	/* hybrid: the threads of one process start together; setenv is not
 	 * thread-safe, and a sibling's value must not read as the user's.
 	 * set_by: the process whose OMP_NUM_THREADS we filled in. */
-	static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
 	static pid_t set_by;
 	void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT,
 						 "omp_set_num_threads");
