@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "san.h"
+
 static const struct {
 	hpool_mode m;
 	const char *name;
@@ -46,14 +48,9 @@ static const struct {
  * reuse the same region cell: it reports races there that are not. Its
  * builds leave hybrid out of the default modes (asking for it still runs
  * it). */
-#if defined(__SANITIZE_THREAD__)
+#ifdef HPOOL_TEST_TSAN
 #define TEST_DEFAULT_MODES 7u     /* thread, process, serial */
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_DEFAULT_MODES 7u     /* thread, process, serial */
-#endif
-#endif
-#ifndef TEST_DEFAULT_MODES
+#else
 #define TEST_DEFAULT_MODES 15u    /* all but mpi */
 #endif
 

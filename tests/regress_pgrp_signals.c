@@ -147,15 +147,6 @@ static int caller(int ready, int go)
 	return 0;
 }
 
-/* ThreadSanitizer builds: see the test that skips below. */
-#if defined(__SANITIZE_THREAD__)
-#define HPOOL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HPOOL_TEST_TSAN 1
-#endif
-#endif
-
 static void test_group_signals_reach_caller_only(void **st)
 {
 	int r[2], g[2], ws;

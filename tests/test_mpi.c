@@ -35,14 +35,6 @@
 #include "internal.h" /* the topology, to size the expected share */
 #include "util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HPOOL_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HPOOL_TEST_ASAN 1
-#endif
-#endif
-
 static int my_rank(void)
 {
 	const char *r = getenv("OMPI_COMM_WORLD_RANK");

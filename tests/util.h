@@ -49,16 +49,10 @@
  * turns a hang into a failure, well inside run-test.sh's limit. */
 #define LIVENESS_S 60
 
-/* ThreadSanitizer builds: it does not see the OpenMP runtime's own
+/* HPOOL_TEST_TSAN: ThreadSanitizer does not see the OpenMP runtime's own
  * synchronisation (libgomp/libomp are not instrumented) and reports false
  * races inside it, so the tests that use OpenMP skip there, visibly. */
-#if defined(__SANITIZE_THREAD__)
-#define HPOOL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HPOOL_TEST_TSAN 1
-#endif
-#endif
+#include "san.h"
 
 #define CHECK(c)                                                           \
 	do {                                                               \
