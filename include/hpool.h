@@ -138,7 +138,8 @@ HPOOL_API int hpool_create(hpool **pool, const hpool_config *cfg);
  * yet waited keep their results and stay valid for hpool_wait.
  * Context: one thread, after every other call on this pool has returned.
  * Return: 0; -EINVAL (NULL); HPOOL_ECLOSED (already destroyed);
- *   HPOOL_EFORKED. */
+ *   HPOOL_EFORKED; HPOOL_ECRASH (the supervisor died or failed once asked
+ *   to stop: the pool is freed all the same, the message names it). */
 HPOOL_API int hpool_destroy(hpool *pool);
 
 /* Stop now: kill (process mode) or abandon (thread mode, see README) the

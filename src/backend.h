@@ -38,6 +38,8 @@ struct hpool__workers {
 	struct hpool__topo *topo;     /* the machine (binding) */
 	bool bind;                    /* bind workers to cores */
 	bool stopped_clean;           /* stop: every worker is gone */
+	int stop_error;               /* stop: 0, or what went wrong (the
+					 message is set): destroy returns it */
 	unsigned forked_threads;      /* start: threads the caller ran when
 					 it forked (a hazard; 0: no fork) */
 	bool refuse_threaded;         /* start: refuse that hazard instead

@@ -11,28 +11,10 @@
 #include "supervisor.h"
 #include "worker.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
-
-/* The threads this process runs now. */
-static unsigned count_threads(void)
-{
-	struct dirent *e;
-	unsigned n = 0;
-	DIR *d;
-
-	/* A supervisor forked meanwhile by another thread would copy d. */
-	hpool__fd_lock();
-	d = opendir("/proc/self/task");
-	if (d) {
-		while ((e = readdir(d)))
-			n += e->d_name[0] != '.';
-		closedir(d);
-	}
-	hpool__fd_unlock();
-	return n ? n : 1;
-}
+#include <sys/wait.h>
 
 static int fork_start(struct hpool__workers *wk)
 {
@@ -49,7 +31,7 @@ int hpool__sup_backend_start(struct hpool__workers *wk,
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
 	sup->pidfd = -1;
 	wk->priv = sup;
-	wk->forked_threads = count_threads();
+	wk->forked_threads = hpool__count_threads();
 	if (wk->forked_threads > 1 && wk->refuse_threaded)
 		return hpool__fail(-EDEADLK, "hpool_create: this process runs "
 				   "%u threads, and a lock one of them holds "
@@ -69,14 +51,41 @@ int hpool__sup_backend_start(struct hpool__workers *wk,
 void hpool__sup_backend_stop(struct hpool__workers *wk, bool now)
 {
 	struct hpool__sup *sup = wk->priv;
+	bool ours;
+	char how[64], sb[32];
+	pid_t pid;
+	int st;
 
 	wk->stopped_clean = true;
 	if (!sup || sup->pid <= 0)
 		return;
+	pid = sup->pid;
+	ours = sup->pidfd < 0; /* else the fork server's child: no status */
 	hpool__sup_request(sup, now ? 't' : 'q');
 	hpool__wake_all(wk->sh);
-	hpool__sup_join(sup);
+	st = hpool__sup_join(sup);
 	sup->pid = 0;
+	/* Pairs with the supervisor's release stores, made before the exit
+	 * the join waited for. Every item had ended before the stop; a
+	 * supervisor that died or failed once it saw the request is still
+	 * reported. One that died before it saw it (RUNNING) died like any
+	 * other, a death the next call would have healed: its workers died
+	 * with it, and the stop is done. */
+	if (atomic_load_explicit(&wk->sh->sup_state, memory_order_acquire) !=
+	    HPOOL__SUP_STOPPING)
+		return;
+	if (ours && WIFSIGNALED(st))
+		snprintf(how, sizeof(how), "was killed by %s",
+			 hpool__signame(WTERMSIG(st), sb, sizeof(sb)));
+	else if (ours && WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with code %d",
+			 WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "died or failed");
+	wk->stop_error = hpool__fail(HPOOL_ECRASH, "the pool's supervisor "
+				     "(pid %d) %s instead of ending "
+				     "cleanly at the stop; the pool is freed",
+				     (int)pid, how);
 }
 
 bool hpool__sup_backend_lost(struct hpool__workers *wk)

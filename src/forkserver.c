@@ -255,8 +255,7 @@ static int fs_fork(int *sock, pid_t *server)
 	hpool__lib_fd_add_locked(sv[0]);
 	hpool__lib_fd_add_locked(sv[1]);
 	hpool__fd_unlock();
-	fflush(NULL); /* buffered output is written once, not per copy */
-	pid = fork();
+	pid = hpool__fork_lib();
 	e = pid < 0 ? -errno : 0;
 	if (pid == 0) {
 		hpool__lib_fd_del(sv[1]);

@@ -55,6 +55,20 @@ HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
 /* Leave a process of the library's (worker, supervisor, fork server):
  * _exit(code), after a leak check in sanitizer builds. */
 HPOOL_INTERNAL void hpool__exit(int code) __attribute__((noreturn));
+/* AddressSanitizer builds (LeakSanitizer with it). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HPOOL__LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HPOOL__LSAN 1
+#endif
+#endif
+#ifdef HPOOL__LSAN
+/* hpool__exit runs a leak check first: set in a process of the library's
+ * whose line of forks began in a caller with one thread (hpool__fork_lib),
+ * inherited by the processes it forks (each single-threaded then). */
+extern HPOOL_INTERNAL bool hpool__leak_check_at_exit;
+#endif
 /* Name of a signal ("SIGSEGV", "SIGRTMIN+3", "signal N"), written to buf
  * (truncated to len); "unknown signal" without a buffer. Context: any
  * thread. */
@@ -271,6 +285,8 @@ enum hpool__fault {
 	HPOOL__F_SHM_RETURNED,     /* large free: pages returned, bits set */
 	/* libfd.c */
 	HPOOL__F_FD_LOCKED,        /* the descriptor lock was just taken */
+	/* supervisor.c */
+	HPOOL__F_SUP_ENDING,       /* supervisor: life over, end not recorded */
 	HPOOL__F_COUNT
 };
 #ifdef HPOOL_FAULT_INJECTION

@@ -15,7 +15,9 @@
  */
 #include "libfd.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define MAX_LIB_FDS 256
@@ -93,6 +95,40 @@ void hpool__lib_fd_del(int fd)
 /* The fork copied the table whole; a half-done add or del in another
  * thread can only leave a stale or missing entry, which closes nothing
  * of ours. */
+unsigned hpool__count_threads(void)
+{
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	/* A supervisor forked meanwhile by another thread would copy d. */
+	hpool__fd_lock();
+	d = opendir("/proc/self/task");
+	if (d) {
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.';
+		closedir(d);
+	}
+	hpool__fd_unlock();
+	return n ? n : 1;
+}
+
+pid_t hpool__fork_lib(void)
+{
+	pid_t pid;
+#ifdef HPOOL__LSAN
+	bool alone = hpool__count_threads() == 1;
+#endif
+
+	fflush(NULL);
+	pid = fork();
+#ifdef HPOOL__LSAN
+	if (pid == 0)
+		hpool__leak_check_at_exit = alone;
+#endif
+	return pid;
+}
+
 void hpool__close_lib_fds(void)
 {
 	unsigned i;

@@ -29,5 +29,14 @@ HPOOL_INTERNAL void hpool__lib_fd_del(int fd);
 /* Close every descriptor in the table. Context: a fresh child, the only
  * thread (reads the table it copied, unlocked). */
 HPOOL_INTERNAL void hpool__close_lib_fds(void);
+/* The threads this process runs now. Context: the caller's threads. */
+HPOOL_INTERNAL unsigned hpool__count_threads(void);
+/* fork() for a process of the library's started by the caller (a
+ * supervisor, the fork server): stdio flushed first, so that buffered
+ * output is written once. In AddressSanitizer builds the child learns
+ * whether it may run LeakSanitizer when it leaves (hpool__exit): only if
+ * the caller ran one thread, since a child cannot see the stacks of the
+ * others, and blocks only they pointed at would read as leaks. */
+HPOOL_INTERNAL pid_t hpool__fork_lib(void);
 
 #endif /* HPOOL_LIBFD_H */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -306,16 +307,25 @@ static int finish(hpool *p, bool now, const char *name)
 			nanosleep(&ts, NULL);
 		}
 	}
+	/* The backend could not stop cleanly (a supervisor that died at
+	 * the stop): the pool is still freed, and the caller told. */
+	e = p->wk.stop_error;
+	if (e) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", hpool_last_error());
+		hpool__fail(e, "%s: %s", name, why);
+	}
 	if (here) {
 		/* The calls this thread is inside return HPOOL_ECANCELED;
 		 * the last one out frees the pool (hpool__leave). */
 		p->finish_free = finish_free;
 		atomic_store_explicit(&p->free_at_leave, true,
 				      memory_order_release);
-		return 0;
+		return e;
 	}
 	finish_free(p);
-	return 0;
+	return e;
 }
 
 int hpool_destroy(hpool *p)

@@ -155,6 +155,9 @@ struct hpool__wctl {
 	_Atomic uint32_t crashed;
 } HPOOL__ALIGNED;
 
+/* shared.sup_state: how far the supervisor got. */
+enum { HPOOL__SUP_RUNNING, HPOOL__SUP_STOPPING, HPOOL__SUP_ENDED };
+
 /* shared: the pool's root block in the region. */
 struct hpool__shared {
 	struct hpool__event ready;   /* a worker left STARTING */
@@ -183,6 +186,13 @@ struct hpool__shared {
 	uint32_t tpp;
 	int bind;
 	pid_t owner;                 /* the caller's pid */
+	/* HPOOL__SUP_*: how far the supervisor got. STOPPING once it read a
+	 * stop request, ENDED just before it exits after a life that went
+	 * well. The caller reads it once the process is gone (acquire, pairs
+	 * with those releases): STOPPING then means it died or failed while
+	 * stopping (hpool__sup_backend_stop reports it); RUNNING, that it
+	 * died before it saw the request, a death like any other. */
+	_Atomic uint32_t sup_state;
 	/* What a task needs to call its own pool from a worker process:
 	 * the caller's handle (compared, never dereferenced there), the
 	 * region, and what hpool_mode_of and the checks report. */

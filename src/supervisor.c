@@ -236,6 +236,8 @@ static void __attribute__((noreturn)) hybrid_main(struct sup *s, unsigned lo,
 		if (!code)
 			code = args[i].code;
 	}
+	free(args);
+	free(th);
 	hpool__exit(code);
 }
 
@@ -673,33 +675,33 @@ static void terminate_all(struct sup *s)
 		hpool__fail_records(s->sh, &s->sh->w[i], HPOOL_ECANCELED);
 }
 
-int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
-		    int req, pid_t owner)
+/* The supervisor's work, on *s (its tables are freed by the caller). */
+static int sup_life(struct sup *s, pid_t owner)
 {
-	struct sup s = { .sh = sh, .topo = topo, .req = req, .pidfd = -1 };
+	struct hpool__shared *sh = s->sh;
 	sigset_t set;
 	unsigned i;
 	int e;
 
 	prctl(PR_SET_NAME, "hpool-sup");
 	hpool__own_signals();
-	s.pidfd = hpool__pidfd_open(owner);
+	s->pidfd = hpool__pidfd_open(owner);
 	/* The caller is already gone? (A fork-server supervisor's parent is
 	 * the server, so only the pidfd can tell; without pidfds, the
 	 * parent check.) */
-	if (s.pidfd < 0 && (errno == ESRCH || getppid() != owner))
+	if (s->pidfd < 0 && (errno == ESRCH || getppid() != owner))
 		return 0;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	s.pids = calloc(sh->nworkers, sizeof(*s.pids));
-	s.start_fails = calloc(sh->nworkers, sizeof(*s.start_fails));
-	s.stop_sig = calloc(sh->nworkers, sizeof(*s.stop_sig));
-	if (s.sfd < 0 || !s.pids || !s.start_fails || !s.stop_sig)
+	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->pids = calloc(sh->nworkers, sizeof(*s->pids));
+	s->start_fails = calloc(sh->nworkers, sizeof(*s->start_fails));
+	s->stop_sig = calloc(sh->nworkers, sizeof(*s->stop_sig));
+	if (s->sfd < 0 || !s->pids || !s->start_fails || !s->stop_sig)
 		return 1;
 	for (i = 0; i < sh->nworkers; i += tpp(sh))
-		if ((e = spawn(&s, i)) < 0) {
+		if ((e = spawn(s, i)) < 0) {
 			unsigned lo, hi, k;
 
 			group_of(sh, i, &lo, &hi);
@@ -714,52 +716,81 @@ int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 
 	for (;;) {
 		struct pollfd fds[3] = {
-			{ .fd = s.sfd, .events = POLLIN },
-			{ .fd = s.req, .events = POLLIN },
-			{ .fd = s.pidfd, .events = POLLIN },
+			{ .fd = s->sfd, .events = POLLIN },
+			{ .fd = s->req, .events = POLLIN },
+			{ .fd = s->pidfd, .events = POLLIN },
 		};
 		int timeout = atomic_load_explicit(&sh->timeouts,
 				memory_order_relaxed) ? TIMEOUT_POLL_MS :
-			      s.norphans ? ORPHAN_POLL_MS : -1;
+			      s->norphans ? ORPHAN_POLL_MS : -1;
 		char buf[16];
 		ssize_t k;
 
-		if (s.draining && !live(&s))
+		if (s->draining && !live(s))
 			return 0;
-		if (poll(fds, s.pidfd >= 0 ? 3 : 2, timeout) < 0 &&
+		if (poll(fds, s->pidfd >= 0 ? 3 : 2, timeout) < 0 &&
 		    errno != EINTR)
 			return 1;
-		if (fds[2].revents || (s.pidfd < 0 && getppid() != owner)) {
-			kill_all(&s, HPOOL__K_CANCEL); /* caller died */
+		if (fds[2].revents || (s->pidfd < 0 && getppid() != owner)) {
+			kill_all(s, HPOOL__K_CANCEL); /* caller died */
 			return 0;
 		}
 		if (fds[1].revents) {
-			k = read(s.req, buf, sizeof(buf));
-			if (k <= 0 && s.draining) {
+			k = read(s->req, buf, sizeof(buf));
+			if (k <= 0 && s->draining) {
 				/* destroy closed its end after 'q': keep
 				 * draining, stop watching the pipe */
-				close(s.req);
-				s.req = -1;
+				close(s->req);
+				s->req = -1;
 				continue;
 			}
 			if (k <= 0) { /* closed without 'q': the caller died */
-				kill_all(&s, HPOOL__K_CANCEL);
+				kill_all(s, HPOOL__K_CANCEL);
 				return 0;
 			}
+			if (memchr(buf, 't', (size_t)k) ||
+			    memchr(buf, 'q', (size_t)k))
+				/* Pairs with the caller's acquire load. */
+				atomic_store_explicit(&sh->sup_state,
+						      HPOOL__SUP_STOPPING,
+						      memory_order_release);
 			if (memchr(buf, 't', (size_t)k)) {
-				terminate_all(&s);
+				terminate_all(s);
 				return 0;
 			}
 			if (memchr(buf, 'q', (size_t)k))
-				s.draining = true;
+				s->draining = true;
 		}
 		if (fds[0].revents)
-			reap(&s);
+			reap(s);
 		if (timeout >= 0)
-			check_deadlines(&s);
-		if (s.norphans)
-			reap_orphans(&s);
+			check_deadlines(s);
+		if (s->norphans)
+			reap_orphans(s);
 	}
+}
+
+int hpool__sup_main(struct hpool__shared *sh, const struct hpool__topo *topo,
+		    int req, pid_t owner)
+{
+	int code;
+
+	struct sup s = { .sh = sh, .topo = topo, .req = req, .pidfd = -1,
+			 .sfd = -1 };
+
+	atomic_store_explicit(&sh->sup_state, HPOOL__SUP_RUNNING,
+			      memory_order_relaxed);
+	code = sup_life(&s, owner);
+	/* Everything it made, so that a leak check at exit sees none. */
+	free(s.pids);
+	free(s.start_fails);
+	free(s.stop_sig);
+	HPOOL__FAULT(HPOOL__F_SUP_ENDING);
+	/* Pairs with the caller's acquire load after the process is gone. */
+	if (!code)
+		atomic_store_explicit(&sh->sup_state, HPOOL__SUP_ENDED,
+				      memory_order_release);
+	return code;
 }
 
 int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
@@ -782,10 +813,7 @@ int hpool__sup_start(struct hpool__shared *sh, const struct hpool__topo *topo,
 	hpool__lib_fd_add_locked(p[0]);
 	hpool__lib_fd_add_locked(p[1]);
 	hpool__fd_unlock();
-	/* Buffered output of the caller's is written once, not again by
-	 * every process that would inherit a copy of the buffer. */
-	fflush(NULL);
-	pid = fork();
+	pid = hpool__fork_lib();
 	e = pid < 0 ? -errno : 0;
 	if (pid == 0) {
 		/* One thread here, and the lock is a fresh one (atfork). */

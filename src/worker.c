@@ -167,9 +167,8 @@ int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
 	return hpool__worker_loop_proc(sh, wi, topo, NULL);
 }
 
-int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
-			    const struct hpool__topo *topo,
-			    struct hpool__proc *pc)
+static int serve_loop(struct hpool__shared *sh, unsigned wi,
+		      const struct hpool__topo *topo, struct hpool__proc *pc)
 {
 	struct hpool__wctl *w = &sh->w[wi];
 	bool post_timeout = !sh->isolated;
@@ -212,6 +211,18 @@ int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
 			return 0; /* draining, and nothing is left */
 		hpool__event_wait(&sh->work, has_work, sh, HPOOL__SPIN_NS, -1);
 	}
+}
+
+int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
+			    const struct hpool__topo *topo,
+			    struct hpool__proc *pc)
+{
+	int e = serve_loop(sh, wi, topo, pc);
+
+	/* The handle its tasks used for nested work (handle.c), if any. */
+	free(hpool__self.local);
+	hpool__self.local = NULL;
+	return e;
 }
 
 void hpool__wake_all(struct hpool__shared *sh)

@@ -9,11 +9,15 @@
  * exactly once, and the pool goes on with all its workers. A dead fork
  * server is started again for the next pool that asks for it.
  *
+ * A supervisor that dies after it was asked to stop (fault point
+ * SUP_ENDING) makes hpool_destroy return HPOOL_ECRASH naming it, and the
+ * pool is still freed: its exit is never discarded.
+ *
  * Process and hybrid modes: thread and serial pools have no supervisor
  * (the tests say so and are reported SKIPPED). Each scenario runs in a forked
  * child with an alarm: a hang fails the test.
  */
-#include "hpool.h"
+#include "internal.h" /* the fault points */
 
 #include <errno.h>
 #include <setjmp.h>
@@ -46,6 +50,7 @@ static hpool_mode g_mode;
 struct scratch {
 	_Atomic int runs[N];
 	_Atomic int started;
+	_Atomic unsigned fault_log[HPOOL__F_COUNT]; /* deaths, per point */
 };
 static struct scratch *g_s;
 
@@ -73,6 +78,17 @@ static void wait_dead(void)
 		WAIT_UNTIL(g_dead[i] <= 0 || proc_gone(g_dead[i]));
 }
 
+static pid_t g_killer; /* the child that kills it */
+
+/* Once the killer is reaped, its kill was sent: the supervisor runs no
+ * more of its own code. (wait(NULL) could reap the supervisor instead,
+ * it is our child too, and leave the kill still to come.) */
+static void wait_killer(void)
+{
+	while (waitpid(g_killer, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* In a child of the test: SIGKILL the supervisor once `after` tasks ran
  * (0: at once). */
 static void kill_supervisor_later(hpool *p, int after)
@@ -83,7 +99,7 @@ static void kill_supervisor_later(hpool *p, int after)
 	g_sup = pids[0];
 	memcpy(g_dead, pids, sizeof(g_dead));
 	fflush(NULL);
-	if (fork() == 0) {
+	if ((g_killer = fork()) == 0) {
 		for (int i = 0; i < 20000 && atomic_load(&g_s->started) < after;
 		     i++)
 			sleep_ms(1);
@@ -159,7 +175,7 @@ static int scenario_map(void *arg)
 		kill_supervisor_later(p, 8);
 		e = hpool_map(p, task_slow, NULL, 0, in, sizeof(long), out,
 			      sizeof(long), N, &o);
-		wait(NULL);
+		wait_killer();
 		if (e != 0 && e != HPOOL_ECRASH)
 			return 11;
 		if (e && !strstr(hpool_last_error(), "supervisor"))
@@ -196,7 +212,7 @@ static int scenario_futures(void *arg)
 	kill_supervisor_later(p, 4);
 	for (int i = 0; i < N / 2; i++)
 		status[i] = hpool_wait(f[i], &out[i], -1);
-	wait(NULL);
+	wait_killer();
 	if ((e = check_items(status, out, N / 2)) || (e = check_replaced(p)))
 		return e;
 	return hpool_destroy(p) ? 14 : 0;
@@ -218,7 +234,7 @@ static int scenario_idle(void *arg)
 		in[i] = i;
 	memset(g_s, 0, sizeof(*g_s));
 	kill_supervisor_later(p, 0);
-	wait(NULL);
+	wait_killer();
 	wait_dead();
 	if (hpool_map(p, task_slow, NULL, 0, in, sizeof(long), out,
 		      sizeof(long), N, &o))
@@ -230,8 +246,12 @@ static int scenario_idle(void *arg)
 	if ((e = check_replaced(p)))
 		return e;
 	kill_supervisor_later(p, 0);
-	wait(NULL);
-	return hpool_destroy(p) ? 14 : 0;
+	wait_killer();
+	if ((e = hpool_destroy(p))) {
+		fprintf(stderr, "destroy: %d (%s)\n", e, hpool_last_error());
+		return 14;
+	}
+	return 0;
 }
 
 /* The fork server dies too: the pool's next supervisor is forked by the
@@ -260,7 +280,7 @@ static int scenario_forkserver(void *arg)
 		return 12;
 	kill(server, SIGKILL);
 	kill_supervisor_later(p, 0);
-	wait(NULL); /* the killer, or the server: the library copes */
+	wait_killer();
 	wait_dead();
 	for (int i = 0; i < N; i++)
 		in[i] = i;
@@ -282,6 +302,65 @@ static int scenario_forkserver(void *arg)
 		return 15;
 	if (hpool_destroy(q) || hpool_destroy(p))
 		return 16;
+	return 0;
+}
+
+/* The supervisor dies at the end of its life, after the stop request
+ * (the fault point SUP_ENDING, just before it records a clean end):
+ * destroy still frees the pool, and says so with HPOOL_ECRASH instead of
+ * discarding the exit. With the fork server the supervisor is not the
+ * caller's child: no wait status, the message says less. */
+static int scenario_dies_at_stop(void *arg)
+{
+	long in[N], out[N];
+	int status[N], e;
+	hpool_map_opts o = { .status = status };
+	hpool_config cfg;
+	hpool *p;
+
+	(void)arg;
+	memset(g_s, 0, sizeof(*g_s));
+	hpool__fault_log = g_s->fault_log;
+	atomic_store(&hpool__fault_skip, 0);
+	atomic_store(&hpool__fault_at, HPOOL__F_SUP_ENDING);
+	if (hpool_forkserver_start()) /* after: the server inherits them */
+		return 9;
+	for (int start = 0; start < 2; start++) {
+		hpool_config_init(&cfg);
+		cfg.mode = g_mode;
+		cfg.workers = WORKERS;
+		cfg.shm_size = 8 << 20;
+		cfg.start = start; /* fork, then the fork server */
+		if ((e = hpool_create(&p, &cfg))) {
+			fprintf(stderr, "create: %d (%s)\n", e,
+				hpool_last_error());
+			return 10;
+		}
+		for (int i = 0; i < N; i++)
+			in[i] = i;
+		if (hpool_map(p, task_slow, NULL, 0, in, sizeof(long), out,
+			      sizeof(long), N, &o) ||
+		    check_items(status, out, N))
+			return 11;
+		e = hpool_destroy(p);
+		if (e != HPOOL_ECRASH) {
+			fprintf(stderr, "destroy: %d (%s)\n", e,
+				hpool_last_error());
+			return 12;
+		}
+		if (!strstr(hpool_last_error(), "hpool_destroy: the pool's "
+						"supervisor"))
+			return 13;
+		if (start == 0 && !strstr(hpool_last_error(), "SIGKILL"))
+			return 14;
+		/* it died there, once per pool */
+		if (atomic_load(&g_s->fault_log[HPOOL__F_SUP_ENDING]) !=
+		    (unsigned)start + 1)
+			return 15;
+		memset(g_s->runs, 0, sizeof(g_s->runs));
+		if (hpool_destroy(p) != HPOOL_ECLOSED) /* freed, not twice */
+			return 16;
+	}
 	return 0;
 }
 
@@ -316,6 +395,12 @@ static void test_forkserver_dies(void **st)
 	run(scenario_forkserver);
 }
 
+static void test_death_at_stop(void **st)
+{
+	(void)st;
+	run(scenario_dies_at_stop);
+}
+
 static void test_idle_death(void **st)
 {
 	(void)st;
@@ -328,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_map_survives),
 		cmocka_unit_test(test_futures_survive),
 		cmocka_unit_test(test_idle_death),
+		cmocka_unit_test(test_death_at_stop),
 		cmocka_unit_test(test_forkserver_dies),
 	};
 

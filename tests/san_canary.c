@@ -12,8 +12,17 @@
  * tests/sanitize.sh runs it before the suite and fails the pass if no
  * report file appears.
  *
+ * ASan builds add a second canary, in a process of the library's: a
+ * process pool's worker runs a task that loses a block, and leaves when
+ * the pool is destroyed (through _exit, as the library's processes do).
+ * The canary prints "san_canary: expect canary_leaky_task": the harness
+ * fails unless a report file names that function, so a library that
+ * stopped checking its own processes for leaks is seen.
+ *
  * In a build without a sanitizer there is nothing to show: exit 77.
  */
+#include "hpool.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +46,43 @@
 #include <sanitizer/lsan_interface.h>
 
 static void *volatile lost;
+
+/* Loses a block in the worker process that runs it. */
+__attribute__((noinline)) static int canary_leaky_task(void *out,
+						       const void *in,
+						       const void *ctx)
+{
+	(void)in;
+	(void)ctx;
+	lost = malloc(48);
+	lost = NULL;
+	*(int *)out = 1;
+	return 0;
+}
+
+/* A process pool whose worker leaks, then leaves at destroy. Return: 0
+ * when the pool ran the task. */
+static int worker_leaks(void)
+{
+	hpool_config cfg;
+	hpool *p;
+	int in = 0, out = 0;
+
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_PROCESS;
+	cfg.workers = 1;
+	if (hpool_create(&p, &cfg))
+		return 1;
+	if (hpool_map(p, canary_leaky_task, NULL, 0, &in, sizeof(in), &out,
+		      sizeof(out), 1, NULL) || out != 1) {
+		hpool_destroy(p);
+		return 1;
+	}
+	if (hpool_destroy(p))
+		return 1;
+	printf("san_canary: expect canary_leaky_task (a worker's leak)\n");
+	return 0;
+}
 
 static void child(void)
 {
@@ -88,6 +134,10 @@ int main(void)
 	waitpid(pid, NULL, 0); /* how it ended is not looked at */
 	printf("san_canary: child %d made its report (if the harness saw "
 	       "it, it is in a log_path file)\n", (int)pid);
+#ifdef CANARY_ASAN
+	if (worker_leaks())
+		return 1;
+#endif
 	return 0;
 #else
 	printf("san_canary: no sanitizer in this build\n");
