@@ -21,16 +21,16 @@
 #define WINDOW_SEGS 4                 /* segments in flight per call */
 #define IMAP_SEG_PER_WORKER 16        /* imap: items per segment, per worker */
 
-/* Say in words why item `index` failed. */
+/* Say in words why item `index` (the j-th of segment c) failed. */
 void hpool__explain(const hpool *p, const struct hpool__seg *c,
-		    size_t index, int st, const char *fn)
+		    size_t index, uint32_t j, int st, const char *fn)
 {
 	char sb[32];
 	/* Pairs with the release store of res (fail_item, claim.c): the
-	 * culprit fields were written before it. */
-	uint64_t r = index >= c->first && index - c->first < c->count ?
-		atomic_load_explicit(&c->res[index - c->first],
-				     memory_order_acquire) : 0;
+	 * culprit fields were written before it. j is below the caller's
+	 * own copy of the count: c->count and c->first are region memory a
+	 * task may have written over. */
+	uint64_t r = atomic_load_explicit(&c->res[j], memory_order_acquire);
 
 	/* A remote backend says where and why in its own words. */
 	if (c->crash_rank > 0 && p->wk.ops->explain &&
@@ -468,7 +468,10 @@ static int issue(struct hpool__call *c)
 			return hpool__fail(-ENOMEM, "out of memory");
 		}
 	}
-	if (p->wk.ops->runs_inline) {
+	if (hpool__runs_here(p)) {
+		/* Never listed: unpublish's CAS on slot 0 finds another
+		 * value there and leaves it, and no claimer holds s. */
+		e->slot = 0;
 		hpool__seg_run_inline(p, s);
 	} else if ((err = hpool__seg_publish(p, s, &e->slot))) {
 		free(e->taken);

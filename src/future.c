@@ -139,7 +139,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	f->seg = s;
 	f->out_size = out_size;
 	fut_link(f);
-	if (p->wk.ops->runs_inline) {
+	if (hpool__runs_here(p)) {
 		hpool__seg_run_inline(p, s);
 	} else if ((e = hpool__seg_publish(p, s, &f->slot)) < 0) {
 		fut_unlink(f);
@@ -207,7 +207,7 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 	}
 	st = fut_status(p, f);
 	if (st)
-		hpool__explain(p, f->seg, 0, st, "hpool_wait");
+		hpool__explain(p, f->seg, 0, 0, st, "hpool_wait");
 	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
 		memcpy(out, f->out, f->out_size);
 	fut_unlink(f);

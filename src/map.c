@@ -16,9 +16,10 @@ struct verdict {
 	int ret;          /* what hpool_map returns */
 };
 
-/* One item's status into the verdict and opts->status. */
+/* One item's status into the verdict and opts->status: item `index`, the
+ * j-th of segment s (NULL: never issued). */
 static void judge(struct hpool__call *c, const struct hpool__seg *s,
-		  size_t index, int st, struct verdict *v)
+		  size_t index, uint32_t j, int st, struct verdict *v)
 {
 	if (c->status)
 		c->status[index] = st;
@@ -30,7 +31,7 @@ static void judge(struct hpool__call *c, const struct hpool__seg *s,
 				 st == -EFAULT ?
 			 st : HPOOL_ETASK;
 		if (s)
-			hpool__explain(c->pool, s, index, st, "hpool_map");
+			hpool__explain(c->pool, s, index, j, st, "hpool_map");
 	}
 }
 
@@ -52,13 +53,14 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 		if (r == HPOOL__RES(0) && !c->status)
 			continue;
 		all = all && (r & HPOOL__RES_DONE);
-		judge(c, s, e->first + i, hpool__item_status(c->pool, s, i), v);
+		judge(c, s, e->first + i, i, hpool__item_status(c->pool, s, i),
+		      v);
 	}
 	/* After the acquires: an overrun written before a res[] store is
 	 * seen here. */
 	if (!hpool__win_guard_ok(c, e)) {
 		for (i = 0; i < e->count; i++)
-			judge(c, s, e->first + i, -EFAULT, v);
+			judge(c, s, e->first + i, i, -EFAULT, v);
 	} else if (c->copy_out && all) {
 		memcpy(c->out + e->first * c->out_size, e->out,
 		       (size_t)e->count * c->out_size);
@@ -151,7 +153,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		stop = atomic_load_explicit(&p->terminated, memory_order_relaxed);
 	/* Items never issued (terminate, or no worker left) get the reason. */
 	for (i = c.issued; i < n; i++)
-		judge(&c, NULL, i, stop, &v);
+		judge(&c, NULL, i, 0, stop, &v);
 	hpool__bar_end(&c.bar, n);
 	if (v.first_bad >= c.issued && v.first_bad < n)
 		hpool__set_error("hpool_map: item %zu and later were not run: "
@@ -320,8 +322,8 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 				c->status[w->first + (size_t)j] = st;
 			if (st)
 				hpool__explain(c->pool, w->seg,
-					       w->first + (size_t)j, st,
-					       "hpool_next");
+					       w->first + (size_t)j,
+					       (uint32_t)j, st, "hpool_next");
 			if (w->taken)
 				w->taken[j / 64] |= (uint64_t)1 << (j % 64);
 			w->handed++;

@@ -250,6 +250,10 @@ HPOOL_INTERNAL void hpool__seg_cancel(struct hpool__seg *s, uint32_t count,
 /* Inline backends: run every item of s in the calling thread, stopping
  * between items when the pool is terminated. */
 HPOOL_INTERNAL void hpool__seg_run_inline(hpool *p, struct hpool__seg *s);
+/* Should work issued now on p run in the calling thread (run_inline)
+ * rather than be published? Yes when the backend runs tasks inline, and
+ * when the caller is a task of p's at a worker's last claim level. */
+HPOOL_INTERNAL bool hpool__runs_here(const hpool *p);
 
 /* ---- cells.c ---- */
 
@@ -318,9 +322,11 @@ HPOOL_INTERNAL bool hpool__win_retire(struct hpool__call *c, unsigned i);
  * one). */
 HPOOL_INTERNAL int hpool__item_status(const hpool *p,
 				      const struct hpool__seg *s, uint32_t i);
-/* Say in words why item `index` failed. */
+/* Say in words why item `index` failed: the j-th of segment s, j below
+ * the caller's own copy of the segment's count. */
 HPOOL_INTERNAL void hpool__explain(const hpool *p, const struct hpool__seg *s,
-				   size_t index, int st, const char *fn);
+				   size_t index, uint32_t j, int st,
+				   const char *fn);
 
 /* ---- future.c ---- */
 

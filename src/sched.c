@@ -277,6 +277,19 @@ void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)
 					  memory_order_release);
 }
 
+bool hpool__runs_here(const hpool *p)
+{
+	/* A task at a worker's last claim level cannot help while it
+	 * waits (help_wait has no record left). Were every worker there,
+	 * waiting for work published from there, nobody could run it: a
+	 * chain of nested waits longer than workers x levels deadlocked.
+	 * What such a task issues runs at once, in it (a task cutoff, like
+	 * an OpenMP task that is not deferred). */
+	return p->wk.ops->runs_inline ||
+	       (hpool__self.sh == p->sh && hpool__self.w &&
+		hpool__self.level + 1 >= HPOOL__LEVELS);
+}
+
 void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
 {
 	const struct hpool__job *job = s->job;

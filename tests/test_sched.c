@@ -223,6 +223,54 @@ static void test_nested_fib(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* chain(n): n links, each submits the next (a future, or a map of one
+ * item when n is odd) and waits for it; returns n. */
+static int task_chain(void *out, const void *in, const void *ctx)
+{
+	const struct fibctx *c = ctx;
+	long n = *(const long *)in, m = n - 1, r = -1;
+	hpool_future *f;
+	int e;
+
+	if (n == 0) {
+		*(long *)out = 0;
+		return 0;
+	}
+	if (n % 2)
+		e = hpool_map(c->pool, task_chain, c, sizeof(*c), &m,
+			      sizeof(m), &r, sizeof(r), 1, NULL);
+	else if (!(e = hpool_submit(c->pool, task_chain, c, sizeof(*c), &m,
+				    sizeof(m), sizeof(long), &f)))
+		e = hpool_wait(f, &r, -1);
+	if (e || r != m)
+		return 1;
+	*(long *)out = n;
+	return 0;
+}
+
+/* A chain of 300 nested waits on 2 workers: more waiting tasks at once
+ * than the workers have claim records (2 x 64). Each waiting task holds
+ * one; at a worker's last one, what a task issues runs in it at once
+ * (the cutoff). Without it this waited for ever, every time; a deep
+ * nested fib hung the same way, now and then, when helping stacked both
+ * workers up to their last level. */
+static void test_deep_chain(void **st)
+{
+	hpool *p;
+
+	skip_slow_under_tsan();
+	p = make_pool(2);
+	struct fibctx c = { p };
+	long n = 300, out = -1;
+	hpool_future *f;
+
+	assert_int_equal(hpool_submit(p, task_chain, &c, sizeof(c), &n,
+				      sizeof(n), sizeof(long), &f), 0);
+	assert_int_equal(hpool_wait(f, &out, -1), 0);
+	assert_int_equal(out, 300);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 struct inner {
 	hpool *pool;
 	long k;
@@ -749,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_skew_submit),
 		cmocka_unit_test(test_skew_imap),
 		cmocka_unit_test(test_nested_fib),
+		cmocka_unit_test(test_deep_chain),
 		cmocka_unit_test(test_nested_map),
 		cmocka_unit_test(test_nested_destroy_refused),
 		cmocka_unit_test(test_wait_any),
