@@ -1528,6 +1528,7 @@ static void scenario7(hpool *pools[2])
 #define NESTED_EPROPAGATED 17 /* a subtask failed; it said why */
 
 static int s8_n, s8_cut;
+static int s8_cut_opt = 20; /* --fib-cut: serial below this */
 static char s8_why[3][300]; /* thread, process, serial: why n/a */
 
 /* The leaf and the serial reference of every implementation (tbb-peers
@@ -1745,7 +1746,7 @@ static void scenario8(const char *self)
 	int nser = 0;
 
 	s8_n = g_quick ? 27 : 30;
-	s8_cut = 20;
+	s8_cut = s8_cut_opt;
 	fa = (struct fiba){ .n = s8_n, .cut = s8_cut,
 			    .threads = (int)g_workers,
 			    .want = fib_serial(s8_n) };
@@ -2814,6 +2815,7 @@ static void usage(FILE *fp)
 		"[--only LIST]\n"
 		"                   [--no-python] [--python PATH] [--no-ring] "
 		"[--no-plot]\n"
+		"                   [--fib-cut N]\n"
 		"  --quick        smaller inputs (the `make bench` suite, under "
 		"a minute)\n"
 		"  --reps N       runs per figure after the warm-up (at least "
@@ -2831,7 +2833,11 @@ static void usage(FILE *fp)
 		"                 /usr/bin/python3, python3 that imports "
 		"joblib)\n"
 		"  --no-ring      skip ./bench/ring-bench\n"
-		"  --no-plot      skip gnuplot ($GNUPLOT or gnuplot)\n",
+		"  --no-plot      skip gnuplot ($GNUPLOT or gnuplot)\n"
+		"  --fib-cut N    scenario 8: serial below fib(N) (default 20;"
+		" 8 makes\n"
+		"                 tasks so small that the scheduler's own cost"
+		" shows)\n",
 		BENCH_OUTDIR);
 }
 
@@ -2873,6 +2879,13 @@ int main(int argc, char **argv)
 			if (g_reps < 5 || g_reps > MAX_REPS) {
 				fprintf(stderr, "hpool-bench: --reps: 5 to "
 					"%d\n", MAX_REPS);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--fib-cut") && i + 1 < argc) {
+			s8_cut_opt = atoi(argv[++i]);
+			if (s8_cut_opt < 2 || s8_cut_opt > 25) {
+				fprintf(stderr, "hpool-bench: --fib-cut: 2 to "
+					"25\n");
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {

@@ -201,7 +201,7 @@ hpool *hpool__resolve(hpool *p)
 	 * p points into the caller's memory, not ours. */
 	if (!p || !sh || sh->handle != p)
 		return p;
-	if (getpid() == sh->owner) /* a thread of the caller: the same */
+	if (hpool__self.in_caller) /* a thread of the caller: the same */
 		return p;
 	return inworker_pool(sh) ? hpool__self.local : p;
 }

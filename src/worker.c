@@ -183,6 +183,7 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 	w->served = 0;
 	hpool__self.sh = sh;
 	hpool__self.w = w;
+	hpool__self.in_caller = getpid() == sh->owner;
 	hpool__self.level = 0;
 	hpool__self.post_timeout = post_timeout;
 	hpool__self.proc_started = pc ? &pc->started : NULL;

@@ -24,6 +24,11 @@ struct hpool__self {
 	/* hybrid: items the threads of this process started (see
 	 * claim.c's budget), NULL in the other modes */
 	_Atomic uint64_t *proc_started;
+	/* The worker runs in the caller's process (thread mode): set once
+	 * when it starts, so that a nested call needs no getpid(), a
+	 * system call that took half a nested submit's time (perf, in this
+	 * virtual machine). */
+	bool in_caller;
 };
 
 /* Hybrid mode: what the threads of one worker process share, in its
