@@ -548,6 +548,13 @@ static void test_concurrent_create_fds(void **st)
 	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
 		SKIP_IN_MODE(g_mode, "no processes are forked, so none can "
 			     "inherit another pool's descriptors");
+#ifdef HPOOL_TEST_ASAN
+	/* Two threads fork at once here, and GCC 12's ASan allocator is
+	 * not fork-safe: a supervisor forked while the other thread held
+	 * its lock gave a worker that waited in GetFromAllocator for ever
+	 * (gdb, in CI). A visible skip; the plain build runs it. */
+	skip();
+#endif
 	assert_true(list_fds(0, &before));
 	pthread_barrier_init(&bar, NULL, 2);
 	for (int round = 0; round < 30; round++) {
