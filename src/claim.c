@@ -59,11 +59,13 @@
  * the items in fn at the moment of death fail.
  */
 #include "claim.h"
-#include "worker.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+
+/* Each thread's own: which pool and record it claims with (claim.h). */
+_Thread_local struct hpool__self hpool__self;
 
 /* ---- claiming ------------------------------------------------------------- */
 

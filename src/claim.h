@@ -29,6 +29,28 @@ struct hpool__death {
  * caller repairs it: restart.c); -1 is "killed by a signal". */
 #define HPOOL__EXIT_WITH_SUP (-2)
 
+/* The pool the calling thread works for, if it is a worker: set by the
+ * worker loop for its own thread, so that a task can call its own pool
+ * (nested work) and a waiting worker can help. Context: thread-local. */
+struct hpool__self {
+	struct hpool__shared *sh; /* NULL: not a worker */
+	struct hpool__wctl *w;
+	unsigned level;           /* claim record in use: nesting depth */
+	bool post_timeout;
+	void *local;              /* the pool layer's handle in a process
+				     worker (built on first use) */
+	/* hybrid: items the threads of this process started (see
+	 * claim.c's budget), NULL in the other modes */
+	_Atomic uint64_t *proc_started;
+	/* The worker runs in the caller's process (thread mode): set once
+	 * when it starts, so that a nested call needs no getpid(), a
+	 * system call that took half a nested submit's time (perf, in this
+	 * virtual machine). */
+	bool in_caller;
+};
+
+extern HPOOL_INTERNAL _Thread_local struct hpool__self hpool__self;
+
 /* A published segment with items left to claim, looking from slot `from`,
  * those of publisher `prefer` first (0: no preference).
  * Return: it and *slot, or NULL. Context: anyone sharing the region. */

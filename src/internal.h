@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal declarations shared by the layers of hpool (hpool__ prefix).
- * Layers, bottom up: error, config, topology, shm, ring (ring.h), wait
- * (this header); then shared.h (the region protocol), claim.h (pull
- * scheduling and repair), worker.h, libfd.h, supervisor.h, forkserver.h,
- * backend.h (the ways of running workers) and pool.h (the caller's side).
- * No layer calls one above it.
+ * Layers, bottom up: error, fault, config, topology, shm, ring (ring.h),
+ * wait (this header), progress.h, and the MPI wire and helpers
+ * (mpi_wire.h: mpi_comm.c, mpi_fnref.c); then shared.h (the region
+ * protocol), claim.h (pull scheduling, repair, the thread's own worker
+ * identity), worker.h (the worker loop and a worker process's body),
+ * libfd.h, supervisor.h, forkserver.h, backend.h (the ways of running
+ * workers), pool.h (the caller's side), and on top the MPI backend
+ * (mpi_server.c, backend_mpi.c). No layer calls one above it.
  */
 #ifndef HPOOL_INTERNAL_H
 #define HPOOL_INTERNAL_H

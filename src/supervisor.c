@@ -35,7 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,21 +99,6 @@ void hpool__own_signals(void)
 	sigaction(SIGTTOU, &sa, NULL);
 }
 
-struct worker_arg {
-	struct hpool__shared *sh;
-	unsigned w;
-	const struct hpool__topo *topo;
-	int code;
-};
-
-static void *worker_thread(void *p)
-{
-	struct worker_arg *a = p;
-
-	a->code = hpool__worker_loop(a->sh, a->w, a->topo);
-	return NULL;
-}
-
 /* Threads per process: 1 but in hybrid mode. */
 static unsigned tpp(const struct hpool__shared *sh)
 {
@@ -129,164 +113,6 @@ static void group_of(const struct hpool__shared *sh, unsigned w, unsigned *lo,
 
 	*lo = w / t * t;
 	*hi = *lo + t < sh->nworkers ? *lo + t : sh->nworkers;
-}
-
-/* ---- hybrid worker processes ---------------------------------------------- */
-
-struct hyb_arg {
-	struct hpool__shared *sh;
-	unsigned w;
-	const struct hpool__topo *topo;
-	struct hpool__proc *proc;
-	pthread_mutex_t *gate; /* held by the main thread until all started */
-	int code;
-};
-
-/* A fatal signal in a worker thread: say which thread took it, then die of
- * it. SA_RESETHAND restored the default action on entry and SA_NODEFER
- * leaves the signal unblocked, so raise() kills the process here with the
- * same signal (a fault would also kill it when the instruction re-runs).
- * Only async-signal-safe work: a relaxed store to the region (the
- * supervisor loads it after reaping the process, which orders it). */
-static void crash_handler(int sig)
-{
-	if (hpool__self.w)
-		atomic_store_explicit(&hpool__self.w->crashed, 1,
-				      memory_order_relaxed);
-	raise(sig);
-}
-
-#define ALTSTACK_SIZE (64 * 1024) /* room for the handler on overflow */
-
-static void *hyb_thread(void *p)
-{
-	struct hyb_arg *a = p;
-	stack_t ss = { 0 };
-
-	/* A stack overflow must reach the handler too. */
-	ss.ss_sp = malloc(ALTSTACK_SIZE);
-	ss.ss_size = ALTSTACK_SIZE;
-	if (ss.ss_sp)
-		sigaltstack(&ss, NULL);
-	pthread_mutex_lock(a->gate); /* wait until every thread exists */
-	pthread_mutex_unlock(a->gate);
-	a->code = hpool__worker_loop_proc(a->sh, a->w, a->topo, a->proc);
-	if (ss.ss_sp) {
-		/* Off before it is freed, and before the thread ends: a
-		 * sanitizer's thread exit unmaps the thread's alternate
-		 * stack as if it were its own (ASan: "unable to unmap"). */
-		stack_t off = { .ss_flags = SS_DISABLE };
-
-		sigaltstack(&off, NULL);
-		free(ss.ss_sp);
-	}
-	return NULL;
-}
-
-/* In a forked hybrid worker process (after worker_main's common part):
- * start the threads of slots [lo, hi), each a worker; init runs once, in
- * the first thread that reaches it (worker.c); exit when all returned.
- * Per-thread state of a task is _Thread_local; what init loads is the
- * process's, shared by its threads. */
-static void __attribute__((noreturn)) hybrid_main(struct sup *s, unsigned lo,
-						  unsigned hi)
-{
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-				     SIGABRT, SIGTRAP, SIGSYS };
-	unsigned n = hi - lo, i, k;
-	struct hpool__proc proc;
-	pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
-	struct hyb_arg *args = calloc(n, sizeof(*args));
-	pthread_t *th = calloc(n, sizeof(*th));
-	struct sigaction sa;
-	int e = 0, code = 0;
-
-	memset(&proc, 0, sizeof(proc));
-	pthread_mutex_init(&proc.lock, NULL);
-	pthread_cond_init(&proc.cond, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = crash_handler;
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
-	sigemptyset(&sa.sa_mask);
-	for (k = 0; k < sizeof(fatal) / sizeof(fatal[0]); k++)
-		sigaction(fatal[k], &sa, NULL);
-	if (!args || !th)
-		e = ENOMEM;
-	pthread_mutex_lock(&gate);
-	for (i = 0; i < n && !e; i++) {
-		args[i] = (struct hyb_arg){ s->sh, lo + i, s->topo, &proc,
-					    &gate, 0 };
-		e = pthread_create(&th[i], NULL, hyb_thread, &args[i]);
-	}
-	if (e) {
-		/* Not a crash in init: a thread's own error, for every slot
-		 * of the process (the threads made wait at the gate). */
-		for (k = lo; k < hi; k++) {
-			s->sh->w[k].init_status = -e;
-			atomic_store_explicit(&s->sh->w[k].state,
-					      HPOOL__W_INIT_FAILED,
-					      memory_order_release);
-		}
-		hpool__event_signal(&s->sh->ready);
-		hpool__exit(HPOOL__EXIT_INIT + 1);
-	}
-	pthread_mutex_unlock(&gate);
-	for (i = 0; i < n; i++) {
-		pthread_join(th[i], NULL);
-		if (!code)
-			code = args[i].code;
-	}
-	free(args);
-	free(th);
-	hpool__exit(code);
-}
-
-/* In the forked worker: tie its life to the supervisor, drop descriptors
- * it does not need, and run the loop in a fresh thread (see worker.c on
- * OpenMP). */
-static void __attribute__((noreturn)) worker_main(struct sup *s, unsigned w,
-						    pid_t parent)
-{
-	struct worker_arg a = { s->sh, w, s->topo, 0 };
-	sigset_t none;
-	pthread_t th;
-	int e;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		hpool__exit(0);
-	close(s->sfd);
-	if (s->req >= 0)
-		close(s->req);
-	if (s->pidfd >= 0)
-		close(s->pidfd);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_NAME, "hpool-worker");
-	if (s->sh->tpp) {
-		unsigned lo, hi, k;
-
-		group_of(s->sh, w, &lo, &hi);
-		/* Before READY, so that whoever sees READY sees the pid. */
-		for (k = lo; k < hi; k++)
-			atomic_store_explicit(&s->sh->w[k].pid, getpid(),
-					      memory_order_release);
-		hybrid_main(s, lo, hi);
-	}
-	/* Before READY, so that whoever sees READY sees the pid. */
-	atomic_store_explicit(&s->sh->w[w].pid, getpid(),
-			      memory_order_release);
-	if ((e = pthread_create(&th, NULL, worker_thread, &a))) {
-		/* Not a crash in init: the thread's own error (RLIMIT_NPROC,
-		 * RLIMIT_AS), published for hpool_create and the reaper. */
-		s->sh->w[w].init_status = -e;
-		atomic_store_explicit(&s->sh->w[w].state, HPOOL__W_INIT_FAILED,
-				      memory_order_release);
-		hpool__event_signal(&s->sh->ready);
-		hpool__exit(HPOOL__EXIT_INIT + 1);
-	}
-	pthread_join(th, NULL);
-	hpool__exit(a.code);
 }
 
 /* Fork the process that serves slot w (in hybrid mode, all the slots of
@@ -310,7 +136,8 @@ static int spawn(struct sup *s, unsigned w)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		worker_main(s, lo, me);
+		hpool__worker_proc_main(s->sh, s->topo, lo, hi, me,
+					(int[]){ s->sfd, s->req, s->pidfd }, 3);
 	for (k = lo; k < hi; k++) {
 		s->pids[k] = pid;
 		atomic_store_explicit(&s->sh->w[k].pid, pid,

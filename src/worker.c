@@ -3,16 +3,30 @@
  * The worker: claim work from the published segments and run it, in a
  * thread of the caller or in a process forked by the supervisor; the same
  * code in both. The claim protocol and the repair after a death are in
- * claim.c.
+ * claim.c. Also the body of a process the supervisor forks: one worker,
+ * or a hybrid process's threads (one per slot, init once per process).
  */
 #include "worker.h"
-#include "claim.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+/* Hybrid mode: what the threads of one worker process share, in its
+ * private memory. init runs once, in the first thread that gets there;
+ * the others wait for its outcome before they take work. */
+struct hpool__proc {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int phase;                  /* 0 not run, 1 running, 2 done */
+	int status;                 /* init's return value */
+	_Atomic uint64_t started;   /* items started (max_tasks_per_worker) */
+	_Atomic uint32_t retiring;  /* max_tasks reached: threads leave */
+};
 
 static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -126,7 +140,6 @@ static int proc_init(struct hpool__shared *sh, unsigned wi,
 	return 0;
 }
 
-_Thread_local struct hpool__self hpool__self;
 static _Thread_local struct hpool__proc *self_proc;
 
 /* Hybrid: has this thread's process reached max_tasks_per_worker? Then
@@ -159,12 +172,6 @@ static bool has_work(void *arg)
 	       hpool__work_available(sh) ||
 	       (self_proc && atomic_load_explicit(&self_proc->retiring,
 						  memory_order_relaxed));
-}
-
-int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
-		       const struct hpool__topo *topo)
-{
-	return hpool__worker_loop_proc(sh, wi, topo, NULL);
 }
 
 static int serve_loop(struct hpool__shared *sh, unsigned wi,
@@ -214,7 +221,7 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 	}
 }
 
-int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
+static int worker_loop_proc(struct hpool__shared *sh, unsigned wi,
 			    const struct hpool__topo *topo,
 			    struct hpool__proc *pc)
 {
@@ -224,6 +231,179 @@ int hpool__worker_loop_proc(struct hpool__shared *sh, unsigned wi,
 	free(hpool__self.local);
 	hpool__self.local = NULL;
 	return e;
+}
+
+int hpool__worker_loop(struct hpool__shared *sh, unsigned wi,
+		       const struct hpool__topo *topo)
+{
+	return worker_loop_proc(sh, wi, topo, NULL);
+}
+
+/* ---- forked worker processes -------------------------------------------- */
+
+struct worker_arg {
+	struct hpool__shared *sh;
+	unsigned w;
+	const struct hpool__topo *topo;
+	int code;
+};
+
+static void *worker_thread(void *p)
+{
+	struct worker_arg *a = p;
+
+	a->code = hpool__worker_loop(a->sh, a->w, a->topo);
+	return NULL;
+}
+
+/* ---- hybrid worker processes ---------------------------------------------- */
+
+struct hyb_arg {
+	struct hpool__shared *sh;
+	unsigned w;
+	const struct hpool__topo *topo;
+	struct hpool__proc *proc;
+	pthread_mutex_t *gate; /* held by the main thread until all started */
+	int code;
+};
+
+/* A fatal signal in a worker thread: say which thread took it, then die of
+ * it. SA_RESETHAND restored the default action on entry and SA_NODEFER
+ * leaves the signal unblocked, so raise() kills the process here with the
+ * same signal (a fault would also kill it when the instruction re-runs).
+ * Only async-signal-safe work: a relaxed store to the region (the
+ * supervisor loads it after reaping the process, which orders it). */
+static void crash_handler(int sig)
+{
+	if (hpool__self.w)
+		atomic_store_explicit(&hpool__self.w->crashed, 1,
+				      memory_order_relaxed);
+	raise(sig);
+}
+
+#define ALTSTACK_SIZE (64 * 1024) /* room for the handler on overflow */
+
+static void *hyb_thread(void *p)
+{
+	struct hyb_arg *a = p;
+	stack_t ss = { 0 };
+
+	/* A stack overflow must reach the handler too. */
+	ss.ss_sp = malloc(ALTSTACK_SIZE);
+	ss.ss_size = ALTSTACK_SIZE;
+	if (ss.ss_sp)
+		sigaltstack(&ss, NULL);
+	pthread_mutex_lock(a->gate); /* wait until every thread exists */
+	pthread_mutex_unlock(a->gate);
+	a->code = worker_loop_proc(a->sh, a->w, a->topo, a->proc);
+	if (ss.ss_sp) {
+		/* Off before it is freed, and before the thread ends: a
+		 * sanitizer's thread exit unmaps the thread's alternate
+		 * stack as if it were its own (ASan: "unable to unmap"). */
+		stack_t off = { .ss_flags = SS_DISABLE };
+
+		sigaltstack(&off, NULL);
+		free(ss.ss_sp);
+	}
+	return NULL;
+}
+
+/* In a forked hybrid worker process (after worker_main's common part):
+ * start the threads of slots [lo, hi), each a worker; init runs once, in
+ * the first thread that reaches it (worker.c); exit when all returned.
+ * Per-thread state of a task is _Thread_local; what init loads is the
+ * process's, shared by its threads. */
+static void __attribute__((noreturn))
+hybrid_main(struct hpool__shared *sh, const struct hpool__topo *topo,
+	    unsigned lo, unsigned hi)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				     SIGABRT, SIGTRAP, SIGSYS };
+	unsigned n = hi - lo, i, k;
+	struct hpool__proc proc;
+	pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+	struct hyb_arg *args = calloc(n, sizeof(*args));
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct sigaction sa;
+	int e = 0, code = 0;
+
+	memset(&proc, 0, sizeof(proc));
+	pthread_mutex_init(&proc.lock, NULL);
+	pthread_cond_init(&proc.cond, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for (k = 0; k < sizeof(fatal) / sizeof(fatal[0]); k++)
+		sigaction(fatal[k], &sa, NULL);
+	if (!args || !th)
+		e = ENOMEM;
+	pthread_mutex_lock(&gate);
+	for (i = 0; i < n && !e; i++) {
+		args[i] = (struct hyb_arg){ sh, lo + i, topo, &proc,
+					    &gate, 0 };
+		e = pthread_create(&th[i], NULL, hyb_thread, &args[i]);
+	}
+	if (e) {
+		/* Not a crash in init: a thread's own error, for every slot
+		 * of the process (the threads made wait at the gate). */
+		for (k = lo; k < hi; k++) {
+			sh->w[k].init_status = -e;
+			atomic_store_explicit(&sh->w[k].state,
+					      HPOOL__W_INIT_FAILED,
+					      memory_order_release);
+		}
+		hpool__event_signal(&sh->ready);
+		hpool__exit(HPOOL__EXIT_INIT + 1);
+	}
+	pthread_mutex_unlock(&gate);
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (!code)
+			code = args[i].code;
+	}
+	free(args);
+	free(th);
+	hpool__exit(code);
+}
+
+void hpool__worker_proc_main(struct hpool__shared *sh,
+			     const struct hpool__topo *topo, unsigned lo,
+			     unsigned hi, pid_t parent, const int *fds,
+			     unsigned nfds)
+{
+	struct worker_arg a = { sh, lo, topo, 0 };
+	sigset_t none;
+	pthread_t th;
+	unsigned k;
+	int e;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		hpool__exit(0);
+	for (k = 0; k < nfds; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_NAME, "hpool-worker");
+	/* Before READY, so that whoever sees READY sees the pid. */
+	for (k = lo; k < hi; k++)
+		atomic_store_explicit(&sh->w[k].pid, getpid(),
+				      memory_order_release);
+	if (sh->tpp)
+		hybrid_main(sh, topo, lo, hi);
+	if ((e = pthread_create(&th, NULL, worker_thread, &a))) {
+		/* Not a crash in init: the thread's own error (RLIMIT_NPROC,
+		 * RLIMIT_AS), published for hpool_create and the reaper. */
+		sh->w[lo].init_status = -e;
+		atomic_store_explicit(&sh->w[lo].state, HPOOL__W_INIT_FAILED,
+				      memory_order_release);
+		hpool__event_signal(&sh->ready);
+		hpool__exit(HPOOL__EXIT_INIT + 1);
+	}
+	pthread_join(th, NULL);
+	hpool__exit(a.code);
 }
 
 void hpool__wake_all(struct hpool__shared *sh)
