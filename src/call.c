@@ -469,9 +469,7 @@ static int issue(struct hpool__call *c)
 		}
 	}
 	if (hpool__runs_here(p)) {
-		/* Never listed: unpublish's CAS on slot 0 finds another
-		 * value there and leaves it, and no claimer holds s. */
-		e->slot = 0;
+		e->slot = HPOOL__NO_SLOT;
 		hpool__seg_run_inline(p, s);
 	} else if ((err = hpool__seg_publish(p, s, &e->slot))) {
 		free(e->taken);

@@ -140,6 +140,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	f->out_size = out_size;
 	fut_link(f);
 	if (hpool__runs_here(p)) {
+		f->slot = HPOOL__NO_SLOT;
 		hpool__seg_run_inline(p, s);
 	} else if ((e = hpool__seg_publish(p, s, &f->slot)) < 0) {
 		fut_unlink(f);

@@ -235,7 +235,11 @@ HPOOL_INTERNAL int hpool__backend_pid(const hpool *p);
  * worker, or terminated). Context: the segment's owner. */
 HPOOL_INTERNAL int hpool__seg_publish(hpool *p, struct hpool__seg *s,
 				      unsigned *slot);
-/* Take s back from its slot and wait until no claim record names it.
+/* The slot of a segment that was never published: it ran inline
+ * (hpool__runs_here), so no claimer can hold it. */
+#define HPOOL__NO_SLOT HPOOL__SLOTS
+/* Take s back from its slot and wait until no claim record names it
+ * (at once for HPOOL__NO_SLOT).
  * Return: true when the block is the caller's again; false when a task
  * that would not stop after a terminate may still use it (keep it). */
 HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,

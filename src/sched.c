@@ -241,7 +241,9 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 {
 	struct unpub u = { p, s };
 
-	if (p->wk.ops->runs_inline)
+	/* Never listed: no claimer can name it (they find segments only in
+	 * the slots). */
+	if (slot == HPOOL__NO_SLOT)
 		return true;
 	{
 	uintptr_t w = (uintptr_t)s | HPOOL__SLOT_OPEN;
