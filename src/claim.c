@@ -57,12 +57,49 @@
  *              claimer runs nothing before C4).
  * So no item is lost, none runs twice after it stored a result, and only
  * the items in fn at the moment of death fail.
+ *
+ * Hybrid: a batch per process (automatic chunks only). One thread of the
+ * process claims the share of all its T threads from the segment into
+ * the batch record G = w[first slot].rec[HPOOL__LEVELS]; the threads then
+ * take their shares from G's front, so the segment's counter (the line
+ * every process writes) moves once per batch, and the takes touch only
+ * G's line, which stays in the process. A fixed chunk is the caller
+ * asking for balance: those segments are claimed a chunk at a time as
+ * above, nothing held back for a process whose threads are all busy.
+ *   G->take   (generation << 32) | items taken from the front of G's
+ *             [lo, hi); TAKE_REFILL while a refiller owns G. Threads of
+ *             the process only (CAS), the supervisor after its death.
+ * A take, by thread w (record r = &w->rec[0]), B1-B3:
+ *   B1  read the word (acquire), then G's seg, lo, hi (possibly of a
+ *       newer generation: B2 then fails); r->seg = S, r->state =
+ *       CLAIMING (seq_cst)
+ *   B2  CAS the word: same generation, `used` + c      [BATCH_TAKEN]
+ *   B3  r->lo, r->hi = the c items, OWNED; run them as C5
+ *   B4  the take that emptied G makes it IDLE (as R1, R4 below), so an
+ *       empty batch is never a hazard: a publisher waiting on one could
+ *       be a task whose siblings are all in nested waits, none back to
+ *       refill (a refiller that comes first drops it instead)
+ * A refill, by the thread that found G empty, R1-R4:
+ *   R1  CAS the word to (gen + 1) | TAKE_REFILL | used: exclusive, and
+ *       every B2 of the old generation fails
+ *   R2  G IDLE (if B4 lost to R1), the word's used = 0; C1-C2 on a
+ *       segment with automatic chunks (one with a fixed chunk: none)
+ *   R3  C3-C4 on G: the share of T claimers  [CLAIM_TAKEN, CLAIM_OWNED]
+ *   R4  the word = (gen + 1) << 32 (release; pairs with B1's acquire)
+ * A death leaves G and the threads' records as in the protocol above,
+ * once the repair has settled G (hpool__batch_settle, first): OWNED
+ * means [lo + used, hi) is untaken (R2 cleared used before a new range
+ * was recorded), so lo moves there; CLAIMING is adopted as a claimer's;
+ * a thread between B2 and B3 is CLAIMING on S with its items in no OWNED
+ * range, and adopts them. A refill never waits for a take and a take
+ * never waits for a refill (it claims from the segment meanwhile).
  */
 #include "claim.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <urcu/arch.h>
 
 /* Each thread's own: which pool and record it claims with (claim.h). */
 _Thread_local struct hpool__self hpool__self;
@@ -128,9 +165,11 @@ static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
 static void record_owned(struct hpool__claim *r, const struct hpool__seg *s,
 			 uint32_t k, uint32_t c)
 {
-	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
-	r->lo = k;
-	r->hi = c > s->count - k ? s->count : k + c;
+	/* Atomic: a batch record's are read by the process's other threads
+	 * (batch_take), which validate what they read by their CAS. */
+	__atomic_store_n(&r->lo, k, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->hi, c > s->count - k ? s->count : k + c,
+			 __ATOMIC_RELAXED);
 	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
 			      memory_order_relaxed);
 	/* Release: whoever reads OWNED with acquire sees lo and hi. */
@@ -138,14 +177,27 @@ static void record_owned(struct hpool__claim *r, const struct hpool__seg *s,
 	HPOOL__FAULT(HPOOL__F_CLAIM_OWNED);
 }
 
-/* C3 + C4: take a range of at most `max` items. Return: true and r is
- * OWNED, or false (S exhausted; r stays CLAIMING). */
-static bool take(struct hpool__claim *r, struct hpool__seg *s, uint32_t max)
+/* The segment's counter moved (test builds count it: test_hybrid). */
+static inline void count_take(struct hpool__shared *sh)
+{
+#ifdef HPOOL_TESTING
+	atomic_fetch_add_explicit(&sh->seg_takes, 1, memory_order_relaxed);
+#else
+	(void)sh;
+#endif
+}
+
+/* C3 + C4: take a range of at most `max` items, `mult` claimers' shares
+ * (a hybrid process's batch: its threads). Return: true and r is OWNED,
+ * or false (S exhausted; r stays CLAIMING). */
+static bool take(struct hpool__shared *sh, struct hpool__claim *r,
+		 struct hpool__seg *s, uint32_t max, uint32_t mult)
 {
 	uint32_t k, c;
 
+	count_take(sh);
 	if (s->chunk) {
-		c = s->chunk < max ? s->chunk : max;
+		c = s->chunk * mult < max ? s->chunk * mult : max;
 		/* Relaxed: the RMW's atomicity is the claim; res[] stores
 		 * carry the ordering to the caller. */
 		k = atomic_fetch_add_explicit(&s->next, c,
@@ -158,12 +210,13 @@ static bool take(struct hpool__claim *r, struct hpool__seg *s, uint32_t max)
 			if (k >= s->count)
 				return false;
 			/* Guided: a share of what is left, at least one. */
-			c = (s->count - k) / s->spread;
+			c = (s->count - k) / s->spread * mult;
 			c = c < 1 ? 1 : c > max ? max : c;
 		} while (!atomic_compare_exchange_weak_explicit(
 			&s->next, &k, k + c, memory_order_relaxed,
 			memory_order_relaxed));
 	}
+	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
 	record_owned(r, s, k, c);
 	return true;
 }
@@ -283,6 +336,209 @@ static void unlist(struct hpool__shared *sh, struct hpool__seg *s,
 		hpool__event_signal(&sh->space);
 }
 
+#define BATCH_MAX 0x40000000u /* items in a batch, below the flag */
+#define TAKE_GEN(v) ((v) >> 32)
+#define TAKE_USED(v) ((uint32_t)(v) & ~HPOOL__TAKE_REFILL)
+
+void hpool__batch_settle(struct hpool__claim *g)
+{
+	uint64_t v = atomic_load_explicit(&g->take, memory_order_relaxed);
+
+	/* OWNED: [lo, lo + used) was taken (a refiller that recorded a new
+	 * range had cleared used first, R2); CLAIMING: the repair adopts
+	 * what R3 took; IDLE: nothing. */
+	if (atomic_load_explicit(&g->state, memory_order_relaxed) ==
+	    HPOOL__C_OWNED)
+		g->lo = g->hi - g->lo > TAKE_USED(v) ? g->lo + TAKE_USED(v) :
+						       g->hi;
+	atomic_store_explicit(&g->take, 0, memory_order_relaxed);
+}
+
+void hpool__batch_open(struct hpool__batch *b, struct hpool__claim *rec,
+		       unsigned threads)
+{
+	b->rec = rec;
+	b->threads = threads;
+	hpool__batch_settle(rec);
+}
+
+bool hpool__batch_busy(const struct hpool__batch *b)
+{
+	const struct hpool__claim *g = b->rec;
+	uint64_t v = atomic_load_explicit(&g->take, memory_order_acquire);
+
+	return ((uint32_t)v & HPOOL__TAKE_REFILL) ||
+	       (atomic_load_explicit(&g->state, memory_order_relaxed) ==
+			HPOOL__C_OWNED &&
+		__atomic_load_n(&g->hi, __ATOMIC_RELAXED) -
+				__atomic_load_n(&g->lo, __ATOMIC_RELAXED) >
+			TAKE_USED(v));
+}
+
+/* B4: the take that emptied G (word v) drops it at once, so that an
+ * emptied batch is never a hazard a publisher waits on: that publisher
+ * may be a task whose siblings are all inside nested waits, none back to
+ * refill. A refiller that came first (its R1) does it instead. */
+static void batch_close(struct hpool__shared *sh, struct hpool__claim *g,
+			uint64_t v)
+{
+	uint64_t gen = TAKE_GEN(v) + 1;
+
+	if (!atomic_compare_exchange_strong_explicit(
+		    &g->take, &v, gen << 32 | HPOOL__TAKE_REFILL | TAKE_USED(v),
+		    memory_order_acquire, memory_order_relaxed))
+		return;
+	record_idle(sh, g);
+	/* Release: pairs with B1's acquire. */
+	atomic_store_explicit(&g->take, gen << 32, memory_order_release);
+}
+
+/* B1-B4: take a thread's share from the front of the batch into r.
+ * Return: 1 (r OWNED), 0 the batch is empty, -1 a sibling refills it. */
+static int batch_take(struct hpool__shared *sh, struct hpool__claim *r,
+		      struct hpool__batch *b)
+{
+	struct hpool__claim *g = b->rec;
+	/* Acquire: pairs with the refiller's release of the word (R4): the
+	 * generation's seg, lo, hi and chunk are visible. */
+	uint64_t v = atomic_load_explicit(&g->take, memory_order_acquire);
+
+	for (;;) {
+		struct hpool__seg *s;
+		uint32_t lo, hi, c;
+
+		if ((uint32_t)v & HPOOL__TAKE_REFILL)
+			return -1;
+		if (atomic_load_explicit(&g->state, memory_order_relaxed) !=
+		    HPOOL__C_OWNED)
+			return 0;
+		/* Possibly of a newer generation than v: then the CAS below
+		 * fails, since a refill changes the word first (R1). */
+		s = atomic_load_explicit(&g->seg, memory_order_relaxed);
+		lo = __atomic_load_n(&g->lo, __ATOMIC_RELAXED);
+		hi = __atomic_load_n(&g->hi, __ATOMIC_RELAXED);
+		/* An equal share of the batch per thread (it holds one
+		 * guided share per thread), the last one the remainder. */
+		c = (hi - lo) / b->threads ? (hi - lo) / b->threads : 1;
+		lo += TAKE_USED(v);
+		if (lo >= hi)
+			return 0;
+		if (c > hi - lo || hi - lo - c < c)
+			c = hi - lo;
+		/* B1: r names s before it takes (s is alive while g or a
+		 * sibling names it; r is not read through before B3). */
+		if (atomic_load_explicit(&r->seg, memory_order_relaxed) != s ||
+		    atomic_load_explicit(&r->state, memory_order_relaxed) ==
+			    HPOOL__C_IDLE) {
+			atomic_store_explicit(&r->seg, s, memory_order_relaxed);
+			atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
+					      memory_order_seq_cst);
+		}
+		/* B2: the same generation, and nobody took these first. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &g->take, &v, v + c, memory_order_acquire,
+			    memory_order_acquire)) {
+			HPOOL__FAULT(HPOOL__F_BATCH_TAKEN);
+			record_owned(r, s, lo, c); /* B3 */
+			if (lo + c == hi)
+				batch_close(sh, g, v + c); /* B4 */
+			return 1;
+		}
+	}
+}
+
+/* R1-R4: refill the empty batch g from the segment it emptied (C6, its
+ * hazard kept) or another published one (C1-C4), as the share of the
+ * process's threads. Return: 1 refilled, 0 nothing is left to claim
+ * (g IDLE), -1 a sibling refills it (or already did). */
+static int batch_refill(struct hpool__shared *sh, struct hpool__wctl *w,
+			struct hpool__batch *b)
+{
+	struct hpool__claim *g = b->rec;
+	uint64_t v = atomic_load_explicit(&g->take, memory_order_acquire);
+	uint64_t gen = TAKE_GEN(v) + 1;
+	struct hpool__seg *s;
+	unsigned j;
+	bool got = false;
+
+	/* R1: exclusive, and sub-takers of the old generation fail. */
+	if (((uint32_t)v & HPOOL__TAKE_REFILL) ||
+	    !atomic_compare_exchange_strong_explicit(
+		    &g->take, &v, gen << 32 | HPOOL__TAKE_REFILL | TAKE_USED(v),
+		    memory_order_acquire, memory_order_relaxed))
+		return -1;
+	if (atomic_load_explicit(&g->state, memory_order_relaxed) ==
+		    HPOOL__C_OWNED &&
+	    g->hi - g->lo > TAKE_USED(v)) {
+		/* Not empty after all (a stale look): give it back. */
+		atomic_store_explicit(&g->take, v, memory_order_release);
+		return -1;
+	}
+	/* Emptied, and its taker's B4 lost to this R1: drop it here. */
+	if (atomic_load_explicit(&g->state, memory_order_relaxed) !=
+	    HPOOL__C_IDLE)
+		record_idle(sh, g);
+	/* R2 (G is IDLE: settle reads no count; the new range starts
+	 * untaken). */
+	atomic_store_explicit(&g->take, gen << 32 | HPOOL__TAKE_REFILL,
+			      memory_order_relaxed);
+	while (!got && (s = hpool__seg_find(sh, w->index * 7, 0, &j))) {
+		if (!hazard_set(sh, g, s, j))
+			continue; /* taken back meanwhile: look again */
+		if (s->chunk) {
+			/* A fixed chunk is the caller asking for balance: its
+			 * threads claim it one chunk at a time, as anywhere
+			 * (hpool__serve), nothing held for the process. */
+			record_idle(sh, g);
+			break;
+		}
+		got = take(sh, g, s, BATCH_MAX, b->threads); /* R3 */
+		if (!got) {
+			unlist(sh, s, j);
+			record_idle(sh, g);
+		}
+	}
+	/* R4. Release: pairs with batch_take's acquire of the word. */
+	atomic_store_explicit(&g->take, gen << 32, memory_order_release);
+	return got;
+}
+
+/* Hybrid, level 0: take ranges from the process's batch, refilling it
+ * when empty, and run them with w's own record, until nothing is left to
+ * claim. Return: as hpool__serve. */
+static int serve_batch(struct hpool__shared *sh, struct hpool__wctl *w,
+		       struct hpool__batch *b, bool post_timeout)
+{
+	struct hpool__claim *r = &w->rec[0];
+	int ran = 0;
+
+	for (;;) {
+		int t = batch_take(sh, r, b);
+
+		if (!t) {
+			t = batch_refill(sh, w, b);
+			if (!t)
+				break; /* nothing left anywhere */
+			/* Sleeping siblings share a fresh batch (they look
+			 * before they sleep: worker.c's has_work). */
+			if (t > 0)
+				hpool__event_signal(&sh->work);
+			continue;
+		}
+		if (t < 0)
+			break; /* a sibling refills it: never wait for one */
+		ran = 1;
+		if (!run_range(sh, w, r, post_timeout))
+			return -1; /* terminated: r stays as it is */
+		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
+				      memory_order_relaxed);
+	}
+	if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
+	    HPOOL__C_IDLE)
+		record_idle(sh, r);
+	return ran;
+}
+
 int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		 unsigned level, bool post_timeout)
 {
@@ -290,6 +546,13 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	struct hpool__seg *s;
 	unsigned j;
 	int ran = 0;
+
+	/* Hybrid: guided work through the process's batch; then what is
+	 * left (fixed chunks, or work while a sibling refills the batch)
+	 * as below. */
+	if (!level && hpool__self.batch && hpool__self.w == w &&
+	    (ran = serve_batch(sh, w, hpool__self.batch, post_timeout)))
+		return ran;
 
 	/* A waiting worker (level > 0) runs its own subtasks first: what it
 	 * waits for, and a stack no deeper than the recursion. */
@@ -311,7 +574,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 
 		if (!b)
 			break;
-		if (!take(r, s, b)) {
+		if (!take(sh, r, s, b, 1)) {
 			unreserve(sh, w);
 			break;
 		}
@@ -366,7 +629,7 @@ bool hpool__claiming_on(const struct hpool__shared *sh,
 	for (i = 0; i < sh->nworkers; i++) {
 		if (i == except || (live && !live[i]))
 			continue;
-		for (d = 0; d < HPOOL__LEVELS; d++) {
+		for (d = 0; d < HPOOL__RECS; d++) {
 			const struct hpool__claim *r = &sh->w[i].rec[d];
 
 			if (atomic_load_explicit(&r->state,
@@ -394,7 +657,7 @@ static bool owned(const struct hpool__shared *sh, const struct hpool__seg *s,
 	unsigned k, d;
 
 	for (k = 0; k < sh->nworkers; k++)
-		for (d = 0; d < HPOOL__LEVELS; d++) {
+		for (d = 0; d < HPOOL__RECS; d++) {
 			const struct hpool__claim *r = &sh->w[k].rec[d];
 
 			if (atomic_load_explicit(&r->state,
@@ -467,6 +730,10 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 	bool target_found = false;
 	unsigned d;
 
+	/* First: a hybrid process's batch is in its first slot, which is
+	 * repaired before the others (supervisor and restart.c go in slot
+	 * order), so every adoption below sees the batch's true range. */
+	hpool__batch_settle(&w->rec[HPOOL__LEVELS]);
 	atomic_store_explicit(&w->deadline_ns, 0, memory_order_relaxed);
 	/* A timeout kill that hit a later item than the overdue one (the
 	 * worker moved on in between) fails nothing: that item runs again. */
@@ -481,7 +748,7 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 					 memory_order_relaxed) ==
 			    death->kill_item)
 			target_found = true;
-	for (d = 0; d < HPOOL__LEVELS; d++) {
+	for (d = 0; d < HPOOL__RECS; d++) {
 		struct hpool__claim *r = &w->rec[d];
 		uint32_t st = atomic_load_explicit(&r->state,
 						   memory_order_relaxed);
@@ -531,7 +798,7 @@ void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
 {
 	unsigned d;
 
-	for (d = 0; d < HPOOL__LEVELS; d++) {
+	for (d = 0; d < HPOOL__RECS; d++) {
 		struct hpool__claim *r = &w->rec[d];
 		struct hpool__seg *s;
 		uint32_t i;
@@ -596,7 +863,7 @@ static bool named(const struct hpool__shared *sh, const struct hpool__seg *s)
 	unsigned i, d;
 
 	for (i = 0; i < sh->nworkers; i++)
-		for (d = 0; d < HPOOL__LEVELS; d++)
+		for (d = 0; d < HPOOL__RECS; d++)
 			/* seq_cst: pairs with the claimer's C1/C2. */
 			if (atomic_load_explicit(&sh->w[i].rec[d].state,
 						 memory_order_seq_cst) !=
@@ -664,6 +931,7 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&s->next, &k, k + c, memory_order_relaxed,
 		memory_order_relaxed));
+	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
 	record_owned(r, s, k, c);
 	return true;
 }

@@ -47,7 +47,31 @@ struct hpool__self {
 	 * system call that took half a nested submit's time (perf, in this
 	 * virtual machine). */
 	bool in_caller;
+	/* hybrid: the batch this process's threads share (claim.c), or
+	 * NULL (the other modes; one thread per process; a max_tasks limit,
+	 * counted an item at a time) */
+	struct hpool__batch *batch;
 };
+
+/* Hybrid mode: one process's batch (private memory). */
+struct hpool__batch {
+	struct hpool__claim *rec;  /* w[first slot].rec[HPOOL__LEVELS] */
+	unsigned threads;          /* threads that share it */
+};
+/* Does a process's batch hold items, or is a sibling refilling it? For a
+ * thread deciding whether to sleep (a stale answer costs one look). */
+HPOOL_INTERNAL bool hpool__batch_busy(const struct hpool__batch *b);
+/* A batch record as its process left it (a death, or before a new
+ * process of its slots starts): what its threads took from the front of
+ * [lo, hi) is theirs, recorded in their own records or adopted by the
+ * repair; lo moves past it and the take word is cleared. Context: no
+ * thread of the process is running. */
+HPOOL_INTERNAL void hpool__batch_settle(struct hpool__claim *g);
+/* Ready the batch for a new process of its slots. Context: before the
+ * process's threads start. */
+HPOOL_INTERNAL void hpool__batch_open(struct hpool__batch *b,
+				      struct hpool__claim *rec,
+				      unsigned threads);
 
 extern HPOOL_INTERNAL _Thread_local struct hpool__self hpool__self;
 

@@ -114,7 +114,7 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 		struct hpool__wctl *w = &sh->w[i];
 
 		w->index = i;
-		for (d = 0; d < HPOOL__LEVELS; d++)
+		for (d = 0; d < HPOOL__RECS; d++)
 			atomic_store_explicit(&w->rec[d].running,
 					      HPOOL__NO_ITEM,
 					      memory_order_relaxed);
@@ -348,6 +348,15 @@ unsigned hpool_workers(const hpool *p)
 {
 	p = hpool__resolve((hpool *)p);
 	return hpool__check(p, "hpool_workers") ? 0 : p->nworkers;
+}
+
+/* Tests only: claims that moved a segment's counter (tests/internals.h). */
+HPOOL_INTERNAL uint64_t hpool__pool_seg_takes(const hpool *p);
+uint64_t hpool__pool_seg_takes(const hpool *p)
+{
+	if (hpool__check(p, "hpool__pool_seg_takes"))
+		return 0;
+	return atomic_load_explicit(&p->sh->seg_takes, memory_order_relaxed);
 }
 
 /* Tests only: the pids this pool runs (supervisor first, then workers). */

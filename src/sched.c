@@ -208,7 +208,7 @@ static bool hazard(const struct hpool__shared *sh, const struct hpool__seg *s)
 	unsigned i, d;
 
 	for (i = 0; i < sh->nworkers; i++)
-		for (d = 0; d < HPOOL__LEVELS; d++) {
+		for (d = 0; d < HPOOL__RECS; d++) {
 			const struct hpool__claim *r = &sh->w[i].rec[d];
 
 			/* seq_cst: pairs with the claimer's seq_cst store of

@@ -31,6 +31,11 @@
 
 #define HPOOL__NO_ITEM UINT32_MAX /* hpool__claim.running: none */
 #define HPOOL__LEVELS 64  /* claim records per worker: nesting depth */
+/* Records per worker slot: the LEVELS above, then one more, rec[LEVELS]:
+ * in hybrid mode, on a process's first slot, the batch its threads share
+ * (claim.c); idle everywhere else. Every scan of the records (hazards,
+ * repair, adoption) covers it. */
+#define HPOOL__RECS (HPOOL__LEVELS + 1)
 #define HPOOL__SLOTS 256  /* segments published at once, per pool */
 #define HPOOL__SLOT_OPEN ((uintptr_t)1) /* slot word: items may be left */
 #define HPOOL__SLOT_SEG(w) ((struct hpool__seg *)((w) & ~HPOOL__SLOT_OPEN))
@@ -127,7 +132,12 @@ struct hpool__claim {
 	uint32_t slot;                   /* seg's slot in hpool__shared */
 	uint32_t lo, hi;                 /* OWNED: the range */
 	_Atomic uint32_t running;        /* item in fn, or HPOOL__NO_ITEM */
+	/* A hybrid process's batch record only (claim.c, B1-B3): the
+	 * generation of [lo, hi) << 32 | the items its threads took from
+	 * the front of it, HPOOL__TAKE_REFILL set while one refills it. */
+	_Atomic uint64_t take;
 };
+#define HPOOL__TAKE_REFILL 0x80000000u
 
 /* shared: one per worker slot. A slot outlives its workers: a replacement
  * takes over its claim records and resumes what they own. */
@@ -136,11 +146,15 @@ struct hpool__wctl {
 	_Atomic int32_t pid;         /* process mode: current worker */
 	/* claim records, written only by the worker (or the supervisor
 	 * after it died): rec[0] for its own loop, rec[d] for claims it
-	 * runs while waiting at nesting depth d (help-while-waiting) */
+	 * runs while waiting at nesting depth d (help-while-waiting);
+	 * rec[HPOOL__LEVELS]: a hybrid process's batch (HPOOL__RECS) */
 	_Atomic uint32_t depth;      /* records in use above rec[0] */
-	struct hpool__claim rec[HPOOL__LEVELS];
 	uint64_t served;             /* items run by this incarnation */
 	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
+	/* Line-aligned, 40 bytes each: the batch record (the 65th, at 2560)
+	 * starts a line, and nothing a thread writes per item (served,
+	 * deadline_ns are above) shares it. */
+	struct hpool__claim rec[HPOOL__RECS] HPOOL__ALIGNED;
 	_Atomic uint32_t kill_reason; /* supervisor, before kill() */
 	/* supervisor: the item that was overdue when it killed (a later
 	 * item of the same worker is not failed for it) */
@@ -213,6 +227,9 @@ struct hpool__shared {
 	 * written after the slot: a preference for finders, a stale value
 	 * only changes which segment a waiting worker helps with first. */
 	_Atomic uint32_t slot_pub[HPOOL__SLOTS];
+	/* Test builds (HPOOL_TESTING) only: claims that moved a segment's
+	 * counter (claim.c, take), for the tests of batching. */
+	_Atomic uint64_t seg_takes;
 	struct hpool__wctl w[];
 };
 

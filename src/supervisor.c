@@ -166,7 +166,7 @@ static bool owns_work(const struct hpool__wctl *c)
 {
 	unsigned d;
 
-	for (d = 0; d < HPOOL__LEVELS; d++)
+	for (d = 0; d < HPOOL__RECS; d++)
 		if (atomic_load_explicit(&c->rec[d].state,
 					 memory_order_relaxed) != HPOOL__C_IDLE)
 			return true;
@@ -193,7 +193,7 @@ static void quiesce_claims(struct sup *s, unsigned w)
 	struct hpool__shared *sh = s->sh;
 	unsigned d, i, k;
 
-	for (d = 0; d < HPOOL__LEVELS; d++) {
+	for (d = 0; d < HPOOL__RECS; d++) {
 		struct hpool__claim *r = &sh->w[w].rec[d];
 		struct hpool__seg *seg;
 

@@ -26,6 +26,7 @@ struct hpool__proc {
 	int status;                 /* init's return value */
 	_Atomic uint64_t started;   /* items started (max_tasks_per_worker) */
 	_Atomic uint32_t retiring;  /* max_tasks reached: threads leave */
+	struct hpool__batch batch;  /* the claims its threads share */
 };
 
 static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -170,6 +171,7 @@ static bool has_work(void *arg)
 	 * release of closing before it signals work. */
 	return atomic_load_explicit(&sh->closing, memory_order_acquire) ||
 	       hpool__work_available(sh) ||
+	       (hpool__self.batch && hpool__batch_busy(hpool__self.batch)) ||
 	       (self_proc && atomic_load_explicit(&self_proc->retiring,
 						  memory_order_relaxed));
 }
@@ -194,6 +196,11 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 	hpool__self.level = 0;
 	hpool__self.post_timeout = post_timeout;
 	hpool__self.proc_started = pc ? &pc->started : NULL;
+	/* A batch per process when it has threads to share it. Not with
+	 * max_tasks_per_worker, whose exact count reserves an item at a
+	 * time (claim.c, budget). */
+	hpool__self.batch = pc && pc->batch.threads > 1 && !sh->max_tasks ?
+		&pc->batch : NULL;
 	self_proc = pc;
 	if ((e = pc ? proc_init(sh, wi, pc) : hpool__worker_init(sh, wi)))
 		return e;
@@ -329,6 +336,7 @@ hybrid_main(struct hpool__shared *sh, const struct hpool__topo *topo,
 
 	memset(&proc, 0, sizeof(proc));
 	pthread_mutex_init(&proc.lock, NULL);
+	hpool__batch_open(&proc.batch, &sh->w[lo].rec[HPOOL__LEVELS], n);
 	pthread_cond_init(&proc.cond, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = crash_handler;

@@ -14,6 +14,8 @@
 
 #include "hpool.h"
 
+#include <stdint.h>
+
 /* The processes a pool runs: the supervisor's pid, then one pid per worker
  * slot (its current worker; a slot whose worker died reads the dead pid
  * until the replacement is forked), at most `max` in all. Process and
@@ -23,5 +25,11 @@
  * Return: how many pids were written; 0 in thread and serial mode and for
  *   a pool that is NULL, destroyed or not this process's. */
 int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+
+/* How many claims moved the counter of some published segment of this
+ * pool since it was created (claim.c; counted in the test build only).
+ * Return: the count, or 0 for a pool that is NULL, destroyed or not this
+ * process's. */
+uint64_t hpool__pool_seg_takes(const hpool *p);
 
 #endif /* HPOOL_TEST_INTERNALS_H */

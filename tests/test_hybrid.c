@@ -10,6 +10,7 @@
  *    replaced;
  *  - an overdue item kills its process: it fails with -ETIMEDOUT, its
  *    siblings' items as collateral;
+ *  - the threads of a process share its claims (a batch per process);
  *  - the shape: HPOOL_HYBRID and the config fields, with HPOOL_WORKERS.
  * Counters live in shared memory (an anonymous shared page inherited by
  * every process at one address, or hpool_shm_alloc), never in a worker's
@@ -142,6 +143,102 @@ static void test_init_once_per_process(void **st)
 	assert_true(atomic_load(&in->n) >= 20);
 	assert_int_equal(hpool_destroy(p), 0);
 	munmap(in, sizeof(*in));
+}
+
+/* ---- a batch per process ------------------------------------------------ */
+
+static int task_triple(void *out, const void *in, const void *ctx)
+{
+	(void)ctx;
+	*(long *)out = 3 * *(const long *)in;
+	return 0;
+}
+
+/* Claims that moved the segment's counter during one map of n items,
+ * chunk `chunk`; the results are checked. */
+static uint64_t takes_of_map(hpool *p, size_t n, size_t chunk)
+{
+	hpool_map_opts o = { .chunk = chunk };
+	long *in = malloc(n * sizeof(long)), *out = malloc(n * sizeof(long));
+	uint64_t before = hpool__pool_seg_takes(p);
+
+	assert_non_null(in);
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (long)i;
+	assert_int_equal(hpool_map(p, task_triple, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), n, &o), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i], 3 * (long)i);
+	free(in);
+	free(out);
+	return hpool__pool_seg_takes(p) - before;
+}
+
+/* The successful claims of a guided segment of n items: each takes
+ * (what is left) / spread * mult, at least one (claim.c's take). */
+static uint64_t guided_takes(size_t n, unsigned spread, unsigned mult)
+{
+	uint64_t k = 0, t = 0;
+
+	while (k < n) {
+		uint64_t c = (n - k) / spread * mult;
+
+		k += c ? c : 1;
+		t++;
+	}
+	return t;
+}
+
+/* The threads of a process share what it claims of automatic-chunk
+ * work: one thread takes the share of all of them from the segment (the
+ * line every claimer of the pool writes) and its siblings take theirs
+ * from that batch, so the segment's traffic grows with processes, not
+ * threads. Counted by the test build (hpool__pool_seg_takes), not timed.
+ * Each count is the exact sequence of guided claims plus the few that
+ * found the segment exhausted. */
+static void test_batch_claims(void **st)
+{
+	const size_t n = 2000;
+	hpool_config cfg;
+	uint64_t t, want;
+	hpool *p;
+
+	(void)st;
+	/* a process pool of 2: every worker claims for itself */
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_PROCESS;
+	cfg.workers = 2;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	t = takes_of_map(p, n, 0);
+	want = guided_takes(n, 2 * 2, 1);
+	assert_true(t >= want && t <= want + 8);
+	assert_int_equal(hpool_destroy(p), 0);
+
+	/* 1 process x 2 threads: a batch is 2 workers' shares */
+	p = hybrid_pool(1, 2, 0, NULL);
+	t = takes_of_map(p, n, 0);
+	want = guided_takes(n, 2 * 2, 2);
+	assert_true(t >= want && t <= want + 8);
+	assert_true(want < guided_takes(n, 2 * 2, 1));
+	/* a fixed chunk is claimed a chunk at a time, as anywhere */
+	t = takes_of_map(p, n, 5);
+	assert_true(t >= n / 5 && t <= n / 5 + 8);
+	assert_int_equal(hpool_destroy(p), 0);
+
+	/* 2 processes x 2 threads */
+	p = hybrid_pool(2, 2, 0, NULL);
+	t = takes_of_map(p, n, 0);
+	want = guided_takes(n, 2 * 4, 2);
+	assert_true(t >= want && t <= want + 8);
+	assert_int_equal(hpool_destroy(p), 0);
+
+	/* max_tasks_per_worker: the process reserves an item at a time
+	 * (its exact count), so it claims an item at a time, no batch */
+	p = hybrid_pool(1, 2, 1000000, NULL);
+	t = takes_of_map(p, n, 0);
+	assert_true(t >= n && t <= n + 8);
+	assert_int_equal(hpool_destroy(p), 0);
 }
 
 /* ---- crash blast radius --------------------------------------------------- */
@@ -434,6 +531,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_once_per_process),
+		cmocka_unit_test(test_batch_claims),
 		cmocka_unit_test(test_crash_blast_radius),
 		cmocka_unit_test(test_timeout_collateral),
 		cmocka_unit_test(test_binding),

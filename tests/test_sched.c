@@ -789,6 +789,9 @@ static void test_death_claim_steps(void **st)
 	death_at(HPOOL__F_ITEM_STARTED, 1, 97, 20, true);
 	death_at(HPOOL__F_ITEM_RAN, 0, 97, 20, true);
 	death_at(HPOOL__F_ITEM_STORED, 3, 97, 20, false);
+	/* hybrid: a range taken from the process's batch, not recorded */
+	if (g_mode == HPOOL_MODE_HYBRID)
+		death_at(HPOOL__F_BATCH_TAKEN, 0, 3, 20, false);
 }
 
 int main(void)
