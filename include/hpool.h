@@ -258,7 +258,9 @@ HPOOL_API void hpool_iter_free(hpool_iter *it);
 
 /* Memory that the caller and every worker see at the same address; passed
  * as in/out/ctx (or pointed to from them) it is used in place, not copied.
- * hpool_shm_free gives a block back; a pointer that is not a live block of
+ * Its pages land on the NUMA node of whoever writes them first (there is
+ * no node argument: data a hybrid process should keep on its own node is
+ * better allocated privately in init). hpool_shm_free gives a block back; a pointer that is not a live block of
  * this pool (freed twice, never allocated here) is refused and reported
  * in hpool_last_error(), never freed.
  * Context: any thread of the caller.
