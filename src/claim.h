@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The claim layer: pull scheduling from published segments, and the
- * repair of a dead worker's claim records. Protocol at the top of claim.c.
+ * The claim layer: pull scheduling from published segments (claim.c), and
+ * the repair of a dead worker's claim records (repair.c). Protocol at the
+ * top of claim.c.
  */
 #ifndef HPOOL_CLAIM_H
 #define HPOOL_CLAIM_H
