@@ -70,7 +70,7 @@
  *   G->take   (generation << 32) | items taken from the front of G's
  *             [lo, hi); TAKE_REFILL while a refiller owns G. Threads of
  *             the process only (CAS), the supervisor after its death.
- * A take, by thread w (record r = &w->rec[0]), B1-B3:
+ * A take, by thread w (record r = &w->rec[0]), B1-B4:
  *   B1  read the word (acquire), then G's seg, lo, hi (possibly of a
  *       newer generation: B2 then fails); r->seg = S, r->state =
  *       CLAIMING (seq_cst)
