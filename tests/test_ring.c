@@ -277,6 +277,33 @@ static void test_empty(void **state)
 	ring_free(&m);
 }
 
+/* hpool__ring_valid, which the repair asserts after a death (below):
+ * sound rings pass, each broken field fails. */
+static void test_valid(void **state)
+{
+	struct mring m;
+	struct hpool__ring *r = ring_new(&m, 8, 16, 0);
+	uint32_t head = atomic_load(&r->head);
+
+	(void)state;
+	assert_true(hpool__ring_valid(r));
+	atomic_store(&r->tail, head + 8); /* full */
+	assert_true(hpool__ring_valid(r));
+	atomic_store(&r->tail, head + 9); /* more than it holds */
+	assert_false(hpool__ring_valid(r));
+	atomic_store(&r->tail, head - 1); /* tail behind head */
+	assert_false(hpool__ring_valid(r));
+	atomic_store(&r->tail, head);
+	r->slot_size = 12; /* not a multiple of 8 */
+	assert_false(hpool__ring_valid(r));
+	r->slot_size = 16;
+	r->mask = 6; /* capacity not a power of two */
+	assert_false(hpool__ring_valid(r));
+	r->mask = 7;
+	assert_true(hpool__ring_valid(r));
+	ring_free(&m);
+}
+
 static void test_full(void **state)
 {
 	const uint32_t cap = 8;
@@ -710,6 +737,8 @@ static bool supervisor_repair(struct hpool__ring *r)
 {
 	struct item *it;
 
+	/* A death at any step leaves the ring's shape and indices sound. */
+	assert_true(hpool__ring_valid(r));
 	if (hpool__ring_count(r) == 0)
 		return false;
 	it = hpool__ring_peek(r); /* the supervisor acts as the consumer */
@@ -804,6 +833,7 @@ static void producer_death(struct death *d, int point, uint32_t k)
 	cons = spawn(d_consume, &cj, 0, 0);
 	prod = spawn(d_produce, &pj, point, (int)k);
 	expect_killed(prod, "producer");
+	assert_true(hpool__ring_valid(d->r));
 	assert_int_equal(tail_of(d->r) - D_START, published);
 	if (point == HPOOL__F_RING_RESERVED) {
 		/* Item k was written into slot[tail], never published. */
@@ -906,6 +936,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shape_rejected),
 		cmocka_unit_test(test_shape_accepted),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_capacity_two),
 		cmocka_unit_test(test_wrap_full_rounds),
