@@ -551,13 +551,26 @@ int hpool__call_wait(struct hpool__call *c, int i, int64_t deadline_ns)
 {
 	struct waitarg a = { .c = c, .i = i };
 	unsigned k;
+	struct hpool__want wt = { .prev = hpool__wanting };
+	bool moved;
 	int why;
 
-	for (k = 0; k < c->wcount; k++)
+	for (k = 0; k < c->wcount; k++) {
 		a.seen[k] = c->win[k].done;
-	if (call_moved(&a) ||
-	    !hpool__pool_wait(c->pool, &c->pool->sh->done, call_moved, &a,
-			      deadline_ns)) {
+		/* Woken only by the window's own segments' finishes. */
+		if (k < HPOOL__WANT_MAX)
+			wt.w[wt.n++] = &c->win[k].seg->want;
+	}
+	if (c->wcount > HPOOL__WANT_MAX) { /* more than a set holds */
+		wt.w[0] = &c->pool->sh->want_all;
+		wt.n = 1;
+	}
+	hpool__wanting = &wt;
+	moved = call_moved(&a) ||
+		!hpool__pool_wait(c->pool, &c->pool->sh->done, call_moved, &a,
+				  deadline_ns);
+	hpool__wanting = wt.prev;
+	if (moved) {
 		why = atomic_load_explicit(&c->pool->terminated,
 					   memory_order_relaxed);
 		return why;

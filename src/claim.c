@@ -279,7 +279,8 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 	 * res[] and results are visible. */
 	atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
 				  memory_order_release);
-	hpool__event_signal(&sh->done);
+	/* Only s's waiters (s is still named by r: alive). */
+	hpool__event_signal_if(&sh->done, &s->want, &sh->want_all);
 	return true;
 }
 

@@ -9,28 +9,59 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The pool's list of futures not yet collected (destroy detaches them). */
+void hpool__futs_init(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		pthread_mutex_init(&p->futs[i].lock, NULL);
+}
+
+void hpool__futs_fini(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		pthread_mutex_destroy(&p->futs[i].lock);
+}
+
+/* This thread's list: given out in turn the first time a thread submits
+ * (any pool), so that threads submitting at once use different ones. */
+static unsigned my_list(void)
+{
+	static _Atomic unsigned next;
+	static _Thread_local unsigned mine = UINT_MAX;
+
+	if (mine == UINT_MAX)
+		mine = atomic_fetch_add_explicit(&next, 1,
+						 memory_order_relaxed) %
+		       HPOOL__FUT_LISTS;
+	return mine;
+}
+
+/* The pool's lists of futures not yet collected (destroy detaches them). */
 static void fut_link(hpool_future *f)
 {
-	pthread_mutex_lock(&f->pool->lock);
-	f->next = f->pool->futures;
+	struct hpool__futs *l = &f->pool->futs[f->list = my_list()];
+
+	pthread_mutex_lock(&l->lock);
+	f->next = l->head;
 	if (f->next)
 		f->next->pprev = &f->next;
-	f->pprev = &f->pool->futures;
-	f->pool->futures = f;
-	pthread_mutex_unlock(&f->pool->lock);
+	f->pprev = &l->head;
+	l->head = f;
+	pthread_mutex_unlock(&l->lock);
 }
 
 static void fut_unlink(hpool_future *f)
 {
-	pthread_mutex_lock(&f->pool->lock);
+	struct hpool__futs *l = &f->pool->futs[f->list];
+
+	pthread_mutex_lock(&l->lock);
 	*f->pprev = f->next;
 	if (f->next)
 		f->next->pprev = f->pprev;
-	pthread_mutex_unlock(&f->pool->lock);
+	pthread_mutex_unlock(&l->lock);
 }
 
 static bool fut_finished(const hpool_future *f)
@@ -49,25 +80,30 @@ static void fut_release(hpool *p, hpool_future *f)
 	 * the block: it stays in the region, which is then left mapped. */
 }
 
-/* Futures given up by hpool_future_free while their task ran: free those
- * that finished since. Context: the pool's lock held. */
-static void sweep_dropped(hpool *p)
+/* Futures of list l given up by hpool_future_free while their task ran:
+ * free those that finished since. */
+static void sweep_dropped(hpool *p, struct hpool__futs *l)
 {
 	hpool_future *f, *next;
+	unsigned left = 0;
 
-	for (f = p->futures; f; f = next) {
+	pthread_mutex_lock(&l->lock);
+	for (f = l->head; f; f = next) {
 		next = f->next;
-		if (!f->dropped || !fut_finished(f))
+		if (!f->dropped)
 			continue;
+		if (!fut_finished(f)) {
+			left++;
+			continue;
+		}
 		*f->pprev = f->next;
 		if (f->next)
 			f->next->pprev = f->pprev;
 		fut_release(p, f);
 		free(f);
 	}
-	p->ndropped = 0;
-	for (f = p->futures; f; f = f->next)
-		p->ndropped += f->dropped;
+	atomic_store_explicit(&l->ndropped, left, memory_order_relaxed);
+	pthread_mutex_unlock(&l->lock);
 }
 
 int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
@@ -89,11 +125,9 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if ((e = hpool__open(p, "hpool_submit", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, 1, NULL, false)))
 		return e;
-	if (p->ndropped) {
-		pthread_mutex_lock(&p->lock);
-		sweep_dropped(p);
-		pthread_mutex_unlock(&p->lock);
-	}
+	if (atomic_load_explicit(&p->futs[my_list()].ndropped,
+				 memory_order_relaxed))
+		sweep_dropped(p, &p->futs[my_list()]);
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, segment with one result word, in, out. */
 	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),
@@ -184,6 +218,20 @@ static int collect_detached(hpool_future *f, void *out)
 	return st;
 }
 
+/* Wait for f's item, woken only by its own segment's finish (its want
+ * word), not by every range the pool finishes. Return: as pool_wait. */
+static int wait_for(hpool *p, hpool_future *f, int64_t deadline)
+{
+	struct hpool__want wt = { .w = { &f->seg->want }, .n = 1,
+				  .prev = hpool__wanting };
+	int e;
+
+	hpool__wanting = &wt;
+	e = hpool__pool_wait(p, &p->sh->done, fut_done, f, deadline);
+	hpool__wanting = wt.prev;
+	return e;
+}
+
 int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 {
 	int64_t deadline;
@@ -201,7 +249,7 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 				   (int)p->sh->owner);
 	deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
 	hpool__enter_unchecked(p);
-	if (hpool__pool_wait(p, &p->sh->done, fut_done, f, deadline)) {
+	if (wait_for(p, f, deadline)) {
 		hpool__leave(p);
 		return hpool__fail(-ETIMEDOUT, "hpool_wait: not done within "
 				   "%lld ns", (long long)timeout_ns);
@@ -258,6 +306,7 @@ int hpool_wait_any(hpool_future *const *futs, size_t n, int64_t timeout_ns,
 		   size_t *index)
 {
 	struct any a = { futs, n, 0 };
+	struct hpool__want wt = { .n = 1 };
 	int64_t deadline = timeout_ns < 0 ? -1 : hpool__now_ns() + timeout_ns;
 	hpool *pool = NULL;
 	bool one_pool = true;
@@ -289,7 +338,12 @@ int hpool_wait_any(hpool_future *const *futs, size_t n, int64_t timeout_ns,
 		 * the others, so wait in short slices. */
 		if (!one_pool && (end < 0 || end > hpool__now_ns() + 1000000))
 			end = hpool__now_ns() + 1000000;
+		/* Woken by any finished range of the pool (want_all). */
+		wt.w[0] = &pool->sh->want_all;
+		wt.prev = hpool__wanting;
+		hpool__wanting = &wt;
 		hpool__pool_wait(pool, &pool->sh->done, any_done, &a, end);
+		hpool__wanting = wt.prev;
 	}
 	*index = a.found;
 	return 0;
@@ -344,17 +398,18 @@ void hpool_future_free(hpool_future *f)
 	}
 	/* Running: the block is the task's until it finishes; the next
 	 * submit or the pool's destroy frees it. */
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->futs[f->list].lock);
 	f->dropped = true;
-	p->ndropped++;
-	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add_explicit(&p->futs[f->list].ndropped, 1,
+				  memory_order_relaxed);
+	pthread_mutex_unlock(&p->futs[f->list].lock);
 }
 
-void hpool__detach_futures(hpool *p)
+static void detach_list(hpool *p, struct hpool__futs *l)
 {
 	hpool_future *f, *next;
 
-	for (f = p->futures; f; f = next) {
+	for (f = l->head; f; f = next) {
 		next = f->next;
 		if (f->dropped) { /* nobody will wait: its block goes with
 				     the region */
@@ -370,5 +425,12 @@ void hpool__detach_futures(hpool *p)
 		}
 		f->pool = NULL;
 	}
-	p->futures = NULL;
+	l->head = NULL;
+	atomic_store_explicit(&l->ndropped, 0, memory_order_relaxed);
+}
+
+void hpool__detach_futures(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		detach_list(p, &p->futs[i]);
 }

@@ -189,6 +189,7 @@ static hpool *inworker_pool(struct hpool__shared *sh)
 	l->wk.ops = &inworker;
 	l->in_worker = true;
 	pthread_mutex_init(&l->lock, NULL);
+	hpool__futs_init(l);
 	hpool__self.local = l;
 	return l;
 }

@@ -242,6 +242,25 @@ HPOOL_INTERNAL void hpool__event_init(struct hpool__event *e);
  * come before this call): wake every sleeper, if there is one. Implies a
  * full barrier. Context: any thread or process sharing e. */
 HPOOL_INTERNAL void hpool__event_signal(struct hpool__event *e);
+/* Interest in a narrower signal than the event's: while the calling
+ * thread sleeps (not while it spins), it counts itself in each word of
+ * the innermost `hpool__wanting` set; a signaller that finished work those
+ * words stand for wakes the event only when one is nonzero
+ * (hpool__event_signal_if). So a waiter asleep for a long call does not
+ * cost every finished range elsewhere a system call. Set and restore it
+ * around a wait (it nests). */
+#define HPOOL__WANT_MAX 4
+struct hpool__want {
+	_Atomic uint32_t *w[HPOOL__WANT_MAX];
+	unsigned n;
+	struct hpool__want *prev;
+};
+extern HPOOL_INTERNAL _Thread_local struct hpool__want *hpool__wanting;
+/* hpool__event_signal, when a waiter counted itself in *a or *b (the
+ * Dekker pair of wait.c, with the want words as sleepers). */
+HPOOL_INTERNAL void hpool__event_signal_if(struct hpool__event *e,
+					   _Atomic uint32_t *a,
+					   _Atomic uint32_t *b);
 /* Wait until cond(arg) is true: spin for up to spin_ns, then sleep on e.
  * deadline_ns: absolute hpool__now_ns() time, or < 0 for none.
  * Return: 0 when cond is true, -ETIMEDOUT. */

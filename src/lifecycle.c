@@ -53,6 +53,7 @@ static void pool_free(hpool *p, bool unmap)
 		hpool__fd_unlock();
 	}
 	pthread_mutex_destroy(&p->lock);
+	hpool__futs_fini(p);
 	pthread_rwlock_destroy(&p->wk.lock);
 	hpool__handle_retire(p);
 }
@@ -181,6 +182,7 @@ int hpool_create(hpool **out, const hpool_config *cfg)
 	p->mode = s.mode;
 	p->shm_size = s.shm_size;
 	pthread_mutex_init(&p->lock, NULL);
+	hpool__futs_init(p);
 	pthread_rwlock_init(&p->wk.lock, NULL);
 	p->wk.ops = hpool__backend_for(&s);
 	p->wk.bind = s.bind != 0;

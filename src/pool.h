@@ -32,6 +32,7 @@
 #define HPOOL__POOL_LIVE 0x68706f6cu /* "hpol" */
 #define HPOOL__POOL_DEAD 0xdeadb001u
 #define HPOOL__CELL_CACHE 32 /* cells kept between calls ... */
+#define HPOOL__FUT_LISTS 8   /* lists of futures, by submitting thread */
 
 struct hpool__call;
 
@@ -61,6 +62,18 @@ static inline bool hpool__guard_ok(const void *g)
 	return !x;
 }
 
+/* Futures not yet collected, listed by the thread that submitted them,
+ * each list under its own lock: threads that submit at once (workers
+ * spawning nested tasks, in thread mode) do not take one lock per future
+ * between them. Destroy detaches what the lists hold. */
+struct hpool__futs {
+	pthread_mutex_t lock;
+	hpool_future *head;
+	/* Of them, given up while running (hpool_future_free). Written
+	 * under lock; read without it as a hint to sweep. */
+	_Atomic unsigned ndropped;
+} HPOOL__ALIGNED;
+
 struct hpool {
 	/* Atomic: a destroy retires the handle (hpool__handle_retire) while
 	 * another thread's call may be checking it; the quarantine keeps the
@@ -73,7 +86,7 @@ struct hpool {
 	struct hpool__shm *shm;
 	struct hpool__shared *sh;
 	struct hpool__workers wk; /* the backend and its state */
-	pthread_mutex_t lock;   /* the lists and the cell cache */
+	pthread_mutex_t lock;   /* the calls list and the cell cache */
 	_Atomic unsigned slot_hint; /* where publishers look first */
 	/* Cells of finished calls, kept for the next ones (under lock). */
 	struct { void *ptr; size_t bytes; } cache[HPOOL__CELL_CACHE];
@@ -96,8 +109,7 @@ struct hpool {
 	 * pointer, so that handle.c does not call up into the life cycle. */
 	void (*finish_free)(hpool *p);
 	struct hpool__call *calls; /* live calls and iterators */
-	hpool_future *futures;  /* futures not yet waited */
-	unsigned ndropped;      /* of them, given up while running */
+	struct hpool__futs futs[HPOOL__FUT_LISTS];
 	bool in_worker;         /* a task's handle in a process worker */
 	int progress;           /* 1: the ready-made bar (progress.c) */
 };
@@ -154,6 +166,7 @@ struct hpool_future {
 	unsigned slot;
 	size_t out_size;
 	bool dropped;           /* hpool_future_free while it ran */
+	unsigned list;          /* its list in pool->futs */
 	int status;             /* detached: the final status */
 	void *result;           /* detached: a private copy of out */
 	hpool_future *next, **pprev;
@@ -334,6 +347,9 @@ HPOOL_INTERNAL void hpool__explain(const hpool *p, const struct hpool__seg *s,
 
 /* ---- future.c ---- */
 
+/* The lists of futures of a new handle, and their end. */
+HPOOL_INTERNAL void hpool__futs_init(hpool *p);
+HPOOL_INTERNAL void hpool__futs_fini(hpool *p);
 /* Destroy: keep the results of futures nobody waited for, in private
  * memory (context: the pool's workers are stopped). */
 HPOOL_INTERNAL void hpool__detach_futures(hpool *p);

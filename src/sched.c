@@ -42,6 +42,7 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 {
 	struct hpool__self *me = &hpool__self;
 	struct help h = { cond, arg, p->sh };
+	struct hpool__want hw;
 	unsigned lvl = me->level + 1;
 
 	while (!cond(arg)) {
@@ -77,10 +78,20 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 				continue;
 		}
 		/* Nothing to help with: wait a little for our condition or
-		 * new work (signalled on another event: hence the slice). */
+		 * new work (a publisher wakes `done` for want_work; the
+		 * slice is a backstop). */
 		if (deadline_ns >= 0 && deadline_ns < end)
 			end = deadline_ns;
+		hw = hpool__wanting ? *hpool__wanting :
+				      (struct hpool__want){ .n = 0 };
+		hw.prev = hpool__wanting;
+		if (hw.n < HPOOL__WANT_MAX)
+			hw.w[hw.n++] = &p->sh->want_work;
+		else
+			hw.w[0] = &p->sh->want_all, hw.n = 1;
+		hpool__wanting = &hw;
 		hpool__event_wait(ev, cond_or_work, &h, HPOOL__SPIN_NS, end);
+		hpool__wanting = hw.prev;
 	}
 	return 0;
 }
@@ -193,6 +204,10 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 						      memory_order_relaxed);
 				*slot = j;
 				hpool__event_signal(&sh->work);
+				/* Workers asleep in a nested wait take it too. */
+				hpool__event_signal_if(&sh->done,
+						       &sh->want_work,
+						       &sh->want_work);
 				return 0;
 			}
 		}

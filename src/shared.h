@@ -113,6 +113,11 @@ struct hpool__seg {
 	 * DONE once their range is over; after a death it may count some
 	 * twice, so callers confirm with res[]. */
 	_Atomic uint32_t finished HPOOL__ALIGNED;
+	/* Waiters asleep on this segment's items (struct hpool__want): a
+	 * worker that finished a range wakes `done` only when this (or the
+	 * pool's want_all) is nonzero. In finished's line: read right after
+	 * the add, written only by a waiter about to sleep. */
+	_Atomic uint32_t want;
 	_Atomic uint64_t res[] HPOOL__ALIGNED; /* per item, see HPOOL__RES */
 };
 
@@ -227,6 +232,12 @@ struct hpool__shared {
 	 * written after the slot: a preference for finders, a stale value
 	 * only changes which segment a waiting worker helps with first. */
 	_Atomic uint32_t slot_pub[HPOOL__SLOTS];
+	/* Waiters asleep on more segments than a want set holds (wait_any
+	 * on many futures): every finished range wakes `done`. */
+	_Atomic uint32_t want_all;
+	/* Workers asleep in a nested wait (sched.c, help_wait): they take
+	 * new work too, so a publisher wakes `done` for them. */
+	_Atomic uint32_t want_work;
 	/* Test builds (HPOOL_TESTING) only: claims that moved a segment's
 	 * counter (claim.c, take), for the tests of batching. */
 	_Atomic uint64_t seg_takes;

@@ -48,13 +48,32 @@ void hpool__event_signal(struct hpool__event *e)
 	futex_async((int32_t *)&e->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+_Thread_local struct hpool__want *hpool__wanting;
+
+void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
+			    _Atomic uint32_t *b)
+{
+	/* Full fence: C1 before the loads of the want words (W2), which
+	 * pair with the waiter's W1 as L2 pairs with S1 in the argument at
+	 * the top. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(a, memory_order_relaxed) &&
+	    !atomic_load_explicit(b, memory_order_relaxed))
+		return;
+	hpool__event_signal(e);
+}
+
 static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 		      int64_t deadline_ns)
 {
 	struct timespec ts, *tsp = NULL;
 	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_seq_cst);
+	struct hpool__want *wt = hpool__wanting;
+	unsigned i;
 	int ret = 0;
 
+	for (i = 0; wt && i < wt->n; i++) /* W1 */
+		atomic_fetch_add_explicit(wt->w[i], 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst); /* S1 */
 	/* Full fence: S1 before L1. A seq_cst RMW alone does not order the
 	 * cond's own (acquire or relaxed) load after it in C11. */
@@ -77,6 +96,8 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp, NULL, 0);
 out:
 	atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_relaxed);
+	for (i = 0; wt && i < wt->n; i++)
+		atomic_fetch_sub_explicit(wt->w[i], 1, memory_order_relaxed);
 	return ret;
 }
 
