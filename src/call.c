@@ -555,15 +555,12 @@ int hpool__call_wait(struct hpool__call *c, int i, int64_t deadline_ns)
 	bool moved;
 	int why;
 
+	/* Woken only by the window's own segments' finishes. */
+	_Static_assert(WINDOW_SEGS <= HPOOL__WANT_MAX,
+		       "a want set holds the whole window");
 	for (k = 0; k < c->wcount; k++) {
 		a.seen[k] = c->win[k].done;
-		/* Woken only by the window's own segments' finishes. */
-		if (k < HPOOL__WANT_MAX)
-			wt.w[wt.n++] = &c->win[k].seg->want;
-	}
-	if (c->wcount > HPOOL__WANT_MAX) { /* more than a set holds */
-		wt.w[0] = &c->pool->sh->want_all;
-		wt.n = 1;
+		wt.w[wt.n++] = &c->win[k].seg->want;
 	}
 	hpool__wanting = &wt;
 	moved = call_moved(&a) ||

@@ -404,7 +404,7 @@ static int batch_take(struct hpool__shared *sh, struct hpool__claim *r,
 {
 	struct hpool__claim *g = b->rec;
 	/* Acquire: pairs with the refiller's release of the word (R4): the
-	 * generation's seg, lo, hi and chunk are visible. */
+	 * generation's seg, lo and hi are visible. */
 	uint64_t v = atomic_load_explicit(&g->take, memory_order_acquire);
 
 	for (;;) {
@@ -451,9 +451,8 @@ static int batch_take(struct hpool__shared *sh, struct hpool__claim *r,
 	}
 }
 
-/* R1-R4: refill the empty batch g from the segment it emptied (C6, its
- * hazard kept) or another published one (C1-C4), as the share of the
- * process's threads. Return: 1 refilled, 0 nothing is left to claim
+/* R1-R4: refill the empty batch g from a published segment with automatic
+ * chunks (C1-C4), as the share of the process's threads. Return: 1 refilled, 0 nothing is left to claim
  * (g IDLE), -1 a sibling refills it (or already did). */
 static int batch_refill(struct hpool__shared *sh, struct hpool__wctl *w,
 			struct hpool__batch *b)

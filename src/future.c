@@ -13,18 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void hpool__futs_init(hpool *p)
-{
-	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
-		pthread_mutex_init(&p->futs[i].lock, NULL);
-}
-
-void hpool__futs_fini(hpool *p)
-{
-	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
-		pthread_mutex_destroy(&p->futs[i].lock);
-}
-
 /* This thread's list: given out in turn the first time a thread submits
  * (any pool), so that threads submitting at once use different ones. */
 static unsigned my_list(void)
@@ -110,6 +98,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		 const void *in, size_t in_size, size_t out_size,
 		 hpool_future **fut)
 {
+	struct hpool__futs *mine;
 	bool copy_ctx;
 	size_t soff, ioff, ooff, goff, total;
 	struct hpool__seg *s;
@@ -125,9 +114,9 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if ((e = hpool__open(p, "hpool_submit", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, 1, NULL, false)))
 		return e;
-	if (atomic_load_explicit(&p->futs[my_list()].ndropped,
-				 memory_order_relaxed))
-		sweep_dropped(p, &p->futs[my_list()]);
+	mine = &p->futs[my_list()];
+	if (atomic_load_explicit(&mine->ndropped, memory_order_relaxed))
+		sweep_dropped(p, mine);
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, segment with one result word, in, out. */
 	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),

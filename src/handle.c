@@ -194,6 +194,19 @@ static hpool *inworker_pool(struct hpool__shared *sh)
 	return l;
 }
 
+/* A handle's lists of futures (future.c), made and ended with it. */
+void hpool__futs_init(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		pthread_mutex_init(&p->futs[i].lock, NULL);
+}
+
+void hpool__futs_fini(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		pthread_mutex_destroy(&p->futs[i].lock);
+}
+
 hpool *hpool__resolve(hpool *p)
 {
 	struct hpool__shared *sh = hpool__self.sh;

@@ -202,6 +202,9 @@ HPOOL_INTERNAL uint32_t hpool__publisher(const hpool *p);
 extern HPOOL_INTERNAL _Thread_local const hpool *hpool__inline_task;
 /* Is the calling thread running a task of p (a worker, or inline)? */
 HPOOL_INTERNAL bool hpool__in_own_task(const hpool *p);
+/* The lists of futures of a new handle, and their end. */
+HPOOL_INTERNAL void hpool__futs_init(hpool *p);
+HPOOL_INTERNAL void hpool__futs_fini(hpool *p);
 /* Retire a destroyed handle (free()d after QUARANTINE later ones). */
 HPOOL_INTERNAL void hpool__handle_retire(hpool *p);
 /* This process's fork generation: a pool made under another value
@@ -347,9 +350,6 @@ HPOOL_INTERNAL void hpool__explain(const hpool *p, const struct hpool__seg *s,
 
 /* ---- future.c ---- */
 
-/* The lists of futures of a new handle, and their end. */
-HPOOL_INTERNAL void hpool__futs_init(hpool *p);
-HPOOL_INTERNAL void hpool__futs_fini(hpool *p);
 /* Destroy: keep the results of futures nobody waited for, in private
  * memory (context: the pool's workers are stopped). */
 HPOOL_INTERNAL void hpool__detach_futures(hpool *p);

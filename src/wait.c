@@ -38,14 +38,20 @@ void hpool__event_init(struct hpool__event *e)
 	atomic_store_explicit(&e->sleepers, 0, memory_order_relaxed);
 }
 
-void hpool__event_signal(struct hpool__event *e)
+/* L2 and the wake. Context: after the caller's full fence. */
+static void wake_sleepers(struct hpool__event *e)
 {
-	/* Full fence: C1 (the caller's condition store) before L2. */
-	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&e->sleepers, memory_order_relaxed) == 0)
 		return;
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
 	futex_async((int32_t *)&e->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void hpool__event_signal(struct hpool__event *e)
+{
+	/* Full fence: C1 (the caller's condition store) before L2. */
+	atomic_thread_fence(memory_order_seq_cst);
+	wake_sleepers(e);
 }
 
 _Thread_local struct hpool__want *hpool__wanting;
@@ -60,7 +66,7 @@ void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
 	if (!atomic_load_explicit(a, memory_order_relaxed) &&
 	    !atomic_load_explicit(b, memory_order_relaxed))
 		return;
-	hpool__event_signal(e);
+	wake_sleepers(e); /* the same fence serves L2 */
 }
 
 static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
