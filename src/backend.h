@@ -67,6 +67,11 @@ struct hpool__backend {
 	 * dies only with the caller and reports an overdue item when it
 	 * returns. */
 	bool isolated;
+	/* Workers are threads of the caller's process and may read and
+	 * write its private memory: hpool_map's workers copy a range's
+	 * inputs and results themselves (the touch protocol, claim.c), so
+	 * the caller copies nothing. */
+	bool shares_memory;
 	/* Decide the number of workers before the region is built (a
 	 * remote backend asks its ranks; hybrid shapes its processes and
 	 * sets wk->tpp). NULL: s->workers, else the

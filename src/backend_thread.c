@@ -122,6 +122,7 @@ static void thread_release(struct hpool__workers *wk)
 
 const struct hpool__backend hpool__backend_thread = {
 	.name = "thread",
+	.shares_memory = true,
 	.start = thread_start,
 	.stop = thread_stop,
 	.release = thread_release,

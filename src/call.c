@@ -13,12 +13,22 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <urcu/arch.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SEG_BYTES ((size_t)256 << 10) /* a segment's cell, about */
+/* A segment's cell, about: SEG_PER_WORKER a worker, at least SEG_MIN, at
+ * most a sixteenth of the arena (the window then holds a quarter of it)
+ * but never below SEG_FLOOR. The window must hold enough work to keep
+ * every worker busy while the caller wakes, harvests and issues: with
+ * 256 KiB segments and two workers it emptied in ~20 us, and workers
+ * went to sleep between segments (bench scenario 1). */
+#define SEG_PER_WORKER ((size_t)256 << 10)
+#define SEG_MIN ((size_t)1 << 20)
+#define SEG_FLOOR ((size_t)256 << 10)
 #define WINDOW_SEGS 4                 /* segments in flight per call */
+#define WCOPY_CHUNK 16                /* hpool__call.wcopy: the least chunk */
 #define IMAP_SEG_PER_WORKER 16        /* imap: items per segment, per worker */
 
 /* Say in words why item `index` (the j-th of segment c) failed. */
@@ -251,7 +261,7 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	 * write its result after the call returned, so it writes into the
 	 * region. */
 	bool workers = !p->wk.ops->runs_inline;
-	size_t per_item, items;
+	size_t per_item, items, seg_bytes;
 
 	memset(c, 0, sizeof(*c));
 	c->pool = p;
@@ -277,10 +287,25 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	c->copy_out = out_size &&
 		      (!out || (workers && !hpool__shm_contains(p->shm, out,
 							n * out_size)));
-	/* A segment of about SEG_BYTES, at least one claim, at most n. */
+	/* A map in thread mode with something to copy: the workers copy
+	 * (a range at a time, in their own caches), not the caller. A fixed
+	 * chunk under WCOPY_CHUNK keeps the caller's copies: the workers'
+	 * would cost two fences an item. imap's caller hands results out
+	 * from the region itself. */
+	c->wcopy = p->wk.ops->shares_memory && out &&
+		   (c->copy_in || c->copy_out) &&
+		   (!c->chunk || c->chunk >= WCOPY_CHUNK);
+	/* A segment of about seg_bytes, at least one claim, at most n. */
 	per_item = (c->copy_in ? in_size : 0) + (c->copy_out ? out_size : 0) +
 		   sizeof(uint64_t);
-	items = SEG_BYTES / per_item;
+	seg_bytes = SEG_PER_WORKER * p->nworkers;
+	if (seg_bytes < SEG_MIN)
+		seg_bytes = SEG_MIN;
+	if (seg_bytes > p->shm_size / 16)
+		seg_bytes = p->shm_size / 16;
+	if (seg_bytes < SEG_FLOOR)
+		seg_bytes = SEG_FLOOR;
+	items = seg_bytes / per_item;
 	/* imap: the consumer sets the pace, so read ahead a few claims per
 	 * worker per segment, not a whole segment's bytes. */
 	if (!out && items > IMAP_SEG_PER_WORKER * p->nworkers)
@@ -307,10 +332,11 @@ bool hpool__win_complete(struct hpool__win *e)
 {
 	/* Pairs with the release adds of finished: every counted range's
 	 * res[] and results are visible. A count above the truth (a death)
-	 * is checked against res[]. */
+	 * is checked against res[]; a wcopy segment's count is exact
+	 * (thread mode), and its res[] lines stay in the workers' caches. */
 	return atomic_load_explicit(&e->seg->finished, memory_order_acquire) >=
 		       e->count &&
-	       hpool__win_scan(e);
+	       (e->wcopy || hpool__win_scan(e));
 }
 
 bool hpool__win_guard_ok(const struct hpool__call *c,
@@ -380,6 +406,7 @@ void hpool__call_release(struct hpool__call *c)
 	unsigned i;
 
 	if (!c->detached && c->job) {
+		hpool__call_abandon(c); /* before the caller's arrays go */
 		pthread_mutex_lock(&p->lock);
 		if (c->pprev) {
 			*c->pprev = c->next;
@@ -416,6 +443,7 @@ static int issue(struct hpool__call *c)
 	size_t k = c->n - c->issued;
 	struct hpool__win *e;
 	struct hpool__seg *s;
+	bool inline_run, wcopy;
 	int err;
 
 	if (k > c->seg_items)
@@ -446,13 +474,20 @@ static int issue(struct hpool__call *c)
 	s->block = s;
 	s->crash_exit = -1;
 	memset((void *)s->res, 0, k * sizeof(uint64_t));
+	/* Run here, the segment is copied by its caller. */
+	inline_run = hpool__runs_here(p);
+	wcopy = c->wcopy && !inline_run;
 	s->in = c->copy_in ? (char *)s + c->in_off :
 			     c->in + c->issued * c->in_size;
-	if (c->copy_in)
+	if (c->copy_in && wcopy)
+		s->uin = c->in + c->issued * c->in_size;
+	else if (c->copy_in)
 		memcpy((char *)s + c->in_off, c->in + c->issued * c->in_size,
 		       k * c->in_size);
 	s->out = c->copy_out ? (char *)s + c->out_off :
 			       c->out + c->issued * c->out_size;
+	if (c->copy_out && wcopy)
+		s->uout = c->out + c->issued * c->out_size;
 	if (c->copy_out)
 		hpool__guard_set((char *)s + c->guard_off);
 	e = &c->win[c->wcount];
@@ -461,6 +496,7 @@ static int issue(struct hpool__call *c)
 	e->first = c->issued;
 	e->count = (uint32_t)k;
 	e->out = s->out;
+	e->wcopy = wcopy;
 	if (!c->ordered && !c->out) { /* unordered imap */
 		e->taken = calloc((k + 63) / 64, sizeof(uint64_t));
 		if (!e->taken) {
@@ -468,7 +504,7 @@ static int issue(struct hpool__call *c)
 			return hpool__fail(-ENOMEM, "out of memory");
 		}
 	}
-	if (hpool__runs_here(p)) {
+	if (inline_run) {
 		e->slot = HPOOL__NO_SLOT;
 		hpool__seg_run_inline(p, s);
 	} else if ((err = hpool__seg_publish(p, s, &e->slot))) {
@@ -479,6 +515,24 @@ static int issue(struct hpool__call *c)
 	c->wcount++;
 	c->issued += k;
 	return 1;
+}
+
+void hpool__call_abandon(struct hpool__call *c)
+{
+	hpool *p = c->pool;
+
+	if (!c->wcopy || c->abandoned)
+		return;
+	c->abandoned = true;
+	/* A1, then A2 (claim.c, the touch protocol): after it no worker
+	 * touches the caller's arrays. The wait is one memcpy at most. */
+	atomic_store_explicit(&c->job->abandoned, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < p->nworkers; i++)
+		/* Pairs with T4's release: the copy is over. */
+		while (atomic_load_explicit(&p->sh->w[i].touching,
+					    memory_order_acquire))
+			caa_cpu_relax();
 }
 
 int hpool__call_fill(struct hpool__call *c)
@@ -555,11 +609,15 @@ int hpool__call_wait(struct hpool__call *c, int i, int64_t deadline_ns)
 	bool moved;
 	int why;
 
-	/* Woken only by the window's own segments' finishes. */
+	/* Woken only by the window's own segments' finishes; a map
+	 * without a progress callback only by their completions (it
+	 * harvests whole segments). */
 	_Static_assert(WINDOW_SEGS <= HPOOL__WANT_MAX,
 		       "a want set holds the whole window");
 	for (k = 0; k < c->wcount; k++) {
 		a.seen[k] = c->win[k].done;
+		if (c->out && !c->progress)
+			wt.done_only |= 1u << wt.n;
 		wt.w[wt.n++] = &c->win[k].seg->want;
 	}
 	hpool__wanting = &wt;

@@ -96,6 +96,25 @@
  * finds a refill under way waits for it (a few stores; a refiller that
  * dies takes its whole process with it), so every claim of the segment
  * is a refill and their count is exact (test_hybrid counts them).
+ *
+ * Thread mode: the workers copy a map's arrays (seg->uin, uout set). In
+ * C5 the worker copies [lo, hi)'s inputs from the caller's array into the
+ * segment before the first item, and the results back after the last;
+ * the tasks themselves read and write only the segment, so a task that
+ * hpool_terminate abandons never touches an array its caller has freed.
+ * Each copy is a touch section, w->touching written by w only:
+ *   T1  w->touching = 1;  full fence;
+ *   T2  load job->abandoned: set -> touching = 0, no copy (inputs: the
+ *       range is canceled, never run; results: the caller copies them)
+ *   T3  the copy
+ *   T4  w->touching = 0 (release)
+ * The caller that leaves its call early (hpool__call_abandon):
+ *   A1  job->abandoned = 1;  full fence;
+ *   A2  for every worker: wait until touching == 0 (acquire, pairs with
+ *       T4)
+ * A Dekker pair: T2 sees A1, or A2 sees T1 and waits out one memcpy.
+ * The result copy comes before the range's finished add (release), so a
+ * caller that acquires finished == count finds its array written.
  */
 #include "claim.h"
 
@@ -224,6 +243,25 @@ static bool take(struct hpool__shared *sh, struct hpool__claim *r,
 	return true;
 }
 
+/* T1, T2: may this worker touch the caller's arrays of `job`? Then T3
+ * (the copy) and touch_end (T4) follow. */
+static bool touch_begin(struct hpool__wctl *w, struct hpool__job *job)
+{
+	atomic_store_explicit(&w->touching, 1, memory_order_relaxed);
+	/* Full fence: T1 before T2, as A1 before A2 on the caller's side. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&job->abandoned, memory_order_relaxed))
+		return true;
+	atomic_store_explicit(&w->touching, 0, memory_order_relaxed);
+	return false;
+}
+
+static void touch_end(struct hpool__wctl *w)
+{
+	/* T4: pairs with the abandoning caller's acquire (A2). */
+	atomic_store_explicit(&w->touching, 0, memory_order_release);
+}
+
 /* C5: run the OWNED range of r. Return: false when told to stop (the
  * range is left as it is: terminate). */
 static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
@@ -231,10 +269,30 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 {
 	struct hpool__seg *s = atomic_load_explicit(&r->seg,
 						    memory_order_relaxed);
-	const struct hpool__job *job = s->job;
-	uint32_t i;
+	struct hpool__job *job = s->job;
+	/* Read before any task of the range runs. */
+	const char *uin = s->uin;
+	char *uout = s->uout;
+	uint32_t i, lo = r->lo, hi = r->hi, done;
+	int bad = 0;
 
-	for (i = r->lo; i < r->hi; i++) {
+	if (uin) {
+		if (!touch_begin(w, job)) {
+			/* The caller left: the range never runs. Pairs with
+			 * the caller's acquire load of res[i]. */
+			for (i = lo; i < hi; i++)
+				atomic_store_explicit(&s->res[i],
+					HPOOL__RES(HPOOL_ECANCELED),
+					memory_order_release);
+			bad = 1;
+			goto out;
+		}
+		memcpy((char *)s->in + (size_t)lo * job->in_size,
+		       uin + (size_t)lo * job->in_size,
+		       (size_t)(hi - lo) * job->in_size);
+		touch_end(w);
+	}
+	for (i = lo; i < hi; i++) {
 		const void *in = s->in + (size_t)i * job->in_size;
 		void *out = s->out + (size_t)i * job->out_size;
 		int64_t start = 0;
@@ -267,6 +325,7 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 		    hpool__now_ns() - start > job->timeout_ns)
 			st = -ETIMEDOUT;
 		w->served++;
+		bad |= st;
 		/* Pairs with the caller's acquire load of res[i] (and the
 		 * supervisor's, after reaping). */
 		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
@@ -275,12 +334,28 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 	}
 	atomic_store_explicit(&r->running, HPOOL__NO_ITEM,
 			      memory_order_relaxed);
+	/* Results out; an abandoning caller copies them itself. */
+	if (uout) {
+		HPOOL__FAULT(HPOOL__F_RANGE_RAN);
+		if (touch_begin(w, job)) {
+			memcpy(uout + (size_t)lo * job->out_size,
+			       s->out + (size_t)lo * job->out_size,
+			       (size_t)(hi - lo) * job->out_size);
+			touch_end(w);
+		}
+		HPOOL__FAULT(HPOOL__F_RANGE_COPIED);
+	}
+out:
+	if (bad) /* ordered before the caller's reads by the add below */
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 	/* Pairs with the caller's acquire load of finished: the range's
-	 * res[] and results are visible. */
-	atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
-				  memory_order_release);
-	/* Only s's waiters (s is still named by r: alive). */
-	hpool__event_signal_if(&sh->done, &s->want, &sh->want_all);
+	 * res[] and results (the copy above too) are visible. */
+	done = atomic_fetch_add_explicit(&s->finished, hi - lo,
+					 memory_order_release) + (hi - lo);
+	/* Only s's waiters (s is still named by r: alive); a map's caller
+	 * only when s is complete. */
+	hpool__event_signal_if(&sh->done, &s->want, &sh->want_all,
+			       done >= s->count);
 	return true;
 }
 

@@ -248,19 +248,25 @@ HPOOL_INTERNAL void hpool__event_signal(struct hpool__event *e);
  * words stand for wakes the event only when one is nonzero
  * (hpool__event_signal_if). So a waiter asleep for a long call does not
  * cost every finished range elsewhere a system call. Set and restore it
- * around a wait (it nests). */
+ * around a wait (it nests). A word may count two kinds of sleeper: 1 for
+ * one woken by any finished range of its segment, HPOOL__WANT_DONE for one
+ * woken only by the range that completes it (a map without a progress
+ * callback: at chunk 1 it would otherwise be woken once an item). */
 #define HPOOL__WANT_MAX 4
+#define HPOOL__WANT_DONE (1u << 16)
 struct hpool__want {
 	_Atomic uint32_t *w[HPOOL__WANT_MAX];
 	unsigned n;
+	unsigned done_only; /* bit i: w[i] counts HPOOL__WANT_DONE */
 	struct hpool__want *prev;
 };
 extern HPOOL_INTERNAL _Thread_local struct hpool__want *hpool__wanting;
 /* hpool__event_signal, when a waiter counted itself in *a or *b (the
- * Dekker pair of wait.c, with the want words as sleepers). */
+ * Dekker pair of wait.c, with the want words as sleepers); in *a as
+ * HPOOL__WANT_DONE only if `complete` (this range completed a's segment). */
 HPOOL_INTERNAL void hpool__event_signal_if(struct hpool__event *e,
 					   _Atomic uint32_t *a,
-					   _Atomic uint32_t *b);
+					   _Atomic uint32_t *b, bool complete);
 /* Wait until cond(arg) is true: spin for up to spin_ns, then sleep on e.
  * deadline_ns: absolute hpool__now_ns() time, or < 0 for none.
  * Return: 0 when cond is true, -ETIMEDOUT. */
@@ -296,6 +302,10 @@ enum hpool__fault {
 	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
 	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
 	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */
+	HPOOL__F_RANGE_RAN,      /* thread mode: a range ran, its results
+				    not copied to the caller (claim.c, T1) */
+	HPOOL__F_RANGE_COPIED,   /* ...copied or left to the caller (T4),
+				    finished not added */
 	/* shm.c */
 	HPOOL__F_SHM_POP_READ,     /* small alloc: next read, no CAS yet */
 	HPOOL__F_SHM_POPPED,       /* small alloc: off the list, not live */

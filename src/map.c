@@ -41,10 +41,22 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 {
 	struct hpool__win *e = &c->win[k];
 	struct hpool__seg *s = e->seg;
+	/* The workers copied the results out, unless the call was
+	 * abandoned: then only the caller copies (hpool__call_abandon). */
+	bool copied = e->wcopy && !c->abandoned;
 	uint32_t i;
 	bool all = true;
 
-	for (i = 0; i < e->count; i++) {
+	/* Exact counts (hpool__seg.failed): when every item of a wcopy
+	 * segment finished with status 0, no res[] line is read. After
+	 * hpool__win_complete's acquire of finished, which orders the
+	 * failed adds before it. */
+	if (copied && !c->status &&
+	    !atomic_load_explicit(&s->failed, memory_order_relaxed))
+		i = e->count;
+	else
+		i = 0;
+	for (; i < e->count; i++) {
 		/* Pairs with the release store of res[i]; the common case
 		 * (done, status 0, no status array) costs one load. */
 		uint64_t r = atomic_load_explicit(&s->res[i],
@@ -61,10 +73,10 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 	if (!hpool__win_guard_ok(c, e)) {
 		for (i = 0; i < e->count; i++)
 			judge(c, s, e->first + i, i, -EFAULT, v);
-	} else if (c->copy_out && all) {
+	} else if (c->copy_out && !copied && all) {
 		memcpy(c->out + e->first * c->out_size, e->out,
 		       (size_t)e->count * c->out_size);
-	} else if (c->copy_out) {
+	} else if (c->copy_out && !copied) {
 		/* The pool stopped: only what finished is copied (a task
 		 * that was abandoned may still be writing the rest). */
 		for (i = 0; i < e->count; i++)
@@ -145,9 +157,11 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 			continue;
 		if (e && !stop)
 			stop = e;
-		if (stop) /* the pool stopped: harvest as it is */
+		if (stop) { /* the pool stopped: harvest as it is */
+			hpool__call_abandon(&c);
 			while (c.wcount)
 				harvest(&c, 0, &v);
+		}
 	}
 	if (!stop)
 		stop = atomic_load_explicit(&p->terminated, memory_order_relaxed);

@@ -123,6 +123,7 @@ struct hpool__win {
 				   region's copies of first, count, out (a
 				   task may have written over them) */
 	unsigned slot;          /* where it is published */
+	bool wcopy;             /* its workers copy (hpool__call.wcopy) */
 	uint32_t done;          /* items [0, done) were seen finished */
 	uint32_t handed;        /* imap: items handed out */
 	uint64_t *taken;        /* imap unordered: items handed out */
@@ -136,6 +137,11 @@ struct hpool__call {
 	char *out;              /* map: the user's out; imap: NULL */
 	size_t in_size, out_size, n;
 	bool copy_in, copy_out; /* false: used in place (shm, or inline) */
+	/* map, thread mode: the workers do the copies of published
+	 * segments (hpool__seg.uin, uout); the caller only for segments it
+	 * runs inline */
+	bool wcopy;
+	bool abandoned;         /* hpool__call_abandon ran */
 	bool ordered, detached;
 	bool kept;              /* a segment stayed in the region (a task
 				   abandoned by terminate may use it): so
@@ -319,6 +325,10 @@ HPOOL_INTERNAL void hpool__call_release(struct hpool__call *c);
 /* Issue segments until the window is full or the input is all issued.
  * Return: 0 or a negative code. */
 HPOOL_INTERNAL int hpool__call_fill(struct hpool__call *c);
+/* The caller stops using the workers' copies (wcopy): when it returns, no
+ * worker reads or writes the caller's arrays any more, and results still
+ * in the region are the caller's to copy. Idempotent. */
+HPOOL_INTERNAL void hpool__call_abandon(struct hpool__call *c);
 /* Wait until window entry `i` (or, i < 0, any entry) has items finished
  * that the caller has not seen, or the pool stops, up to deadline_ns.
  * Return: 0; -ETIMEDOUT; the pool's stop code. */

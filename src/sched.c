@@ -88,7 +88,8 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 		if (hw.n < HPOOL__WANT_MAX)
 			hw.w[hw.n++] = &p->sh->want_work;
 		else
-			hw.w[0] = &p->sh->want_all, hw.n = 1;
+			hw.w[0] = &p->sh->want_all, hw.n = 1,
+			hw.done_only = 0;
 		hpool__wanting = &hw;
 		hpool__event_wait(ev, cond_or_work, &h, HPOOL__SPIN_NS, end);
 		hpool__wanting = hw.prev;
@@ -207,7 +208,7 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 				/* Workers asleep in a nested wait take it too. */
 				hpool__event_signal_if(&sh->done,
 						       &sh->want_work,
-						       &sh->want_work);
+						       &sh->want_work, true);
 				return 0;
 			}
 		}

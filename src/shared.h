@@ -62,6 +62,9 @@ struct hpool__job {
 	size_t ctx_size;         /* its bytes (a remote backend copies it) */
 	size_t in_size, out_size;
 	int64_t timeout_ns;      /* per item; 0 none */
+	/* The caller left its call (touch protocol, claim.c): no worker
+	 * copies from or to its arrays any more. */
+	_Atomic uint32_t abandoned;
 };
 
 /* Who published a segment (hpool__seg.owner): the caller's process, or a
@@ -78,6 +81,12 @@ struct hpool__seg {
 	struct hpool__job *job;
 	const char *in;          /* item 0's input */
 	char *out;               /* item 0's result room */
+	/* Thread mode (shares_memory): the caller's own arrays, item 0's.
+	 * Whoever claims a range copies its inputs from uin to `in` before
+	 * running it and its results from `out` to uout after (the touch
+	 * protocol, claim.c). NULL: the caller copies. */
+	const char *uin;
+	char *uout;
 	size_t first;            /* index of item 0 in the call */
 	uint32_t count;
 	uint32_t chunk;          /* claim size; 0: guided by the claimer */
@@ -118,6 +127,12 @@ struct hpool__seg {
 	 * pool's want_all) is nonzero. In finished's line: read right after
 	 * the add, written only by a waiter about to sleep. */
 	_Atomic uint32_t want;
+	/* Ranges run here (run_range) with an item whose status was not 0,
+	 * added before the range's finished add. With uin/uout set (thread
+	 * mode: finished is exact, nobody dies alone) finished == count and
+	 * failed == 0 say every item is done with status 0, and the caller
+	 * reads no res[] line. */
+	_Atomic uint32_t failed;
 	_Atomic uint64_t res[] HPOOL__ALIGNED; /* per item, see HPOOL__RES */
 };
 
@@ -156,6 +171,7 @@ struct hpool__wctl {
 	_Atomic uint32_t depth;      /* records in use above rec[0] */
 	uint64_t served;             /* items run by this incarnation */
 	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
+	_Atomic uint32_t touching;   /* copying a caller's arrays (claim.c) */
 	/* Line-aligned, 40 bytes each: the batch record (the 65th, at 2560)
 	 * starts a line, and nothing a thread writes per item (served,
 	 * deadline_ns are above) shares it. */

@@ -57,16 +57,24 @@ void hpool__event_signal(struct hpool__event *e)
 _Thread_local struct hpool__want *hpool__wanting;
 
 void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
-			    _Atomic uint32_t *b)
+			    _Atomic uint32_t *b, bool complete)
 {
+	uint32_t wa;
+
 	/* Full fence: C1 before the loads of the want words (W2), which
 	 * pair with the waiter's W1 as L2 pairs with S1 in the argument at
 	 * the top. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(a, memory_order_relaxed) &&
+	wa = atomic_load_explicit(a, memory_order_relaxed);
+	if (!(wa & (HPOOL__WANT_DONE - 1)) && !(complete && wa) &&
 	    !atomic_load_explicit(b, memory_order_relaxed))
 		return;
 	wake_sleepers(e); /* the same fence serves L2 */
+}
+
+static uint32_t want_inc(const struct hpool__want *wt, unsigned i)
+{
+	return wt->done_only >> i & 1 ? HPOOL__WANT_DONE : 1;
 }
 
 static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
@@ -79,7 +87,8 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	int ret = 0;
 
 	for (i = 0; wt && i < wt->n; i++) /* W1 */
-		atomic_fetch_add_explicit(wt->w[i], 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(wt->w[i], want_inc(wt, i),
+					  memory_order_seq_cst);
 	atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst); /* S1 */
 	/* Full fence: S1 before L1. A seq_cst RMW alone does not order the
 	 * cond's own (acquire or relaxed) load after it in C11. */
@@ -103,7 +112,8 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 out:
 	atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_relaxed);
 	for (i = 0; wt && i < wt->n; i++)
-		atomic_fetch_sub_explicit(wt->w[i], 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(wt->w[i], want_inc(wt, i),
+					  memory_order_relaxed);
 	return ret;
 }
 

@@ -120,6 +120,8 @@ struct scratch {
 	_Atomic int started;
 	_Atomic int victim_pid;
 	_Atomic int stop;
+	_Atomic long seen;        /* test_terminate_arrays: what it read */
+	_Atomic int wrote;        /* ...and that it wrote its result */
 };
 
 struct crash_ctx {
@@ -1024,6 +1026,189 @@ static void test_terminate(void **st)
 	/* a terminated pool refuses work */
 	assert_int_equal(hpool_map(a.p, task_long, NULL, 0, NULL, 0, NULL, 0,
 				   1, NULL), HPOOL_ECLOSED);
+	if (g_mode != HPOOL_MODE_THREAD)
+		munmap(s, sizeof(*s));
+}
+
+/* Item 0 blocks until the test says stop, then reads its input and
+ * writes its result; the others copy their input. */
+static int task_hold_first(void *out, const void *in, const void *ctx)
+{
+	const struct long_ctx *c = ctx;
+	int64_t end = now_ns() + (int64_t)LIVENESS_S * 1000000000;
+	long x = *(const long *)in;
+
+	if (x == 0) {
+		atomic_fetch_add(&c->s->started, 1);
+		while (!atomic_load(&c->s->stop) && now_ns() < end) {
+			if (c->mode == HPOOL_MODE_SERIAL &&
+			    hpool_workers(c->pool) == 0)
+				break;
+			sleep_ms(1);
+		}
+		atomic_store(&c->s->seen, *(const long *)in);
+		*(long *)out = 777;
+		atomic_store(&c->s->wrote, 1);
+		return 0;
+	}
+	*(long *)out = x;
+	return 0;
+}
+
+struct arrays_arg {
+	hpool *p;
+	struct scratch *s;
+	long *in, *out;
+	int ret;
+};
+
+static void *arrays_mapper(void *arg)
+{
+	struct arrays_arg *a = arg;
+	struct long_ctx c = { a->s, a->p, g_mode };
+
+	a->ret = hpool_map(a->p, task_hold_first, &c, sizeof(c), a->in,
+			   sizeof(long), a->out, sizeof(long), 256, NULL);
+	return NULL;
+}
+
+/* Once hpool_map returned (terminated), a task still running, abandoned
+ * in thread mode, no longer reads the caller's `in` nor writes its `out`:
+ * the caller may free or reuse them. Automatic chunks, where thread
+ * mode's workers copy the arrays themselves (the touch protocol). */
+static void test_terminate_arrays(void **st)
+{
+	struct scratch *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct arrays_arg a = { 0 };
+	pthread_t th;
+	(void)st;
+	SKIP_IN_MPI(MPI_SHARED_WHY);
+
+	assert_true(s != MAP_FAILED);
+	a.p = make_pool(2);
+	a.s = s;
+	a.in = malloc(256 * sizeof(long));
+	a.out = malloc(256 * sizeof(long));
+	assert_non_null(a.in);
+	assert_non_null(a.out);
+	for (int i = 0; i < 256; i++)
+		a.in[i] = i;
+	pthread_create(&th, NULL, arrays_mapper, &a);
+	assert_true(WAIT_UNTIL(atomic_load(&s->started) > 0));
+	assert_int_equal(hpool_terminate(a.p), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(a.ret, HPOOL_ECANCELED);
+	/* The caller reuses its arrays, then lets the task go on. */
+	for (int i = 0; i < 256; i++)
+		a.in[i] = -5, a.out[i] = -1;
+	atomic_store(&s->stop, 1);
+	if (g_mode == HPOOL_MODE_THREAD) {
+		/* Abandoned, it ends: it read the input it was given, and
+		 * its result went nowhere the caller sees. */
+		assert_true(WAIT_UNTIL(atomic_load(&s->wrote)));
+		assert_int_equal(atomic_load(&s->seen), 0);
+	} else if (g_mode == HPOOL_MODE_SERIAL) {
+		/* Run in the caller: it ended before the map returned. */
+		assert_int_equal(atomic_load(&s->wrote), 1);
+	} else {
+		/* Killed with its worker process. */
+		assert_int_equal(atomic_load(&s->wrote), 0);
+	}
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(a.out[i], -1);
+	free(a.in);
+	free(a.out);
+	if (g_mode != HPOOL_MODE_THREAD)
+		munmap(s, sizeof(*s));
+}
+
+/* The copy-out hook: a worker whose range ran (RANGE_RAN) waits until the
+ * test says go, then reports that it got past its copy (RANGE_COPIED). */
+static struct scratch *copy_hook_s;
+
+static void copy_hook(int point)
+{
+	if (point == HPOOL__F_RANGE_RAN &&
+	    !atomic_fetch_add(&copy_hook_s->started, 1)) {
+		while (!atomic_load(&copy_hook_s->stop))
+			sleep_ms(1);
+		atomic_store(&hpool__fault_at, HPOOL__F_RANGE_COPIED);
+	} else if (point == HPOOL__F_RANGE_COPIED) {
+		atomic_store(&copy_hook_s->wrote, 1);
+	}
+}
+
+static int task_copy(void *out, const void *in, const void *ctx)
+{
+	(void)ctx;
+	*(long *)out = *(const long *)in;
+	return 0;
+}
+
+static void *copy_mapper(void *arg)
+{
+	struct arrays_arg *a = arg;
+
+	a->ret = hpool_map(a->p, task_copy, NULL, 0, a->in, sizeof(long),
+			   a->out, sizeof(long), 256, NULL);
+	return NULL;
+}
+
+/* The step after a range ran: thread mode's worker copies the results to
+ * the caller's `out` unless the caller left. Here the map is terminated
+ * (and returns) while a worker stands between its range's last item and
+ * that copy; the copy must not happen. Other modes have no such step:
+ * the map runs to its end. */
+static void test_terminate_copy_out(void **st)
+{
+	struct scratch *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct arrays_arg a = { 0 };
+	pthread_t th;
+	(void)st;
+	SKIP_IN_MPI(MPI_SHARED_WHY);
+
+	assert_true(s != MAP_FAILED);
+	copy_hook_s = s;
+	hpool__fault_hook = copy_hook;
+	atomic_store(&hpool__fault_at, HPOOL__F_RANGE_RAN);
+	a.p = make_pool(2);
+	a.s = s;
+	a.in = malloc(256 * sizeof(long));
+	a.out = malloc(256 * sizeof(long));
+	assert_non_null(a.in);
+	assert_non_null(a.out);
+	for (int i = 0; i < 256; i++)
+		a.in[i] = i;
+	pthread_create(&th, NULL, copy_mapper, &a);
+	if (g_mode == HPOOL_MODE_THREAD) {
+		assert_true(WAIT_UNTIL(atomic_load(&s->started) > 0));
+		assert_int_equal(hpool_terminate(a.p), 0);
+		pthread_join(th, NULL);
+		/* Every item may have run (the held range included): then the
+		 * map succeeds, and the caller copied the held results. */
+		assert_true(a.ret == 0 || a.ret == HPOOL_ECANCELED);
+		for (int i = 0; a.ret == 0 && i < 256; i++)
+			assert_int_equal(a.out[i], i);
+		for (int i = 0; i < 256; i++)
+			a.out[i] = -1;
+		atomic_store(&s->stop, 1);
+		assert_true(WAIT_UNTIL(atomic_load(&s->wrote)));
+		for (int i = 0; i < 256; i++)
+			assert_int_equal(a.out[i], -1);
+	} else {
+		pthread_join(th, NULL);
+		assert_int_equal(a.ret, 0);
+		for (int i = 0; i < 256; i++)
+			assert_int_equal(a.out[i], i);
+		assert_int_equal(atomic_load(&s->started), 0);
+		assert_int_equal(hpool_destroy(a.p), 0);
+	}
+	atomic_store(&hpool__fault_at, HPOOL__F_NONE);
+	hpool__fault_hook = NULL;
+	free(a.in);
+	free(a.out);
 	if (g_mode != HPOOL_MODE_THREAD)
 		munmap(s, sizeof(*s));
 }
@@ -2022,6 +2207,8 @@ int main(void)
 		cmocka_unit_test(test_crash_future),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_terminate),
+		cmocka_unit_test(test_terminate_arrays),
+		cmocka_unit_test(test_terminate_copy_out),
 		cmocka_unit_test(test_terminate_destroy_race),
 		cmocka_unit_test(test_terminate_from_progress),
 		cmocka_unit_test(test_destroy_from_progress),
