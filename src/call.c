@@ -332,11 +332,13 @@ bool hpool__win_complete(struct hpool__win *e)
 {
 	/* Pairs with the release adds of finished: every counted range's
 	 * res[] and results are visible. A count above the truth (a death)
-	 * is checked against res[]; a wcopy segment's count is exact
-	 * (thread mode), and its res[] lines stay in the workers' caches. */
+	 * is checked against res[], unless failed says it is exact
+	 * (hpool__seg.failed): then the res[] lines stay in the workers'
+	 * caches. */
 	return atomic_load_explicit(&e->seg->finished, memory_order_acquire) >=
 		       e->count &&
-	       (e->wcopy || hpool__win_scan(e));
+	       (!atomic_load_explicit(&e->seg->failed, memory_order_relaxed) ||
+		hpool__win_scan(e));
 }
 
 bool hpool__win_guard_ok(const struct hpool__call *c,

@@ -768,13 +768,18 @@ void hpool__batch_finish(struct hpool__shared *sh, struct hpool__claim *r,
 	struct hpool__seg *s = atomic_load_explicit(&r->seg,
 						    memory_order_relaxed);
 	uint32_t i;
+	int bad = 0;
 
-	for (i = r->lo; i < r->hi; i++)
+	for (i = r->lo; i < r->hi; i++) {
+		bad |= status[i - r->lo];
 		/* Pairs with the caller's acquire load of res[i]: the
 		 * result bytes the bridge copied before are visible. */
 		atomic_store_explicit(&s->res[i],
 				      HPOOL__RES(status[i - r->lo]),
 				      memory_order_release);
+	}
+	if (bad) /* before the add below (hpool__seg.failed) */
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 	/* Pairs with the caller's acquire load of finished. */
 	atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
 				  memory_order_release);

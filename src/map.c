@@ -35,9 +35,10 @@ static void judge(struct hpool__call *c, const struct hpool__seg *s,
 	}
 }
 
-/* Record the statuses of window entry k (finished, or the pool stopped),
- * copy its results out, give it back. */
-static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
+/* Record the statuses of window entry k (complete: hpool__win_complete
+ * said so; else the pool stopped), copy its results out, give it back. */
+static void harvest(struct hpool__call *c, unsigned k, bool complete,
+		    struct verdict *v)
 {
 	struct hpool__win *e = &c->win[k];
 	struct hpool__seg *s = e->seg;
@@ -47,11 +48,11 @@ static void harvest(struct hpool__call *c, unsigned k, struct verdict *v)
 	uint32_t i;
 	bool all = true;
 
-	/* Exact counts (hpool__seg.failed): when every item of a wcopy
-	 * segment finished with status 0, no res[] line is read. After
-	 * hpool__win_complete's acquire of finished, which orders the
-	 * failed adds before it. */
-	if (copied && !c->status &&
+	/* Exact counts (hpool__seg.failed): when every item finished with
+	 * status 0, no res[] line is read. Only after hpool__win_complete's
+	 * acquire of finished (the stop path harvests unfinished entries),
+	 * which orders the failed adds before it. */
+	if (complete && !c->status &&
 	    !atomic_load_explicit(&s->failed, memory_order_relaxed))
 		i = e->count;
 	else
@@ -139,7 +140,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 			stop = e;
 		for (k = 0; k < c.wcount; k++)
 			if (hpool__win_complete(&c.win[k])) {
-				harvest(&c, k--, &v);
+				harvest(&c, k--, true, &v);
 				any = true;
 			}
 		if (c.progress && finished(&c) > reported) {
@@ -160,7 +161,7 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		if (stop) { /* the pool stopped: harvest as it is */
 			hpool__call_abandon(&c);
 			while (c.wcount)
-				harvest(&c, 0, &v);
+				harvest(&c, 0, false, &v);
 		}
 	}
 	if (!stop)

@@ -171,7 +171,8 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 		/* What the dead worker finished (or we failed) is counted
 		 * here: its range never reached the count at its end (or
 		 * did, just before it died: then counted twice, which the
-		 * caller's check of res[] absorbs). */
+		 * caller's check of res[] absorbs, told by failed). */
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->finished, i - r->lo,
 					  memory_order_release);
 		r->lo = i;
@@ -206,6 +207,8 @@ void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
 				atomic_store_explicit(&s->res[i],
 						      HPOOL__RES(code),
 						      memory_order_release);
+		/* Counts done items again: failed says so. */
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->finished, r->hi - r->lo,
 					  memory_order_release);
 		atomic_store_explicit(&r->state, HPOOL__C_IDLE,
@@ -237,9 +240,12 @@ unsigned hpool__orphans_cancel(struct hpool__shared *sh, uint64_t owner,
 		 * runs (the same RMW a claimer makes). */
 		k = atomic_fetch_add_explicit(&s->next, s->count,
 					      memory_order_relaxed);
-		if (k < s->count)
+		if (k < s->count) {
+			atomic_fetch_add_explicit(&s->failed, 1,
+						  memory_order_relaxed);
 			atomic_fetch_add_explicit(&s->finished, s->count - k,
 						  memory_order_release);
+		}
 		for (; k < s->count; k++)
 			atomic_store_explicit(&s->res[k],
 					      HPOOL__RES(HPOOL_ECANCELED),

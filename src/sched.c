@@ -290,9 +290,11 @@ void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)
 		/* Pairs with the caller's acquire load of res. */
 		atomic_store_explicit(&s->res[i], HPOOL__RES(code),
 				      memory_order_release);
-	if (k < count)
+	if (k < count) {
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&s->finished, count - k,
 					  memory_order_release);
+	}
 }
 
 bool hpool__runs_here(const hpool *p)
@@ -330,9 +332,14 @@ void hpool__seg_run_inline(hpool *p, struct hpool__seg *s)
 		 * reported when it returns. */
 		if (job->timeout_ns && hpool__now_ns() - start > job->timeout_ns)
 			st = -ETIMEDOUT;
+		if (st)
+			atomic_fetch_add_explicit(&s->failed, 1,
+						  memory_order_relaxed);
 		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
 				      memory_order_release);
 	}
+	if (i < s->count)
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 	for (; i < s->count; i++) /* terminated: the rest never runs */
 		atomic_store_explicit(&s->res[i],
 				      HPOOL__RES(HPOOL_ECANCELED),

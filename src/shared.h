@@ -127,11 +127,12 @@ struct hpool__seg {
 	 * pool's want_all) is nonzero. In finished's line: read right after
 	 * the add, written only by a waiter about to sleep. */
 	_Atomic uint32_t want;
-	/* Ranges run here (run_range) with an item whose status was not 0,
-	 * added before the range's finished add. With uin/uout set (thread
-	 * mode: finished is exact, nobody dies alone) finished == count and
-	 * failed == 0 say every item is done with status 0, and the caller
-	 * reads no res[] line. */
+	/* Bumped (relaxed) by whoever stores a status other than 0 in res[]
+	 * or repairs a range after a death, before its own finished add
+	 * (release). So a caller whose acquire load of finished reads
+	 * count and then reads failed == 0 knows the count is exact (no
+	 * repair double-counted a range) and every item finished with
+	 * status 0: it reads no res[] line (hpool__win_complete, harvest). */
 	_Atomic uint32_t failed;
 	_Atomic uint64_t res[] HPOOL__ALIGNED; /* per item, see HPOOL__RES */
 };
@@ -164,11 +165,15 @@ struct hpool__claim {
 struct hpool__wctl {
 	_Atomic uint32_t state;      /* enum hpool__wstate */
 	_Atomic int32_t pid;         /* process mode: current worker */
+	/* A line of its own from here: the worker writes these per item
+	 * and per range, and every waiter polls state above on every spin
+	 * (hpool__workers_gone). Sharing the line cost a hot submit->wait
+	 * about a fifth of its time. */
 	/* claim records, written only by the worker (or the supervisor
 	 * after it died): rec[0] for its own loop, rec[d] for claims it
 	 * runs while waiting at nesting depth d (help-while-waiting);
 	 * rec[HPOOL__LEVELS]: a hybrid process's batch (HPOOL__RECS) */
-	_Atomic uint32_t depth;      /* records in use above rec[0] */
+	_Atomic uint32_t depth HPOOL__ALIGNED; /* records in use above rec[0] */
 	uint64_t served;             /* items run by this incarnation */
 	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
 	_Atomic uint32_t touching;   /* copying a caller's arrays (claim.c) */
