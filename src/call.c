@@ -28,7 +28,7 @@
 #define SEG_MIN ((size_t)1 << 20)
 #define SEG_FLOOR ((size_t)256 << 10)
 #define WINDOW_SEGS 4                 /* segments in flight per call */
-#define WCOPY_CHUNK 16                /* hpool__call.wcopy: the least chunk */
+#define WCOPY_CHUNK 512               /* hpool__call.wcopy: the least chunk */
 #define IMAP_SEG_PER_WORKER 16        /* imap: items per segment, per worker */
 
 /* Say in words why item `index` (the j-th of segment c) failed. */
@@ -287,11 +287,13 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	c->copy_out = out_size &&
 		      (!out || (workers && !hpool__shm_contains(p->shm, out,
 							n * out_size)));
-	/* A map in thread mode with something to copy: the workers copy
-	 * (a range at a time, in their own caches), not the caller. A fixed
-	 * chunk under WCOPY_CHUNK keeps the caller's copies: the workers'
-	 * would cost two fences an item. imap's caller hands results out
-	 * from the region itself. */
+	/* A map in thread mode with something to copy: the workers copy (a
+	 * range at a time, in their own caches), so the copies scale with
+	 * the workers instead of running in one caller thread. A fixed
+	 * chunk under WCOPY_CHUNK keeps the caller's copies: small ranges
+	 * write the caller's out and the segment in lines two workers share
+	 * (chunk 16, bench scenario 1: 26 ns an item against 15; parity at
+	 * 512). imap's caller hands results out from the region itself. */
 	c->wcopy = p->wk.ops->shares_memory && out &&
 		   (c->copy_in || c->copy_out) &&
 		   (!c->chunk || c->chunk >= WCOPY_CHUNK);
@@ -528,12 +530,12 @@ void hpool__call_abandon(struct hpool__call *c)
 	c->abandoned = true;
 	/* A1, then A2 (claim.c, the touch protocol): after it no worker
 	 * touches the caller's arrays. The wait is one memcpy at most. */
-	atomic_store_explicit(&c->job->abandoned, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store_explicit(&c->job->abandoned, 1, memory_order_seq_cst);
 	for (unsigned i = 0; i < p->nworkers; i++)
-		/* Pairs with T4's release: the copy is over. */
+		/* seq_cst: A2 against T1 (claim.c); and it pairs with T4's
+		 * release: the copy is over. */
 		while (atomic_load_explicit(&p->sh->w[i].touching,
-					    memory_order_acquire))
+					    memory_order_seq_cst))
 			caa_cpu_relax();
 }
 

@@ -103,15 +103,16 @@
  * the tasks themselves read and write only the segment, so a task that
  * hpool_terminate abandons never touches an array its caller has freed.
  * Each copy is a touch section, w->touching written by w only:
- *   T1  w->touching = 1;  full fence;
- *   T2  load job->abandoned: set -> touching = 0, no copy (inputs: the
- *       range is canceled, never run; results: the caller copies them)
+ *   T1  w->touching = 1 (seq_cst)
+ *   T2  load job->abandoned (seq_cst): set -> touching = 0, no copy
+ *       (inputs: the range is canceled, never run; results: the caller
+ *       copies them)
  *   T3  the copy
  *   T4  w->touching = 0 (release)
  * The caller that leaves its call early (hpool__call_abandon):
- *   A1  job->abandoned = 1;  full fence;
- *   A2  for every worker: wait until touching == 0 (acquire, pairs with
- *       T4)
+ *   A1  job->abandoned = 1 (seq_cst)
+ *   A2  for every worker: wait until touching == 0 (seq_cst; pairs with
+ *       T4's release)
  * A Dekker pair: T2 sees A1, or A2 sees T1 and waits out one memcpy.
  * The result copy comes before the range's finished add (release), so a
  * caller that acquires finished == count finds its array written.
@@ -247,10 +248,11 @@ static bool take(struct hpool__shared *sh, struct hpool__claim *r,
  * (the copy) and touch_end (T4) follow. */
 static bool touch_begin(struct hpool__wctl *w, struct hpool__job *job)
 {
-	atomic_store_explicit(&w->touching, 1, memory_order_relaxed);
-	/* Full fence: T1 before T2, as A1 before A2 on the caller's side. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(&job->abandoned, memory_order_relaxed))
+	/* T1 and T2 seq_cst, as A1 and A2 on the caller's side: in the
+	 * single total order one of the two loads sees the other side's
+	 * store (an xchg and a plain load on x86, no mfence). */
+	atomic_store_explicit(&w->touching, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(&job->abandoned, memory_order_seq_cst))
 		return true;
 	atomic_store_explicit(&w->touching, 0, memory_order_relaxed);
 	return false;

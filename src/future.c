@@ -249,7 +249,10 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
 		memcpy(out, f->out, f->out_size);
 	fut_unlink(f);
-	hpool__seg_cancel(f->seg, 1, st); /* terminated: never runs now */
+	/* Terminated: it never runs now (finished: nothing to cancel, and
+	 * the RMW on a line the worker wrote is saved). */
+	if (!fut_finished(f))
+		hpool__seg_cancel(f->seg, 1, st);
 	fut_release(p, f);
 	hpool__leave(p);
 	free(f);
