@@ -1055,9 +1055,12 @@ static int task_hold_first(void *out, const void *in, const void *ctx)
 	return 0;
 }
 
+/* A map of 256 longs (in[i] = i) with automatic chunks, run by a thread
+ * of its own, over a pool of 2 and a shared scratch. */
 struct arrays_arg {
 	hpool *p;
 	struct scratch *s;
+	hpool_fn fn;
 	long *in, *out;
 	int ret;
 };
@@ -1067,9 +1070,34 @@ static void *arrays_mapper(void *arg)
 	struct arrays_arg *a = arg;
 	struct long_ctx c = { a->s, a->p, g_mode };
 
-	a->ret = hpool_map(a->p, task_hold_first, &c, sizeof(c), a->in,
-			   sizeof(long), a->out, sizeof(long), 256, NULL);
+	a->ret = hpool_map(a->p, a->fn, &c, sizeof(c), a->in, sizeof(long),
+			   a->out, sizeof(long), 256, NULL);
 	return NULL;
+}
+
+/* Everything but the thread (pthread_create with arrays_mapper). */
+static void arrays_init(struct arrays_arg *a, hpool_fn fn)
+{
+	a->s = mmap(NULL, sizeof(*a->s), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(a->s != MAP_FAILED);
+	a->p = make_pool(2);
+	a->fn = fn;
+	a->in = malloc(256 * sizeof(long));
+	a->out = malloc(256 * sizeof(long));
+	assert_non_null(a->in);
+	assert_non_null(a->out);
+	for (int i = 0; i < 256; i++)
+		a->in[i] = i;
+}
+
+/* The scratch stays mapped in thread mode: an abandoned task uses it. */
+static void arrays_end(struct arrays_arg *a)
+{
+	free(a->in);
+	free(a->out);
+	if (g_mode != HPOOL_MODE_THREAD)
+		munmap(a->s, sizeof(*a->s));
 }
 
 /* Once hpool_map returned (terminated), a task still running, abandoned
@@ -1078,22 +1106,14 @@ static void *arrays_mapper(void *arg)
  * mode's workers copy the arrays themselves (the touch protocol). */
 static void test_terminate_arrays(void **st)
 {
-	struct scratch *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct arrays_arg a = { 0 };
+	struct scratch *s;
 	pthread_t th;
 	(void)st;
 	SKIP_IN_MPI(MPI_SHARED_WHY);
 
-	assert_true(s != MAP_FAILED);
-	a.p = make_pool(2);
-	a.s = s;
-	a.in = malloc(256 * sizeof(long));
-	a.out = malloc(256 * sizeof(long));
-	assert_non_null(a.in);
-	assert_non_null(a.out);
-	for (int i = 0; i < 256; i++)
-		a.in[i] = i;
+	arrays_init(&a, task_hold_first);
+	s = a.s;
 	pthread_create(&th, NULL, arrays_mapper, &a);
 	assert_true(WAIT_UNTIL(atomic_load(&s->started) > 0));
 	assert_int_equal(hpool_terminate(a.p), 0);
@@ -1117,10 +1137,7 @@ static void test_terminate_arrays(void **st)
 	}
 	for (int i = 0; i < 256; i++)
 		assert_int_equal(a.out[i], -1);
-	free(a.in);
-	free(a.out);
-	if (g_mode != HPOOL_MODE_THREAD)
-		munmap(s, sizeof(*s));
+	arrays_end(&a);
 }
 
 /* The copy-out hook: a worker whose range ran (RANGE_RAN) waits until the
@@ -1146,15 +1163,6 @@ static int task_copy(void *out, const void *in, const void *ctx)
 	return 0;
 }
 
-static void *copy_mapper(void *arg)
-{
-	struct arrays_arg *a = arg;
-
-	a->ret = hpool_map(a->p, task_copy, NULL, 0, a->in, sizeof(long),
-			   a->out, sizeof(long), 256, NULL);
-	return NULL;
-}
-
 /* The step after a range ran: thread mode's worker copies the results to
  * the caller's `out` unless the caller left. Here the map is terminated
  * (and returns) while a worker stands between its range's last item and
@@ -1162,26 +1170,17 @@ static void *copy_mapper(void *arg)
  * the map runs to its end. */
 static void test_terminate_copy_out(void **st)
 {
-	struct scratch *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct arrays_arg a = { 0 };
+	struct scratch *s;
 	pthread_t th;
 	(void)st;
 	SKIP_IN_MPI(MPI_SHARED_WHY);
 
-	assert_true(s != MAP_FAILED);
-	copy_hook_s = s;
+	arrays_init(&a, task_copy);
+	s = copy_hook_s = a.s;
 	hpool__fault_hook = copy_hook;
 	atomic_store(&hpool__fault_at, HPOOL__F_RANGE_RAN);
-	a.p = make_pool(2);
-	a.s = s;
-	a.in = malloc(256 * sizeof(long));
-	a.out = malloc(256 * sizeof(long));
-	assert_non_null(a.in);
-	assert_non_null(a.out);
-	for (int i = 0; i < 256; i++)
-		a.in[i] = i;
-	pthread_create(&th, NULL, copy_mapper, &a);
+	pthread_create(&th, NULL, arrays_mapper, &a);
 	if (g_mode == HPOOL_MODE_THREAD) {
 		assert_true(WAIT_UNTIL(atomic_load(&s->started) > 0));
 		assert_int_equal(hpool_terminate(a.p), 0);
@@ -1207,10 +1206,7 @@ static void test_terminate_copy_out(void **st)
 	}
 	atomic_store(&hpool__fault_at, HPOOL__F_NONE);
 	hpool__fault_hook = NULL;
-	free(a.in);
-	free(a.out);
-	if (g_mode != HPOOL_MODE_THREAD)
-		munmap(s, sizeof(*s));
+	arrays_end(&a);
 }
 
 /* Sleeps 1 ms, then returns its input. */
