@@ -395,8 +395,9 @@ bool hpool__win_retire(struct hpool__call *c, unsigned i)
 		(c->wcount - i - 1) * sizeof(*c->win));
 	c->wcount--;
 	/* Unfinished items after a terminate: a task may still write them,
-	 * so the cell stays in the region (which is then left mapped). */
-	mine = mine && hpool__win_scan(&probe);
+	 * so the cell stays in the region (which is then left mapped). An
+	 * exact, failure-free count (hpool__win_complete) says none is. */
+	mine = mine && (hpool__win_complete(&probe) || hpool__win_scan(&probe));
 	if (mine)
 		c->cells[c->ncells++] = s;
 	else
