@@ -49,13 +49,15 @@
  *              record stack is repaired so: an outer level's running item
  *              was in fn too (it waited in it, helping).
  *   CLAIMING   C3 may have taken a range that C4 did not record. The
- *              supervisor waits until no other record is CLAIMING on S
- *              (a short window; a worker stuck in it is killed and reaped
- *              first), then every item of [0, min(next, count)) that is
- *              not DONE and lies in no OWNED range of any record was
- *              claimed and never recorded: the first such run becomes
- *              w's OWNED range, for the replacement (none started: a
- *              claimer runs nothing before C4).
+ *              supervisor reads E = min(next, count) (acquire, pairing
+ *              with C3's release), then waits until no other record is
+ *              CLAIMING on S (a short window; a worker stuck in it is
+ *              killed and reaped first); then every item of [0, E) that
+ *              lies in no OWNED range of any record and is not DONE
+ *              (asked in that order) was claimed and never recorded:
+ *              the first such run becomes w's OWNED range, for the
+ *              replacement (none started: a claimer runs nothing before
+ *              C4). A range taken after E was read lies above E.
  * So no item is lost, none runs twice after it stored a result, and only
  * the items in fn at the moment of death fail.
  *
@@ -221,10 +223,12 @@ static bool take(struct hpool__shared *sh, struct hpool__claim *r,
 	count_take(sh);
 	if (s->chunk) {
 		c = s->chunk * mult < max ? s->chunk * mult : max;
-		/* Relaxed: the RMW's atomicity is the claim; res[] stores
-		 * carry the ordering to the caller. */
+		/* The RMW's atomicity is the claim; res[] stores carry the
+		 * ordering to the caller. Release: C1 before it, for the
+		 * supervisor that reads next before it waits for claimers
+		 * (supervisor.c, quiesce_claims). */
 		k = atomic_fetch_add_explicit(&s->next, c,
-					      memory_order_relaxed);
+					      memory_order_release);
 		if (k >= s->count)
 			return false;
 	} else {
@@ -236,7 +240,7 @@ static bool take(struct hpool__shared *sh, struct hpool__claim *r,
 			c = (s->count - k) / s->spread * mult;
 			c = c < 1 ? 1 : c > max ? max : c;
 		} while (!atomic_compare_exchange_weak_explicit(
-			&s->next, &k, k + c, memory_order_relaxed,
+			&s->next, &k, k + c, memory_order_release,
 			memory_order_relaxed));
 	}
 	HPOOL__FAULT(HPOOL__F_CLAIM_TAKEN);
@@ -616,8 +620,10 @@ static int serve_batch(struct hpool__shared *sh, struct hpool__wctl *w,
 		ran = 1;
 		if (!run_range(sh, w, r, post_timeout))
 			return -1; /* terminated: r stays as it is */
+		/* C6. Release: the range's res[] before it leaves OWNED
+		 * (repair.c, adopt_orphans). */
 		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
-				      memory_order_relaxed);
+				      memory_order_release);
 	}
 	if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
 	    HPOOL__C_IDLE)
@@ -666,8 +672,10 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		ran = 1;
 		if (!run_range(sh, w, r, post_timeout))
 			return -1; /* terminated: r stays as it is */
+		/* C6. Release: the range's res[] before it leaves OWNED
+		 * (repair.c, adopt_orphans). */
 		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
-				      memory_order_relaxed);
+				      memory_order_release);
 	}
 	if (atomic_load_explicit(&s->next, memory_order_relaxed) >= s->count) {
 		/* Exhausted: unlist it, so that its slot serves other work

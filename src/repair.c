@@ -66,25 +66,31 @@ static bool owned(const struct hpool__shared *sh, const struct hpool__seg *s,
 }
 
 /* A CLAIMING record of a dead worker: find the range its C3 may have
- * taken (see the top). Context: no other record is CLAIMING on s. */
+ * taken (see the top), below end1 - 1 (hpool__death.claim_end; 0: read it
+ * now). Context: no other record was CLAIMING on s after end was read.
+ * Owned is asked before done: a range's owner stores its items' res
+ * (release) before it leaves OWNED (release), so an item not owned by
+ * then is done or unclaimed; asked the other way round, a range that
+ * finished between the two questions looked unclaimed. */
 static void adopt_orphans(const struct hpool__shared *sh,
-			  struct hpool__claim *r)
+			  struct hpool__claim *r, uint32_t end1)
 {
 	struct hpool__seg *s = atomic_load_explicit(&r->seg,
 						    memory_order_relaxed);
-	uint32_t end = atomic_load_explicit(&s->next, memory_order_acquire);
+	uint32_t end = end1 ? end1 - 1 :
+		       atomic_load_explicit(&s->next, memory_order_acquire);
 	uint32_t i, a;
 
 	if (end > s->count)
 		end = s->count;
-	for (i = 0; i < end && (is_done(s, i) || owned(sh, s, i)); i++)
+	for (i = 0; i < end && (owned(sh, s, i) || is_done(s, i)); i++)
 		;
 	if (i == end) {
 		atomic_store_explicit(&r->state, HPOOL__C_IDLE,
 				      memory_order_release);
 		return;
 	}
-	for (a = i; i < end && !is_done(s, i) && !owned(sh, s, i); i++)
+	for (a = i; i < end && !owned(sh, s, i) && !is_done(s, i); i++)
 		;
 	r->lo = a;
 	r->hi = i;
@@ -152,7 +158,7 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 		uint32_t i;
 
 		if (st == HPOOL__C_CLAIMING)
-			adopt_orphans(sh, r);
+			adopt_orphans(sh, r, death->claim_end[d]);
 		if (st != HPOOL__C_OWNED)
 			continue;
 		s = atomic_load_explicit(&r->seg, memory_order_relaxed);

@@ -184,11 +184,19 @@ static unsigned live(const struct sup *s)
 
 static void on_death(struct sup *s, pid_t pid, int status);
 
-/* Before repairing a CLAIMING record of dead worker w: wait until no live
- * worker's record is CLAIMING on the same segment (claim.c). That window
- * is a few instructions; a worker that stays in it (stopped, or starved
- * for a long time) is killed and its death handled first. */
-static void quiesce_claims(struct sup *s, unsigned w)
+/* Before repairing a CLAIMING record of dead worker w: read how far its
+ * segment was claimed, then wait until no live worker's record is
+ * CLAIMING on it (claim.c). Every range taken below that bound was taken
+ * by a claimer in CLAIMING (its C1 before its C3, whose release the
+ * acquire here pairs with), so once none is, each such range is OWNED,
+ * finished, or the dead worker's; a range taken later lies above the
+ * bound. Reading the bound after the wait instead let a live claimer take
+ * a range in between that the repair then gave the dead worker's
+ * replacement too: an item ran twice (test_sched, process mode). The
+ * window is a few instructions; a worker that stays in it (stopped, or
+ * starved for a long time) is killed and its death handled first. */
+static void quiesce_claims(struct sup *s, unsigned w,
+			   struct hpool__death *death)
 {
 	struct hpool__shared *sh = s->sh;
 	unsigned d, i, k;
@@ -196,11 +204,14 @@ static void quiesce_claims(struct sup *s, unsigned w)
 	for (d = 0; d < HPOOL__RECS; d++) {
 		struct hpool__claim *r = &sh->w[w].rec[d];
 		struct hpool__seg *seg;
+		uint32_t end;
 
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
 		    HPOOL__C_CLAIMING)
 			continue;
 		seg = atomic_load_explicit(&r->seg, memory_order_relaxed);
+		end = atomic_load_explicit(&seg->next, memory_order_acquire);
+		death->claim_end[d] = (end < seg->count ? end : seg->count) + 1;
 		for (k = 0; hpool__claiming_on(sh, seg, w, s->pids); k++) {
 			struct timespec ts = { 0, 100000 };
 
@@ -374,12 +385,12 @@ static void on_death(struct sup *s, pid_t pid, int status)
 				c->init_status = HPOOL_ECRASH;
 			atomic_store_explicit(&c->state, HPOOL__W_DEAD,
 					      memory_order_release);
-			quiesce_claims(s, k);
+			quiesce_claims(s, k, &death);
 			hpool__repair(sh, c, &death);
 			hpool__fail_records(sh, c, HPOOL_ECRASH);
 			continue;
 		}
-		quiesce_claims(s, k);
+		quiesce_claims(s, k, &death);
 		hpool__repair(sh, c, &death);
 		s->norphans += hpool__orphans_cancel(sh,
 				HPOOL__OWNER(k, c->incarnation),
