@@ -185,8 +185,8 @@ static unsigned live(const struct sup *s)
 static void on_death(struct sup *s, pid_t pid, int status);
 
 /* Before repairing a CLAIMING record of dead worker w: read how far its
- * segment was claimed, then wait until no live worker's record is
- * CLAIMING on it (claim.c). Every range taken below that bound was taken
+ * segment was claimed, then look for a live worker's record CLAIMING on
+ * it, until a look finds none (claim.c). Every range taken below that bound was taken
  * by a claimer in CLAIMING (its C1 before its C3, whose release the
  * acquire here pairs with), so once none is, each such range is OWNED,
  * finished, or the dead worker's; a range taken later lies above the
@@ -210,11 +210,19 @@ static void quiesce_claims(struct sup *s, unsigned w,
 		    HPOOL__C_CLAIMING)
 			continue;
 		seg = atomic_load_explicit(&r->seg, memory_order_relaxed);
-		end = atomic_load_explicit(&seg->next, memory_order_acquire);
-		death->claim_end[d] = (end < seg->count ? end : seg->count) + 1;
-		for (k = 0; hpool__claiming_on(sh, seg, w, s->pids); k++) {
+		/* The bound is read again before each look: the look that
+		 * finds no claimer must come after it. (Read once, before
+		 * deaths handled below, it missed a range: a worker that
+		 * died claiming after the read had its range adopted by
+		 * nobody, since the nested repair gave its replacement the
+		 * first unrecorded run, this worker's.) */
+		for (k = 0;; k++) {
 			struct timespec ts = { 0, 100000 };
 
+			end = atomic_load_explicit(&seg->next,
+						   memory_order_acquire);
+			if (!hpool__claiming_on(sh, seg, w, s->pids))
+				break;
 			if (k < 10000) { /* about a second */
 				nanosleep(&ts, NULL);
 				continue;
@@ -230,6 +238,7 @@ static void quiesce_claims(struct sup *s, unsigned w,
 					on_death(s, v, st);
 			}
 		}
+		death->claim_end[d] = (end < seg->count ? end : seg->count) + 1;
 	}
 }
 
