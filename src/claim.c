@@ -50,9 +50,11 @@
  *              was in fn too (it waited in it, helping).
  *   CLAIMING   C3 may have taken a range that C4 did not record. The
  *              supervisor reads E = min(next, count) (acquire, pairing
- *              with C3's release), then waits until no other record is
- *              CLAIMING on S (a short window; a worker stuck in it is
- *              killed and reaped first); then every item of [0, E) that
+ *              with C3's release), then looks for another record
+ *              CLAIMING on S, again and again, E read anew before each
+ *              look, until a look finds none (a short window; a worker
+ *              stuck in it is killed and reaped, and its death handled,
+ *              first); then every item of [0, E) that
  *              lies in no OWNED range of any record and is not DONE
  *              (asked in that order) was claimed and never recorded:
  *              the first such run becomes w's OWNED range, for the
