@@ -501,7 +501,6 @@ static int issue(struct hpool__call *c)
 	e->first = c->issued;
 	e->count = (uint32_t)k;
 	e->out = s->out;
-	e->wcopy = wcopy;
 	if (!c->ordered && !c->out) { /* unordered imap */
 		e->taken = calloc((k + 63) / 64, sizeof(uint64_t));
 		if (!e->taken) {

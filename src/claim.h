@@ -26,9 +26,9 @@ struct hpool__death {
 	const struct hpool__seg *culprit_seg;
 	uint32_t culprit_item;
 	/* Per record left CLAIMING: 1 + min(next, count) of its segment,
-	 * read before the supervisor waited for live claimers to leave
-	 * CLAIMING (quiesce_claims); the repair looks for the dead worker's
-	 * unrecorded range below it only. 0: read it at the repair (no
+	 * read just before the supervisor's look that found no live
+	 * claimer CLAIMING on it (quiesce_claims); the repair looks for the
+	 * dead worker's unrecorded range below it only. 0: read it at the repair (no
 	 * worker is alive: restart.c). */
 	uint32_t claim_end[HPOOL__RECS];
 };

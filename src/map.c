@@ -42,9 +42,10 @@ static void harvest(struct hpool__call *c, unsigned k, bool complete,
 {
 	struct hpool__win *e = &c->win[k];
 	struct hpool__seg *s = e->seg;
-	/* The workers copied the results out, unless the call was
-	 * abandoned: then only the caller copies (hpool__call_abandon). */
-	bool copied = e->wcopy && !c->abandoned;
+	/* The workers copied the results out of a published segment (one
+	 * run inline, the caller copies), unless the call was abandoned:
+	 * then only the caller copies (hpool__call_abandon). */
+	bool copied = c->wcopy && e->slot != HPOOL__NO_SLOT && !c->abandoned;
 	uint32_t i;
 	bool all = true;
 

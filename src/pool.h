@@ -123,7 +123,6 @@ struct hpool__win {
 				   region's copies of first, count, out (a
 				   task may have written over them) */
 	unsigned slot;          /* where it is published */
-	bool wcopy;             /* its workers copy (hpool__call.wcopy) */
 	uint32_t done;          /* items [0, done) were seen finished */
 	uint32_t handed;        /* imap: items handed out */
 	uint64_t *taken;        /* imap unordered: items handed out */

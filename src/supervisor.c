@@ -186,8 +186,8 @@ static void on_death(struct sup *s, pid_t pid, int status);
 
 /* Before repairing a CLAIMING record of dead worker w: read how far its
  * segment was claimed, then look for a live worker's record CLAIMING on
- * it, until a look finds none (claim.c). Every range taken below that bound was taken
- * by a claimer in CLAIMING (its C1 before its C3, whose release the
+ * it, until a look finds none (claim.c). Every range taken below that
+ * bound was taken by a claimer in CLAIMING (its C1 before its C3, whose release the
  * acquire here pairs with), so once none is, each such range is OWNED,
  * finished, or the dead worker's; a range taken later lies above the
  * bound. Reading the bound after the wait instead let a live claimer take
