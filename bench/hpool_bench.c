@@ -2599,7 +2599,8 @@ static void ratios8(FILE *csv)
 /* m: the MPI backend's rows (bench/mpi-bench.sh, merged). */
 static void ratiosm(FILE *csv)
 {
-	static const char *const e[] = { "chunk=1", "chunk=auto" };
+	static const char *const e[] = { "chunk=1", "chunk=auto",
+					 "chunk=auto-large" };
 	static const char *const c[] = { "task=10us", "task=100us" };
 	const char *x = "mpi4py-MPIPoolExecutor";
 	char l[128];
@@ -2607,7 +2608,7 @@ static void ratiosm(FILE *csv)
 	printf(" m. mpi mode, 3 ranks on this machine (bench/mpi-bench.sh): "
 	       "hpool-mpi over hpool-process\n    (same workers), and "
 	       "MPIPoolExecutor over hpool-mpi (> 1: hpool cheaper)\n");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		snprintf(l, sizeof(l), "mpi: empty item, %s: mpi / process",
 			 e[i]);
 		ratio(l, F("1-empty", "hpool", "mpi", e[i]),

@@ -5,7 +5,9 @@ Run by bench/mpi-bench.sh as
     mpirun -n 3 python3 -m mpi4py.futures bench/mpi4py_peer.py
 (rank 0 runs this, the other ranks serve). Prints CSV rows in
 hpool-bench's format: the same scenarios as bench/mpi_bench.c
-(1-empty at chunksize 1 and "auto" = n / (4 * workers), 7-skew).
+(1-empty at chunksize 1 over 2,000 items, the same per-item cost as over
+more, and "auto" = n / (4 * workers) over 20,000 and 2,000,000 items as
+hpool's rows; 7-skew).
 """
 import time
 
@@ -33,9 +35,12 @@ def row(scen, param, v, unit):
 def main():
     with MPIPoolExecutor() as ex:
         workers = MPI.COMM_WORLD.Get_size() - 1  # ranks > 0 serve
-        n = 2000
-        for label, chunk in (("chunk=1", 1),
-                             ("chunk=auto", max(1, n // (4 * workers)))):
+        # As many items as bench/mpi_bench.c (N_EMPTY, N_LARGE): a peer
+        # given fewer items pays its round trips over fewer of them.
+        for label, n, chunk in (("chunk=1", 2000, 1),
+                                ("chunk=auto", 20000, 20000 // (4 * workers)),
+                                ("chunk=auto-large", 2000000,
+                                 2000000 // (4 * workers))):
             list(ex.map(copy, range(n), chunksize=chunk))
             v = []
             for _ in range(REPS):

@@ -72,6 +72,10 @@ struct hpool__backend {
 	 * inputs and results themselves (the touch protocol, claim.c), so
 	 * the caller copies nothing. */
 	bool shares_memory;
+	/* A map's segment bytes per worker; 0: call.c's SEG_PER_WORKER. A
+	 * remote backend ships a segment in a few batches, each a round
+	 * trip, so it asks for larger segments. */
+	size_t seg_per_worker;
 	/* Decide the number of workers before the region is built (a
 	 * remote backend asks its ranks; hybrid shapes its processes and
 	 * sets wk->tpp). NULL: s->workers, else the

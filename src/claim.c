@@ -719,20 +719,28 @@ int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w,
  * segment's chunk, at least one chunk, at most max items), so that one
  * message carries many items early and few at the end. A fixed chunk is
  * the caller asking for balance (skewed items): its shares are a quarter
- * as large, so that less waits behind a long item on a busy rank. */
+ * as large, so that less waits behind a long item on a busy rank.
+ * Automatic chunks stop shrinking at 1/BATCH_TAIL of a fair share
+ * (count / spread): every batch is a round trip of tens of microseconds,
+ * and a guided tail down to one item cost more round trips than all the
+ * rest (bench/mpi-bench.sh: 3-4x fewer batches a map). */
+#define BATCH_TAIL 4
+
 static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 		       uint32_t max, unsigned split)
 {
-	uint32_t k, c;
+	uint32_t k, c, spread = s->spread ? s->spread : 1;
 
 	k = atomic_load_explicit(&s->next, memory_order_relaxed);
 	do {
 		if (k >= s->count)
 			return false;
-		c = (s->count - k) / (s->spread ? s->spread : 1) / split /
+		c = (s->count - k) / spread / split /
 		    (s->chunk ? 4 : 1);
 		if (s->chunk)
 			c = c < s->chunk ? s->chunk : c - c % s->chunk;
+		else if (c < s->count / (spread * BATCH_TAIL))
+			c = s->count / (spread * BATCH_TAIL);
 		c = c < 1 ? 1 : c > max ? max : c;
 		/* Relaxed, as take(): the RMW's atomicity is the claim.
 		 * A fetch_add of another claimer or a cancel only moves
