@@ -79,6 +79,15 @@ static hpool *make_pool_alone(unsigned workers)
 			SKIP_IN_MODE(g_mode, why);                         \
 	} while (0)
 
+/* The workers of a pool made with cfg.workers = per: in mpi mode `per`
+ * is per server rank, and the pool has them all. */
+static unsigned pool_workers(unsigned per)
+{
+	if (g_mode == HPOOL_MODE_MPI)
+		per *= (unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) - 1;
+	return per;
+}
+
 static hpool *make_pool(unsigned workers)
 {
 	hpool_config cfg;
@@ -700,12 +709,7 @@ static void test_max_tasks(void **st)
 	long out[100];
 	int distinct = 0;
 	hpool *p;
-	/* mpi: 2 workers per server rank, each server's pool recycles */
-	bool mpi = g_mode == HPOOL_MODE_MPI;
-	unsigned want = g_mode == HPOOL_MODE_SERIAL ? 1 : 2;
 
-	if (mpi)
-		want *= (unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) - 1;
 	hpool_config_init(&cfg);
 	cfg.mode = g_mode;
 	cfg.workers = 2;
@@ -726,11 +730,12 @@ static void test_max_tasks(void **st)
 	 * server's worker (pids of two hosts could collide: not here, all
 	 * ranks share this machine); the other modes document that they do
 	 * not recycle. */
-	if (ISOLATED(g_mode) || mpi)
+	if (ISOLATED(g_mode) || g_mode == HPOOL_MODE_MPI)
 		assert_true(distinct >= 10);
 	else
 		assert_int_equal(distinct, 1);
-	assert_int_equal(hpool_workers(p), want);
+	assert_int_equal(hpool_workers(p),
+			 pool_workers(g_mode == HPOOL_MODE_SERIAL ? 1 : 2));
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
@@ -2182,10 +2187,7 @@ static void test_mode_and_workers(void **st)
 	unsigned per = g_mode == HPOOL_MODE_SERIAL ? 1 : 3;
 
 	assert_int_equal(hpool_mode_of(p), g_mode);
-	/* mpi: `workers` is per server rank; the pool has them all. */
-	if (g_mode == HPOOL_MODE_MPI)
-		per *= (unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) - 1;
-	assert_int_equal(hpool_workers(p), per);
+	assert_int_equal(hpool_workers(p), pool_workers(per));
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
