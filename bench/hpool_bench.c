@@ -100,6 +100,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spin.h"
+
 #ifndef BENCH_SRCDIR
 #define BENCH_SRCDIR "bench"
 #endif
@@ -292,20 +294,6 @@ static int task_copy(void *out, const void *in, const void *ctx)
 {
 	*(long *)out = *(const long *)in;
 	return 0;
-}
-
-static uint64_t spin(uint64_t iters, uint64_t seed)
-{
-	uint64_t x = seed | 1;
-	double f = 1.0;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		f = f * 0.999999 + (double)(x & 1023);
-	}
-	return x ^ (uint64_t)f;
 }
 
 static int task_spin(void *out, const void *in, const void *ctx)
@@ -1131,26 +1119,6 @@ static void scenario2(hpool *pools[2])
 
 static double g_iters_per_us;
 
-static void calibrate(void)
-{
-	const uint64_t iters = 1 << 18; /* ~0.6 ms: the best of many short
-					   runs dodges preemption */
-	volatile uint64_t sink;
-	double best = 1e30;
-
-	for (int r = 0; r < 15; r++) {
-		int64_t t0 = now_ns();
-		double dt;
-
-		sink = spin(iters, (uint64_t)r);
-		dt = (double)(now_ns() - t0);
-		if (dt < best)
-			best = dt;
-	}
-	(void)sink;
-	g_iters_per_us = (double)iters / (best / 1000.0);
-}
-
 static const unsigned task_us[] = { 1, 10, 100 };
 static size_t s3_n[3], s3_omp_auto[3];
 
@@ -1158,7 +1126,7 @@ static void scenario3(hpool *pools[2])
 {
 	double total_us = g_quick ? 30000 : 200000;
 
-	calibrate();
+	g_iters_per_us = spin_per_us();
 	for (unsigned k = 0; k < 3; k++) {
 		size_t n = (size_t)(total_us / task_us[k]);
 		uint64_t iters = (uint64_t)(g_iters_per_us * task_us[k] + 0.5);
@@ -2426,37 +2394,23 @@ static void ratios2(FILE *csv)
 	char l[128];
 
 	printf(" 2. round trip, ns (< 1: hpool faster)\n");
-	{
-		const char *c = "hot-free-core";
+	/* hot-free-core: the hot target like for like, the caller and the
+	 * worker each on a core, as the floor's two threads. */
+	for (int k = 0; k < 3; k++) {
+		static const char *const cs[] = { "hot", "cold",
+						  "hot-free-core" };
+		const char *c = cs[k];
 		const struct fig *ht = F("2-roundtrip", "hpool", "thread", c),
 				 *hp = F("2-roundtrip", "hpool", "process", c),
-				 *fl = F("2-roundtrip", "cacheline-pingpong",
-					 "thread", "hot");
-
-		/* Issue 9's hot target, like for like: the caller and the
-		 * worker each on a core, as the floor's two threads. */
-		snprintf(l, sizeof(l), "%s: hpool-process / hpool-thread", c);
-		ratio(l, hp, ht, 1.2, csv);
-		snprintf(l, sizeof(l), "%s: hpool-thread / cache-line round "
-			 "trip", c);
-		ratio_t(l, ht, fl, AT_MOST, 3.0, csv);
-		snprintf(l, sizeof(l), "%s: hpool-process / cache-line round "
-			 "trip", c);
-		ratio_t(l, hp, fl, AT_MOST, 3.0, csv);
-	}
-	for (int k = 0; k < 2; k++) {
-		const char *c = k ? "cold" : "hot";
-		const struct fig *ht = F("2-roundtrip", "hpool", "thread", c),
-				 *hp = F("2-roundtrip", "hpool", "process", c),
-				 *fl = k ? F("2-roundtrip", "futex-wake",
-					     "thread", "cold") :
-					   F("2-roundtrip",
-					     "cacheline-pingpong", "thread",
-					     "hot");
-		const char *fn = k ? "futex wake of a sleeper" :
-				     "cache-line round trip";
+				 *fl = k == 1 ? F("2-roundtrip", "futex-wake",
+						  "thread", "cold") :
+						F("2-roundtrip",
+						  "cacheline-pingpong",
+						  "thread", "hot");
+		const char *fn = k == 1 ? "futex wake of a sleeper" :
+					  "cache-line round trip";
 		/* Issue 9: hot submit -> wait within 3 honest round trips. */
-		enum tgt op = k ? NO_TARGET : AT_MOST;
+		enum tgt op = k == 1 ? NO_TARGET : AT_MOST;
 
 		snprintf(l, sizeof(l), "%s: hpool-process / hpool-thread", c);
 		ratio(l, hp, ht, 1.2, csv);
@@ -2464,7 +2418,7 @@ static void ratios2(FILE *csv)
 		ratio_t(l, ht, fl, op, 3.0, csv);
 		snprintf(l, sizeof(l), "%s: hpool-process / %s", c, fn);
 		ratio_t(l, hp, fl, op, 3.0, csv);
-		for (int j = 0; j < 4; j++) {
+		for (int j = 0; k < 2 && j < 4; j++) {
 			snprintf(l, sizeof(l), "%s: hpool-%s / %s", c,
 				 py_mode[j], py_impl[j]);
 			ratio(l, !strcmp(py_mode[j], "thread") ? ht : hp,

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "spin.h"
+
 #define REPS 5
 /* Items of the empty maps; bench/mpi4py_peer.py maps as many. */
 #define N_EMPTY 20000
@@ -41,20 +43,6 @@ static int task_copy(void *out, const void *in, const void *ctx)
 {
 	*(long *)out = *(const long *)in;
 	return 0;
-}
-
-static uint64_t spin(uint64_t iters, uint64_t seed)
-{
-	uint64_t x = seed | 1;
-	double f = 1.0;
-
-	for (uint64_t i = 0; i < iters; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		f = f * 0.999999 + (double)(x & 1023);
-	}
-	return x ^ (uint64_t)f;
 }
 
 static int task_spin(void *out, const void *in, const void *ctx)
@@ -121,25 +109,9 @@ static double map_ns(hpool *p, hpool_fn fn, const void *ctx, size_t csz,
 
 static uint64_t iters_per_us;
 
-/* The best of many short runs: one long run preempted by a neighbour
- * read 2-4x too few iterations a microsecond, and the "10 us" tasks ran
- * 2.5-5 us. */
 static void calibrate(void)
 {
-	const uint64_t n = 1 << 18;
-	volatile uint64_t sink;
-	int64_t best = INT64_MAX;
-
-	for (int r = 0; r < 15; r++) {
-		int64_t t = now_ns();
-
-		sink = spin(n, (uint64_t)r);
-		t = now_ns() - t;
-		if (t < best)
-			best = t;
-	}
-	(void)sink;
-	iters_per_us = (uint64_t)((double)n * 1000 / (double)best);
+	iters_per_us = (uint64_t)spin_per_us();
 	if (!iters_per_us)
 		iters_per_us = 1;
 }
