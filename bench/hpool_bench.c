@@ -2683,9 +2683,9 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "FUTEX_WAKE a thread asleep\n  %d ms, spin until it "
 		       "answers: the floor of the cold case.\n  hot-free-core: "
 		       "hot with one worker fewer than the pool's, so that the "
-		       "caller has a core\n  as each ping-pong thread has (with "
-		       "a worker on every core, the caller, the\n  running "
-		       "worker and the idle ones share them).\n",
+		       "caller has a core\n  as each ping-pong thread has "
+		       "(with a worker on every core, the caller, the\n  "
+		       "running worker and the idle ones share them).\n",
 		       s2_hot_k, COLD_MS, pp_pinned_desc(), PP_BATCH, COLD_MS);
 	if (strchr(g_only, '3'))
 		printf("- 3: spin loop of xorshift + a floating-point multiply-add, "

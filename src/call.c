@@ -20,10 +20,11 @@
 
 /* A segment's cell, about: SEG_PER_WORKER a worker (or the backend's
  * seg_per_worker), at least SEG_MIN, at most a sixteenth of the arena
- * (the window then holds a quarter of it) but never below SEG_FLOOR. The window must hold enough work to keep
- * every worker busy while the caller wakes, harvests and issues: with
- * 256 KiB segments and two workers it emptied in ~20 us, and workers
- * went to sleep between segments (bench scenario 1). */
+ * (the window then holds a quarter of it) but never below SEG_FLOOR.
+ * The window must hold enough work to keep every worker busy while the
+ * caller wakes, harvests and issues: with 256 KiB segments and two
+ * workers it emptied in ~20 us, and workers went to sleep between
+ * segments (bench scenario 1). */
 #define SEG_PER_WORKER ((size_t)256 << 10)
 #define SEG_MIN ((size_t)1 << 20)
 #define SEG_FLOOR ((size_t)256 << 10)

@@ -28,8 +28,8 @@ struct hpool__death {
 	/* Per record left CLAIMING: 1 + min(next, count) of its segment,
 	 * read just before the supervisor's look that found no live
 	 * claimer CLAIMING on it (quiesce_claims); the repair looks for the
-	 * dead worker's unrecorded range below it only. 0: read it at the repair (no
-	 * worker is alive: restart.c). */
+	 * dead worker's unrecorded range below it only. 0: read it at the
+	 * repair (no worker is alive: restart.c). */
 	uint32_t claim_end[HPOOL__RECS];
 };
 /* death.exit_status of a worker killed by its supervisor's death (the

@@ -187,14 +187,15 @@ static void on_death(struct sup *s, pid_t pid, int status);
 /* Before repairing a CLAIMING record of dead worker w: read how far its
  * segment was claimed, then look for a live worker's record CLAIMING on
  * it, until a look finds none (claim.c). Every range taken below that
- * bound was taken by a claimer in CLAIMING (its C1 before its C3, whose release the
- * acquire here pairs with), so once none is, each such range is OWNED,
- * finished, or the dead worker's; a range taken later lies above the
- * bound. Reading the bound after the wait instead let a live claimer take
- * a range in between that the repair then gave the dead worker's
- * replacement too: an item ran twice (test_sched, process mode). The
- * window is a few instructions; a worker that stays in it (stopped, or
- * starved for a long time) is killed and its death handled first. */
+ * bound was taken by a claimer in CLAIMING (its C1 before its C3, whose
+ * release the acquire here pairs with), so once none is, each such
+ * range is OWNED, finished, or the dead worker's; a range taken later
+ * lies above the bound. Reading the bound after the wait instead let a
+ * live claimer take a range in between that the repair then gave the
+ * dead worker's replacement too: an item ran twice (test_sched, process
+ * mode). The window is a few instructions; a worker that stays in it
+ * (stopped, or starved for a long time) is killed and its death handled
+ * first. */
 static void quiesce_claims(struct sup *s, unsigned w,
 			   struct hpool__death *death)
 {
