@@ -119,7 +119,7 @@ static void calibrate(void)
 static void rows_for(hpool_mode mode, const char *name, unsigned workers)
 {
 	hpool *p = make_pool(mode, workers);
-	size_t n1 = N_EMPTY, nc = 4000;
+	size_t nc = 4000;
 	long *in = malloc(N_LARGE * sizeof(long));
 	long *out = malloc(N_LARGE * sizeof(long));
 	double v[REPS];
@@ -133,7 +133,7 @@ static void rows_for(hpool_mode mode, const char *name, unsigned workers)
 	for (int c = 0; c < 3; c++) {
 		static const char *const param[] = { "chunk=1", "chunk=auto",
 						     "chunk=auto-large" };
-		size_t chunk = c ? 0 : 1, n = c == 2 ? N_LARGE : n1;
+		size_t chunk = c ? 0 : 1, n = c == 2 ? N_LARGE : N_EMPTY;
 
 		map_ns(p, task_copy, NULL, 0, in, out, n, chunk);
 		for (int r = 0; r < REPS; r++)
