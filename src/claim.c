@@ -273,7 +273,7 @@ static void touch_end(struct hpool__wctl *w)
 /* C5: run the OWNED range of r. Return: false when told to stop (the
  * range is left as it is: terminate). */
 static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
-		      struct hpool__claim *r, bool post_timeout)
+		      struct hpool__claim *r)
 {
 	struct hpool__seg *s = atomic_load_explicit(&r->seg,
 						    memory_order_relaxed);
@@ -327,9 +327,10 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 		if (job->timeout_ns)
 			atomic_store_explicit(&w->deadline_ns, 0,
 					      memory_order_relaxed);
-		/* Workers that cannot be stopped report an overdue item when
-		 * it returns. */
-		if (post_timeout && job->timeout_ns &&
+		/* An overdue item that returns fails all the same: a worker
+		 * that cannot be stopped reports it so, and one the
+		 * supervisor would have stopped may return before it looks. */
+		if (job->timeout_ns &&
 		    hpool__now_ns() - start > job->timeout_ns)
 			st = -ETIMEDOUT;
 		w->served++;
@@ -593,7 +594,7 @@ static int batch_refill(struct hpool__shared *sh, struct hpool__wctl *w,
  * when empty, and run them with w's own record, until nothing is left to
  * claim. Return: as hpool__serve. */
 static int serve_batch(struct hpool__shared *sh, struct hpool__wctl *w,
-		       struct hpool__batch *b, bool post_timeout)
+		       struct hpool__batch *b)
 {
 	struct hpool__claim *r = &w->rec[0];
 	unsigned spins = 0;
@@ -620,7 +621,7 @@ static int serve_batch(struct hpool__shared *sh, struct hpool__wctl *w,
 			continue;
 		}
 		ran = 1;
-		if (!run_range(sh, w, r, post_timeout))
+		if (!run_range(sh, w, r))
 			return -1; /* terminated: r stays as it is */
 		/* C6. Release: the range's res[] before it leaves OWNED
 		 * (repair.c, adopt_orphans). */
@@ -634,7 +635,7 @@ static int serve_batch(struct hpool__shared *sh, struct hpool__wctl *w,
 }
 
 int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
-		 unsigned level, bool post_timeout)
+		 unsigned level)
 {
 	struct hpool__claim *r = &w->rec[level];
 	struct hpool__seg *s;
@@ -644,7 +645,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	/* Hybrid: automatic-chunk work through the process's batch; then
 	 * what is left (fixed chunks) as below. */
 	if (!level && hpool__self.batch && hpool__self.w == w &&
-	    (ran = serve_batch(sh, w, hpool__self.batch, post_timeout)))
+	    (ran = serve_batch(sh, w, hpool__self.batch)))
 		return ran;
 
 	/* A waiting worker (level > 0) runs its own subtasks first: what it
@@ -672,7 +673,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 			break;
 		}
 		ran = 1;
-		if (!run_range(sh, w, r, post_timeout))
+		if (!run_range(sh, w, r))
 			return -1; /* terminated: r stays as it is */
 		/* C6. Release: the range's res[] before it leaves OWNED
 		 * (repair.c, adopt_orphans). */
@@ -691,8 +692,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	return ran;
 }
 
-int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w,
-		  bool post_timeout)
+int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w)
 {
 	unsigned d;
 
@@ -705,7 +705,7 @@ int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w,
 		    HPOOL__C_OWNED)
 			continue;
 		atomic_store_explicit(&w->depth, d, memory_order_relaxed);
-		if (!run_range(sh, w, r, post_timeout))
+		if (!run_range(sh, w, r))
 			return -1;
 		record_idle(sh, r);
 	}

@@ -43,7 +43,6 @@ struct hpool__self {
 	struct hpool__shared *sh; /* NULL: not a worker */
 	struct hpool__wctl *w;
 	unsigned level;           /* claim record in use: nesting depth */
-	bool post_timeout;
 	void *local;              /* the pool layer's handle in a process
 				     worker (built on first use) */
 	/* hybrid: items the threads of this process started (see
@@ -96,12 +95,11 @@ HPOOL_INTERNAL bool hpool__work_available(struct hpool__shared *sh);
  * Context: worker w's thread (or a waiter helping at depth `level`).
  * Return: 1 ran something, 0 found nothing, -1 the pool is terminating. */
 HPOOL_INTERNAL int hpool__serve(struct hpool__shared *sh,
-				struct hpool__wctl *w, unsigned level,
-				bool post_timeout);
+				struct hpool__wctl *w, unsigned level);
 /* A replacement's first step: run what its dead predecessor's records
  * still own (left there by hpool__repair). Return: 0, or -1 terminating. */
 HPOOL_INTERNAL int hpool__resume(struct hpool__shared *sh,
-				 struct hpool__wctl *w, bool post_timeout);
+				 struct hpool__wctl *w);
 
 /* A remote claimer (the MPI bridge): claim a batch of at most max_bytes
  * of inputs and outputs (at least one item; a guided share of what is

@@ -67,8 +67,7 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 			me->level = lvl;
 			atomic_store_explicit(&me->w->depth, lvl,
 					      memory_order_relaxed);
-			ran = hpool__serve(p->sh, me->w, lvl,
-					   me->post_timeout);
+			ran = hpool__serve(p->sh, me->w, lvl);
 			me->level = lvl - 1;
 			atomic_store_explicit(&me->w->depth, lvl - 1,
 					      memory_order_relaxed);

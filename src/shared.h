@@ -216,7 +216,8 @@ struct hpool__shared {
 	uint32_t nworkers;
 	/* The backend's workers can die alone (processes): the supervisor
 	 * stops overdue items, max_tasks recycles them. Otherwise (threads,
-	 * serial) an overdue item is reported when it returns. */
+	 * serial) an overdue item is reported when it returns (as is one
+	 * that returns before the supervisor looks). */
 	uint32_t isolated;
 	uint32_t max_tasks;          /* isolated: recycle after this many */
 	uint32_t omp_threads;        /* OpenMP threads per worker */

@@ -180,7 +180,6 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 		      const struct hpool__topo *topo, struct hpool__proc *pc)
 {
 	struct hpool__wctl *w = &sh->w[wi];
-	bool post_timeout = !sh->isolated;
 	int e;
 
 	if (sh->tpp && topo)
@@ -194,7 +193,6 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 	hpool__self.w = w;
 	hpool__self.in_caller = getpid() == sh->owner;
 	hpool__self.level = 0;
-	hpool__self.post_timeout = post_timeout;
 	hpool__self.proc_started = pc ? &pc->started : NULL;
 	/* A batch per process when it has threads to share it. Not with
 	 * max_tasks_per_worker, whose exact count reserves an item at a
@@ -204,7 +202,7 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 	self_proc = pc;
 	if ((e = pc ? proc_init(sh, wi, pc) : hpool__worker_init(sh, wi)))
 		return e;
-	if (hpool__resume(sh, w, post_timeout) < 0)
+	if (hpool__resume(sh, w) < 0)
 		return 0; /* terminated */
 	for (;;) {
 		uint32_t close = atomic_load_explicit(&sh->closing,
@@ -217,7 +215,7 @@ static int serve_loop(struct hpool__shared *sh, unsigned wi,
 			 sh->isolated && sh->max_tasks &&
 			 w->served >= sh->max_tasks)
 			return 0; /* retire: the supervisor starts a fresh one */
-		ran = hpool__serve(sh, w, 0, post_timeout);
+		ran = hpool__serve(sh, w, 0);
 		if (ran < 0)
 			return 0; /* terminated: the caller canceled the rest */
 		if (ran)
