@@ -48,13 +48,15 @@ void *hpool__cell_get(hpool *p, size_t bytes)
 }
 
 /* Every allocation of the pool's from the arena goes through here: the
- * cache never makes a call, a submit or the user's hpool_shm_alloc fail. */
+ * cache and the futures in limbo never make a call, a submit or the user's
+ * hpool_shm_alloc fail. */
 void *hpool__alloc(hpool *p, size_t bytes)
 {
 	void *b = hpool__shm_alloc(p->shm, bytes);
 
 	if (!b) {
 		hpool__cache_flush(p);
+		hpool__futs_sweep(p);
 		b = hpool__shm_alloc(p->shm, bytes);
 	}
 	return b;

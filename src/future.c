@@ -68,29 +68,102 @@ static void fut_release(hpool *p, hpool_future *f)
 	 * the block: it stays in the region, which is then left mapped. */
 }
 
-/* Futures of list l given up by hpool_future_free while their task ran:
- * free those that finished since. */
-static void sweep_dropped(hpool *p, struct hpool__futs *l)
-{
-	hpool_future *f, *next;
-	unsigned left = 0;
+/* Blocks of at most this many bytes (the arena's small ones) may wait in
+ * limbo: a bigger one goes back at once (freeing its pages costs more
+ * than the wait), so limbo holds about SWEEP_MIN x 2 KiB of the arena
+ * per list, besides tasks given up while they run. */
+#define LIMBO_BLOCK 2048
+#define SWEEP_MIN 32  /* limbo entries that make a sweep worth its scan */
+#define SWEEP_BATCH 32 /* segments checked per scan of the records */
 
-	pthread_mutex_lock(&l->lock);
-	for (f = l->head; f; f = next) {
-		next = f->next;
-		if (!f->dropped)
-			continue;
-		if (!fut_finished(f)) {
-			left++;
+/* Free the blocks of fs[0..n) that are clear; push the rest on *keep. */
+static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
+			    hpool_future **keep)
+{
+	struct hpool__seg *segs[SWEEP_BATCH] = { 0 };
+	unsigned slots[SWEEP_BATCH] = { 0 }, i, kept = 0;
+	bool clear[SWEEP_BATCH];
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		segs[i] = fs[i]->seg;
+		slots[i] = fs[i]->slot;
+	}
+	hpool__seg_unpublish_some(p, segs, slots, n, clear);
+	for (i = 0; i < n; i++) {
+		if (clear[i]) {
+			hpool__shm_free(p->shm, fs[i]->block);
+			free(fs[i]);
 			continue;
 		}
-		*f->pprev = f->next;
-		if (f->next)
-			f->next->pprev = f->pprev;
+		fs[i]->next = *keep;
+		*keep = fs[i];
+		kept++;
+	}
+	return kept;
+}
+
+/* Free what limbo list l holds and is free to go: finished tasks whose
+ * segments no claim record names any more. */
+static void sweep(hpool *p, struct hpool__futs *l)
+{
+	hpool_future *f, *next, *keep = NULL, *fs[SWEEP_BATCH];
+	unsigned n = 0, kept = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (f = l->limbo; f; f = next) {
+		next = f->next;
+		if (!fut_finished(f)) { /* given up while it runs */
+			f->next = keep;
+			keep = f;
+			kept++;
+			continue;
+		}
+		fs[n++] = f;
+		if (n == SWEEP_BATCH) {
+			kept += sweep_batch(p, fs, n, &keep);
+			n = 0;
+		}
+	}
+	kept += sweep_batch(p, fs, n, &keep);
+	l->limbo = keep;
+	l->kept = kept;
+	atomic_store_explicit(&l->nlimbo, kept, memory_order_relaxed);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void hpool__futs_sweep(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		if (atomic_load_explicit(&p->futs[i].nlimbo,
+					 memory_order_relaxed))
+			sweep(p, &p->futs[i]);
+}
+
+/* The end of f's handle (collected, or given up): its block goes back
+ * now when nothing can hold it (it ran inline), else to limbo. A big
+ * block, and a finished task's in a process worker, go back at once,
+ * waiting out the hazards (a process worker keeps nothing: one that dies
+ * would take its limbo with it). */
+static void fut_retire(hpool *p, hpool_future *f)
+{
+	struct hpool__futs *l = &p->futs[f->list];
+
+	if (f->slot == HPOOL__NO_SLOT ||
+	    ((!f->small || p->in_worker) && fut_finished(f))) {
+		fut_unlink(f);
 		fut_release(p, f);
 		free(f);
+		return;
 	}
-	atomic_store_explicit(&l->ndropped, left, memory_order_relaxed);
+	pthread_mutex_lock(&l->lock);
+	*f->pprev = f->next;
+	if (f->next)
+		f->next->pprev = f->pprev;
+	f->next = l->limbo;
+	l->limbo = f;
+	atomic_store_explicit(&l->nlimbo, l->nlimbo + 1, memory_order_relaxed);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -114,9 +187,13 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	if ((e = hpool__open(p, "hpool_submit", fn, ctx, ctx_size, in, in_size,
 			     NULL, out_size, 1, NULL, false)))
 		return e;
+	/* Amortised: a sweep when limbo grew by SWEEP_MIN since the last
+	 * (what a sweep keeps, tasks given up while running, does not make
+	 * every submit sweep). */
 	mine = &p->futs[my_list()];
-	if (atomic_load_explicit(&mine->ndropped, memory_order_relaxed))
-		sweep_dropped(p, mine);
+	if (atomic_load_explicit(&mine->nlimbo, memory_order_relaxed) >=
+	    mine->kept + SWEEP_MIN)
+		sweep(p, mine);
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, segment with one result word, in, out. */
 	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),
@@ -161,6 +238,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	f->job = job;
 	f->seg = s;
 	f->out_size = out_size;
+	f->small = total <= LIMBO_BLOCK;
 	fut_link(f);
 	if (hpool__runs_here(p)) {
 		f->slot = HPOOL__NO_SLOT;
@@ -248,14 +326,12 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 		hpool__explain(p, f->seg, 0, 0, st, "hpool_wait");
 	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
 		memcpy(out, f->out, f->out_size);
-	fut_unlink(f);
 	/* Terminated: it never runs now (finished: nothing to cancel, and
 	 * the RMW on a line the worker wrote is saved). */
 	if (!fut_finished(f))
 		hpool__seg_cancel(f->seg, 1, st);
-	fut_release(p, f);
+	fut_retire(p, f);
 	hpool__leave(p);
-	free(f);
 	return st;
 }
 
@@ -382,32 +458,25 @@ void hpool_future_free(hpool_future *f)
 	}
 	p = f->pool;
 	fut_cancel(f);
-	if (fut_finished(f)) {
-		fut_unlink(f);
-		fut_release(p, f);
-		free(f);
-		return;
-	}
-	/* Running: the block is the task's until it finishes; the next
-	 * submit or the pool's destroy frees it. */
-	pthread_mutex_lock(&p->futs[f->list].lock);
-	f->dropped = true;
-	atomic_fetch_add_explicit(&p->futs[f->list].ndropped, 1,
-				  memory_order_relaxed);
-	pthread_mutex_unlock(&p->futs[f->list].lock);
+	/* Running: the block is the task's until it finishes; a sweep or
+	 * the pool's destroy frees it. */
+	fut_retire(p, f);
 }
 
 static void detach_list(hpool *p, struct hpool__futs *l)
 {
 	hpool_future *f, *next;
 
+	/* Nobody will wait for those in limbo: their blocks go with the
+	 * region. */
+	for (f = l->limbo; f; f = next) {
+		next = f->next;
+		free(f);
+	}
+	l->limbo = NULL;
+	atomic_store_explicit(&l->nlimbo, 0, memory_order_relaxed);
 	for (f = l->head; f; f = next) {
 		next = f->next;
-		if (f->dropped) { /* nobody will wait: its block goes with
-				     the region */
-			free(f);
-			continue;
-		}
 		f->status = fut_status(p, f);
 		if (f->out_size && fut_finished(f) &&
 		    f->status != HPOOL_ECANCELED) {
@@ -418,7 +487,6 @@ static void detach_list(hpool *p, struct hpool__futs *l)
 		f->pool = NULL;
 	}
 	l->head = NULL;
-	atomic_store_explicit(&l->ndropped, 0, memory_order_relaxed);
 }
 
 void hpool__detach_futures(hpool *p)

@@ -69,9 +69,16 @@ static inline bool hpool__guard_ok(const void *g)
 struct hpool__futs {
 	pthread_mutex_t lock;
 	hpool_future *head;
-	/* Of them, given up while running (hpool_future_free). Written
-	 * under lock; read without it as a hint to sweep. */
-	_Atomic unsigned ndropped;
+	/* Limbo: futures collected by hpool_wait, or given up by
+	 * hpool_future_free, whose blocks are not free yet (a claim record
+	 * may still name the segment, or the task still runs). Freed a
+	 * batch at a time (future.c, sweep), so that a hot submit and wait
+	 * never waits for the worker to let go of its segment. Singly
+	 * linked through next. Under lock; nlimbo is read without it as a
+	 * hint to sweep. */
+	hpool_future *limbo;
+	_Atomic unsigned nlimbo;
+	unsigned kept;          /* left in limbo by the last sweep */
 } HPOOL__ALIGNED;
 
 struct hpool {
@@ -170,7 +177,7 @@ struct hpool_future {
 	char *guard;            /* the guard after it (HPOOL__GUARD_FUT) */
 	unsigned slot;
 	size_t out_size;
-	bool dropped;           /* hpool_future_free while it ran */
+	bool small;             /* its block may wait in limbo (future.c) */
 	unsigned list;          /* its list in pool->futs */
 	int status;             /* detached: the final status */
 	void *result;           /* detached: a private copy of out */
@@ -210,6 +217,9 @@ HPOOL_INTERNAL bool hpool__in_own_task(const hpool *p);
 /* The lists of futures of a new handle, and their end. */
 HPOOL_INTERNAL void hpool__futs_init(hpool *p);
 HPOOL_INTERNAL void hpool__futs_fini(hpool *p);
+/* Free the blocks of every list's limbo that are free to go (future.c):
+ * when the arena runs short. */
+HPOOL_INTERNAL void hpool__futs_sweep(hpool *p);
 /* Retire a destroyed handle (free()d after QUARANTINE later ones). */
 HPOOL_INTERNAL void hpool__handle_retire(hpool *p);
 /* This process's fork generation: a pool made under another value
@@ -265,6 +275,14 @@ HPOOL_INTERNAL int hpool__seg_publish(hpool *p, struct hpool__seg *s,
  * that would not stop after a terminate may still use it (keep it). */
 HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,
 					 unsigned slot);
+/* The same for n segments at once, without waiting: clear[k] tells
+ * whether segs[k]'s block is the caller's again (its hazards gone; one
+ * scan of the claim records for all n). Those not clear are unlisted,
+ * so they only wait for claimers that already hold them. */
+HPOOL_INTERNAL void hpool__seg_unpublish_some(hpool *p,
+					      struct hpool__seg *const *segs,
+					      const unsigned *slots,
+					      unsigned n, bool *clear);
 /* Has every worker slot retired (init failed or crashed for good)? Work
  * nobody claimed will then never run: callers fail it. */
 HPOOL_INTERNAL bool hpool__workers_gone(hpool *p);

@@ -11,6 +11,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 int hpool__backend_pid(const hpool *p)
@@ -175,8 +176,19 @@ static bool slot_free(void *arg)
 int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 {
 	struct hpool__shared *sh = p->sh;
-	unsigned hint = atomic_fetch_add_explicit(&p->slot_hint, 1,
-						  memory_order_relaxed);
+	/* Each thread looks from a base of its own and takes the first
+	 * free slot: concurrent publishers use different lines, and a
+	 * thread that publishes one task after another reuses one slot,
+	 * where idle workers' scans find it first. */
+	static _Atomic unsigned next_base;
+	static _Thread_local unsigned base = UINT_MAX;
+	unsigned hint;
+
+	if (base == UINT_MAX)
+		base = atomic_fetch_add_explicit(&next_base, 8,
+						 memory_order_relaxed) %
+		       HPOOL__SLOTS;
+	hint = base;
 
 	for (;;) {
 		unsigned i;
@@ -252,6 +264,25 @@ static bool hazard_clear(void *arg)
 	       atomic_load_explicit(&u->p->terminated, memory_order_relaxed);
 }
 
+/* Unlist s from its slot, unless a claimer did when it found it
+ * exhausted (the slot may then hold someone else's segment already: hence
+ * the CAS), then order that before a scan of the claim records. The load
+ * is seq_cst: when it reads a claimer's unlisting, that store precedes
+ * the scan in the single total order all the same. A plain load first,
+ * since a failed CAS would still take the line from the workers. */
+static void unlist_own(hpool *p, const struct hpool__seg *s, unsigned slot)
+{
+	uintptr_t w = (uintptr_t)s | HPOOL__SLOT_OPEN;
+
+	if (atomic_load_explicit(&p->sh->slot[slot], memory_order_seq_cst) ==
+		    w &&
+	    atomic_compare_exchange_strong_explicit(&p->sh->slot[slot], &w, 0,
+						    memory_order_seq_cst,
+						    memory_order_seq_cst))
+		hpool__event_signal(&p->sh->space); /* a slot is free */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
 bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 {
 	struct unpub u = { p, s };
@@ -260,23 +291,41 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 	 * the slots). */
 	if (slot == HPOOL__NO_SLOT)
 		return true;
-	{
-	uintptr_t w = (uintptr_t)s | HPOOL__SLOT_OPEN;
-
-	/* Unlist it, unless a claimer did when it was exhausted (then the
-	 * slot may hold someone else's segment already: hence the CAS). */
-	if (atomic_compare_exchange_strong_explicit(&p->sh->slot[slot], &w, 0,
-						    memory_order_seq_cst,
-						    memory_order_seq_cst))
-		hpool__event_signal(&p->sh->space); /* a slot is free */
-	atomic_thread_fence(memory_order_seq_cst);
-	}
+	unlist_own(p, s, slot);
 	if (hazard_clear(&u) && !hazard(p->sh, s))
 		return true;
 	hpool__pool_wait(p, &p->sh->space, hazard_clear, &u, -1);
 	/* After a terminate, a thread-mode task that would not stop may
 	 * still hold it: the caller then keeps the block. */
 	return !hazard(p->sh, s);
+}
+
+void hpool__seg_unpublish_some(hpool *p, struct hpool__seg *const *segs,
+			       const unsigned *slots, unsigned n, bool *clear)
+{
+	const struct hpool__shared *sh = p->sh;
+	unsigned i, d, k;
+
+	for (k = 0; k < n; k++) {
+		clear[k] = true;
+		if (slots[k] != HPOOL__NO_SLOT)
+			unlist_own(p, segs[k], slots[k]);
+	}
+	/* One scan for all n, as hazard() does for one. */
+	for (i = 0; i < sh->nworkers; i++)
+		for (d = 0; d < HPOOL__RECS; d++) {
+			const struct hpool__claim *r = &sh->w[i].rec[d];
+			const struct hpool__seg *s;
+
+			if (atomic_load_explicit(&r->state,
+						 memory_order_seq_cst) ==
+			    HPOOL__C_IDLE)
+				continue;
+			s = atomic_load_explicit(&r->seg, memory_order_relaxed);
+			for (k = 0; k < n; k++)
+				if (segs[k] == s && slots[k] != HPOOL__NO_SLOT)
+					clear[k] = false;
+		}
 }
 
 void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)

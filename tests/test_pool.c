@@ -541,6 +541,51 @@ static void test_futures_survive_destroy(void **st)
 	}
 }
 
+/* A future's block goes back to the arena after hpool_wait, or after
+ * hpool_future_free once its task is over, even when it waits in limbo
+ * for a worker to let go of its segment (future.c): round trips that
+ * together allocate four times a small arena all succeed. */
+struct blob {
+	char b[300];
+};
+
+static int task_blob(void *out, const void *in, const void *ctx)
+{
+	memcpy(out, in, sizeof(struct blob));
+	((struct blob *)out)->b[0]++;
+	return 0;
+}
+
+static void test_future_blocks_come_back(void **st)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+	struct blob in, out;
+
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.shm_size = 1 << 20;
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	memset(&in, 7, sizeof(in));
+	for (int i = 0; i < 2400; i++) {
+		hpool_future *f;
+
+		in.b[0] = (char)i;
+		assert_int_equal(hpool_submit(p, task_blob, NULL, 0, &in,
+					      sizeof(in), sizeof(out), &f),
+				 0);
+		if (i % 3 == 2) { /* given up: it runs or is canceled */
+			hpool_future_free(f);
+			continue;
+		}
+		assert_int_equal(hpool_wait(f, &out, -1), 0);
+		assert_int_equal(out.b[0], (char)(i + 1));
+		assert_int_equal(out.b[299], 7);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* ---- imap ---------------------------------------------------------------- */
 
 static int task_imap(void *out, const void *in, const void *ctx)
@@ -2221,6 +2266,7 @@ int main(void)
 		cmocka_unit_test(test_submit_wait),
 		cmocka_unit_test(test_submit_code_and_timeout),
 		cmocka_unit_test(test_futures_survive_destroy),
+		cmocka_unit_test(test_future_blocks_come_back),
 		cmocka_unit_test(test_imap_ordered),
 		cmocka_unit_test(test_imap_unordered),
 		cmocka_unit_test(test_imap_early_free),
