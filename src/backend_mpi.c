@@ -349,11 +349,11 @@ static bool dispatch(struct mpib *m, struct hpool__shared *sh)
 				;
 			r = &sh->w[bi / HPOOL__MPI_CREDITS]
 				     .rec[bi % HPOOL__MPI_CREDITS];
-			/* split 1: guided shares as large as a worker's
-			 * (bench/mpi-bench.sh: smaller ones, split =
-			 * CREDITS, cost 2-5x more per empty item for no
-			 * clear gain on compute maps). */
-			s = hpool__claim_batch(sh, r, si * 7, BATCH_BYTES, 1);
+			/* Guided shares as large as a worker's
+			 * (bench/mpi-bench.sh: shares CREDITS times smaller
+			 * cost 2-5x more per empty item for no clear gain
+			 * on compute maps). */
+			s = hpool__claim_batch(sh, r, si * 7, BATCH_BYTES);
 			if (!s)
 				return moved;
 			m->b[bi].rec = r;

@@ -727,7 +727,7 @@ int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w)
 #define BATCH_TAIL 4
 
 static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
-		       uint32_t max, unsigned split)
+		       uint32_t max)
 {
 	uint32_t k, c, spread = s->spread ? s->spread : 1;
 
@@ -735,8 +735,7 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 	do {
 		if (k >= s->count)
 			return false;
-		c = (s->count - k) / spread / split /
-		    (s->chunk ? 4 : 1);
+		c = (s->count - k) / spread / (s->chunk ? 4 : 1);
 		if (s->chunk)
 			c = c < s->chunk ? s->chunk : c - c % s->chunk;
 		else if (c < s->count / (spread * BATCH_TAIL))
@@ -755,7 +754,7 @@ static bool take_batch(struct hpool__claim *r, struct hpool__seg *s,
 
 struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 				      struct hpool__claim *r, unsigned from,
-				      size_t max_bytes, unsigned split)
+				      size_t max_bytes)
 {
 	struct hpool__seg *s;
 	unsigned j;
@@ -771,8 +770,7 @@ struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 		if (max < 1)
 			max = 1;
 		if (take_batch(r, s, max > UINT32_MAX ? UINT32_MAX :
-						       (uint32_t)max,
-			       split ? split : 1))
+						       (uint32_t)max))
 			return s;
 		/* Exhausted: unlist it (as hpool__serve does), then look
 		 * for another. */

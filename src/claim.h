@@ -103,17 +103,15 @@ HPOOL_INTERNAL int hpool__resume(struct hpool__shared *sh,
 
 /* A remote claimer (the MPI bridge): claim a batch of at most max_bytes
  * of inputs and outputs (at least one item; a guided share of what is
- * left divided by `split` more: the batches a claimer keeps in flight per
- * worker)
- * from some published segment with record r, and leave r OWNED while the
- * items run elsewhere (r is a hazard that keeps the segment alive).
+ * left, as large as one worker's) from some published segment with
+ * record r, and leave r OWNED while the items run elsewhere (r is a
+ * hazard that keeps the segment alive).
  * Return: the segment ([r->lo, r->hi) are the batch's), or NULL when
  * nothing is left to claim (r is then IDLE). Context: r's only writer. */
 HPOOL_INTERNAL struct hpool__seg *hpool__claim_batch(struct hpool__shared *sh,
 						     struct hpool__claim *r,
 						     unsigned from,
-						     size_t max_bytes,
-						     unsigned split);
+						     size_t max_bytes);
 /* The batch of r is over: store status[0..hi-lo) (its results are
  * already in place), count it finished, and make r IDLE. */
 HPOOL_INTERNAL void hpool__batch_finish(struct hpool__shared *sh,
