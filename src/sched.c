@@ -176,10 +176,14 @@ static bool slot_free(void *arg)
 int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 {
 	struct hpool__shared *sh = p->sh;
-	/* Each thread looks from a base of its own and takes the first
-	 * free slot: concurrent publishers use different lines, and a
-	 * thread that publishes one task after another reuses one slot,
-	 * where idle workers' scans find it first. */
+	/* A task (one item): each thread looks from a base of its own and
+	 * takes the first free slot, so concurrent publishers use different
+	 * lines, and a thread that submits one task after another reuses
+	 * one slot, where idle workers' scans find it first. A map's
+	 * segments go round the slots instead: workers scan from the low
+	 * end, so they take the older segments first, the ones the caller
+	 * harvests first (reusing low slots had workers run a newer
+	 * segment while the caller waited for an older one). */
 	static _Atomic unsigned next_base;
 	static _Thread_local unsigned base = UINT_MAX;
 	unsigned hint;
@@ -188,7 +192,9 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 		base = atomic_fetch_add_explicit(&next_base, 8,
 						 memory_order_relaxed) %
 		       HPOOL__SLOTS;
-	hint = base;
+	hint = s->count == 1 ? base :
+			       atomic_fetch_add_explicit(&p->slot_hint, 1,
+							 memory_order_relaxed);
 
 	for (;;) {
 		unsigned i;
