@@ -490,10 +490,17 @@ static int mpi_start(struct hpool__workers *wk)
 	unsigned i;
 	int e;
 
-	for (i = 0; i < wk->sh->nworkers; i++)
+	for (i = 0; i < wk->sh->nworkers; i++) {
+		/* The bridge claims with records 0..CREDITS-1 of each slot:
+		 * the depth that take-backs scan up to (shared.h), set
+		 * before its first claim. */
+		atomic_store_explicit(&wk->sh->w[i].depth,
+				      HPOOL__MPI_CREDITS - 1,
+				      memory_order_seq_cst);
 		/* Pairs with hpool_create's acquire load of state. */
 		atomic_store_explicit(&wk->sh->w[i].state, HPOOL__W_READY,
 				      memory_order_release);
+	}
 	hpool__event_signal(&wk->sh->ready);
 	e = pthread_create(&m->th, NULL, bridge_main, wk);
 	if (e)

@@ -22,7 +22,8 @@
  *                  the supervisor (repair), or the publisher (cancel).
  *   w->rec[d]      worker w only; the supervisor after w was reaped.
  *
- * A claim, by worker w at level d (record r = &w->rec[d]):
+ * A claim, by worker w at level d (record r = &w->rec[d]; w->depth >= d
+ * already, raised seq_cst before C1 when d is new: shared.h):
  *   C1  r->seg = S, r->slot = j, r->state = CLAIMING        (seq_cst)
  *   C2  re-load slot[j]: not S any more -> r->state = IDLE, look again
  *       (seq_cst; pairs with the publisher's seq_cst store of NULL in
@@ -697,7 +698,10 @@ int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w)
 	unsigned d;
 
 	/* From the top: a resumed range at level d nests at d + 1 and up,
-	 * which are idle by then. */
+	 * which are idle by then (its tasks' waits help from the level
+	 * after hpool__self.level: at 0, they would take rec[1], which may
+	 * still own a range waiting its turn here). depth only comes down:
+	 * the repair left it at the deepest OWNED record. */
 	for (d = HPOOL__LEVELS; d-- > 0;) {
 		struct hpool__claim *r = &w->rec[d];
 
@@ -705,10 +709,12 @@ int hpool__resume(struct hpool__shared *sh, struct hpool__wctl *w)
 		    HPOOL__C_OWNED)
 			continue;
 		atomic_store_explicit(&w->depth, d, memory_order_relaxed);
+		hpool__self.level = d;
 		if (!run_range(sh, w, r))
 			return -1;
 		record_idle(sh, r);
 	}
+	hpool__self.level = 0;
 	atomic_store_explicit(&w->depth, 0, memory_order_relaxed);
 	return 0;
 }

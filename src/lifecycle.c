@@ -361,6 +361,20 @@ uint64_t hpool__pool_seg_takes(const hpool *p)
 	return atomic_load_explicit(&p->sh->seg_takes, memory_order_relaxed);
 }
 
+/* Tests only: records read per take-back scan, in total (*scans: how many
+ * scans) since the pool was created (tests/internals.h). */
+HPOOL_INTERNAL uint64_t hpool__pool_hazard_recs(const hpool *p,
+						uint64_t *scans);
+uint64_t hpool__pool_hazard_recs(const hpool *p, uint64_t *scans)
+{
+	*scans = 0;
+	if (hpool__check(p, "hpool__pool_hazard_recs"))
+		return 0;
+	*scans = atomic_load_explicit(&p->sh->hazard_scans,
+				      memory_order_relaxed);
+	return atomic_load_explicit(&p->sh->hazard_recs, memory_order_relaxed);
+}
+
 /* Tests only: the pids this pool runs (supervisor first, then workers). */
 HPOOL_INTERNAL int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
 int hpool__pool_pids(const hpool *p, int *pids, unsigned max)

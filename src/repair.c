@@ -188,7 +188,14 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 			atomic_store_explicit(&r->state, HPOOL__C_IDLE,
 					      memory_order_release);
 	}
-	atomic_store_explicit(&w->depth, 0, memory_order_relaxed);
+	/* The records left OWNED, for the replacement, stay under depth
+	 * (shared.h); it lowers depth as it resumes them. */
+	for (d = HPOOL__LEVELS; d-- > 1;)
+		if (atomic_load_explicit(&w->rec[d].state,
+					 memory_order_relaxed) !=
+		    HPOOL__C_IDLE)
+			break;
+	atomic_store_explicit(&w->depth, d, memory_order_relaxed);
 	hpool__event_signal(&sh->done);
 	hpool__event_signal(&sh->space);
 	hpool__event_signal(&sh->work);

@@ -66,12 +66,19 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 			int ran;
 
 			me->level = lvl;
+			/* seq_cst, before C1 at this level: a take-back
+			 * that reads the old depth (and skips rec[lvl])
+			 * comes before our claim's validation, which then
+			 * sees its slot changed (shared.h, sched.c). */
 			atomic_store_explicit(&me->w->depth, lvl,
-					      memory_order_relaxed);
+					      memory_order_seq_cst);
 			ran = hpool__serve(p->sh, me->w, lvl);
 			me->level = lvl - 1;
-			atomic_store_explicit(&me->w->depth, lvl - 1,
-					      memory_order_relaxed);
+			/* Terminated (-1): rec[lvl] stays as it is, and
+			 * depth with it; the loop's top returns. */
+			if (ran >= 0)
+				atomic_store_explicit(&me->w->depth, lvl - 1,
+						      memory_order_relaxed);
 			atomic_store_explicit(&me->w->deadline_ns, dl,
 					      memory_order_relaxed);
 			if (ran)
@@ -235,26 +242,69 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 	}
 }
 
-/* Does a claim record of any worker name s (a hazard)? */
-static bool hazard(const struct hpool__shared *sh, const struct hpool__seg *s)
+/* The record level a take-back looks at after d, for a worker whose depth
+ * is top: 0..top, then the batch record; HPOOL__RECS ends. */
+static unsigned next_level(unsigned d, unsigned top)
 {
-	unsigned i, d;
+	return d < top ? d + 1 : d < HPOOL__LEVELS ? HPOOL__LEVELS :
+						     HPOOL__RECS;
+}
 
-	for (i = 0; i < sh->nworkers; i++)
-		for (d = 0; d < HPOOL__RECS; d++) {
-			const struct hpool__claim *r = &sh->w[i].rec[d];
+/* named[k]: does a claim record of any worker name segs[k] (a hazard)?
+ * One scan for all n. A worker's records above its depth are IDLE
+ * (shared.h), so only rec[0..depth] and the batch record are read: two
+ * lines a worker, not 41, when nothing nests. */
+static void hazards(struct hpool__shared *sh,
+		    const struct hpool__seg *const *segs, unsigned n,
+		    bool *named)
+{
+	unsigned i, d, k, top, nread = 0;
 
-			/* seq_cst: pairs with the claimer's seq_cst store of
-			 * CLAIMING before it validates the slot (claim.c,
-			 * C1-C2), after our seq_cst store of NULL. */
+	for (k = 0; k < n; k++)
+		named[k] = false;
+	for (i = 0; i < sh->nworkers; i++) {
+		const struct hpool__wctl *w = &sh->w[i];
+
+		/* seq_cst, after our unlisting: a depth read before a
+		 * claimer raised it comes before that claimer's C1 and
+		 * C2, so its C2 sees the slot changed (shared.h). */
+		top = atomic_load_explicit(&w->depth, memory_order_seq_cst);
+		if (top >= HPOOL__LEVELS)
+			top = HPOOL__LEVELS - 1;
+		for (d = 0; d < HPOOL__RECS; d = next_level(d, top)) {
+			const struct hpool__claim *r = &w->rec[d];
+			const struct hpool__seg *s;
+
+			nread++;
+			/* seq_cst: pairs with the claimer's seq_cst store
+			 * of CLAIMING before it validates the slot
+			 * (claim.c, C1-C2), after our seq_cst store of
+			 * NULL. */
 			if (atomic_load_explicit(&r->state,
-						 memory_order_seq_cst) !=
-				    HPOOL__C_IDLE &&
-			    atomic_load_explicit(&r->seg,
-						 memory_order_relaxed) == s)
-				return true;
+						 memory_order_seq_cst) ==
+			    HPOOL__C_IDLE)
+				continue;
+			s = atomic_load_explicit(&r->seg, memory_order_relaxed);
+			for (k = 0; k < n; k++)
+				if (segs[k] == s)
+					named[k] = true;
 		}
-	return false;
+	}
+#ifdef HPOOL_TESTING
+	atomic_fetch_add_explicit(&sh->hazard_scans, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sh->hazard_recs, nread,
+				  memory_order_relaxed);
+#else
+	(void)nread;
+#endif
+}
+
+static bool hazard(struct hpool__shared *sh, const struct hpool__seg *s)
+{
+	bool named;
+
+	hazards(sh, &s, 1, &named);
+	return named;
 }
 
 struct unpub {
@@ -309,29 +359,14 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 void hpool__seg_unpublish_some(hpool *p, struct hpool__seg *const *segs,
 			       const unsigned *slots, unsigned n, bool *clear)
 {
-	const struct hpool__shared *sh = p->sh;
-	unsigned i, d, k;
+	unsigned k;
 
-	for (k = 0; k < n; k++) {
-		clear[k] = true;
+	for (k = 0; k < n; k++)
 		if (slots[k] != HPOOL__NO_SLOT)
 			unlist_own(p, segs[k], slots[k]);
-	}
-	/* One scan for all n, as hazard() does for one. */
-	for (i = 0; i < sh->nworkers; i++)
-		for (d = 0; d < HPOOL__RECS; d++) {
-			const struct hpool__claim *r = &sh->w[i].rec[d];
-			const struct hpool__seg *s;
-
-			if (atomic_load_explicit(&r->state,
-						 memory_order_seq_cst) ==
-			    HPOOL__C_IDLE)
-				continue;
-			s = atomic_load_explicit(&r->seg, memory_order_relaxed);
-			for (k = 0; k < n; k++)
-				if (segs[k] == s && slots[k] != HPOOL__NO_SLOT)
-					clear[k] = false;
-		}
+	hazards(p->sh, (const struct hpool__seg *const *)segs, n, clear);
+	for (k = 0; k < n; k++) /* never listed: nobody can name it */
+		clear[k] = slots[k] == HPOOL__NO_SLOT || !clear[k];
 }
 
 void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)

@@ -173,7 +173,13 @@ struct hpool__wctl {
 	 * after it died): rec[0] for its own loop, rec[d] for claims it
 	 * runs while waiting at nesting depth d (help-while-waiting);
 	 * rec[HPOOL__LEVELS]: a hybrid process's batch (HPOOL__RECS) */
-	_Atomic uint32_t depth HPOOL__ALIGNED; /* records in use above rec[0] */
+	/* The deepest record in use (rec[HPOOL__LEVELS] aside): no record
+	 * above it is anything but IDLE. Raised (seq_cst) before a record
+	 * above it goes CLAIMING, lowered only once the records above the
+	 * new value are IDLE; a repair leaves it at the deepest record it
+	 * left OWNED. Take-backs scan only rec[0..depth] and the batch
+	 * record (sched.c, hazard). */
+	_Atomic uint32_t depth HPOOL__ALIGNED;
 	uint64_t served;             /* items run by this incarnation */
 	_Atomic int64_t deadline_ns; /* running item's deadline, 0 none */
 	_Atomic uint32_t touching;   /* copying a caller's arrays (claim.c) */
@@ -263,6 +269,9 @@ struct hpool__shared {
 	/* Test builds (HPOOL_TESTING) only: claims that moved a segment's
 	 * counter (claim.c, take), for the tests of batching. */
 	_Atomic uint64_t seg_takes;
+	/* Test builds only: scans of the claim records by take-backs, and
+	 * the records they read (sched.c, hazards), for test_pool. */
+	_Atomic uint64_t hazard_scans, hazard_recs;
 	struct hpool__wctl w[];
 };
 

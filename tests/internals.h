@@ -32,4 +32,11 @@ int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
  * process's. */
 uint64_t hpool__pool_seg_takes(const hpool *p);
 
+/* The claim records that take-backs (a caller or task taking a segment
+ * back from the slots) read since the pool was created, and in *scans how
+ * many such scans there were (sched.c, hazards; test build only).
+ * Return: the records, or 0 (and *scans 0) for a pool that is NULL,
+ * destroyed or not this process's. */
+uint64_t hpool__pool_hazard_recs(const hpool *p, uint64_t *scans);
+
 #endif /* HPOOL_TEST_INTERNALS_H */

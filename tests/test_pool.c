@@ -586,6 +586,47 @@ static void test_future_blocks_come_back(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* A take-back (a map taking its segments back, a sweep of futures' limbo)
+ * reads only the claim records a worker can be using: rec[0..depth] and
+ * the batch record, two a worker when nothing nests (three on the MPI
+ * bridge's slots, which claim with two records each), not all 65
+ * (sched.c, hazards). Counted by the test build, not timed. */
+static void test_takeback_reads_few_records(void **st)
+{
+	hpool *p = make_pool(4);
+	struct affine k = { 2, 1 };
+	long *in = iota(256), out[256];
+	uint64_t scans0, scans, recs0, recs;
+
+	recs0 = hpool__pool_hazard_recs(p, &scans0);
+	for (int r = 0; r < 4; r++)
+		assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+					   sizeof(long), out, sizeof(long),
+					   256, NULL),
+				 0);
+	for (int r = 0; r < 40; r++) { /* past a limbo sweep */
+		hpool_future *f;
+
+		assert_int_equal(hpool_submit(p, task_affine, &k, sizeof(k),
+					      &in[r], sizeof(long),
+					      sizeof(long), &f),
+				 0);
+		assert_int_equal(hpool_wait(f, &out[0], -1), 0);
+		assert_int_equal(out[0], 2 * r + 1);
+	}
+	recs = hpool__pool_hazard_recs(p, &scans);
+	if (g_mode == HPOOL_MODE_SERIAL) {
+		/* Tasks run in the caller: nothing is published. */
+		assert_true(scans == scans0);
+	} else {
+		assert_true(scans > scans0);
+		assert_true(recs - recs0 <=
+			    3 * (uint64_t)hpool_workers(p) * (scans - scans0));
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
 /* ---- imap ---------------------------------------------------------------- */
 
 static int task_imap(void *out, const void *in, const void *ctx)
@@ -2267,6 +2308,7 @@ int main(void)
 		cmocka_unit_test(test_submit_code_and_timeout),
 		cmocka_unit_test(test_futures_survive_destroy),
 		cmocka_unit_test(test_future_blocks_come_back),
+		cmocka_unit_test(test_takeback_reads_few_records),
 		cmocka_unit_test(test_imap_ordered),
 		cmocka_unit_test(test_imap_unordered),
 		cmocka_unit_test(test_imap_early_free),
