@@ -1025,6 +1025,13 @@ static const char *pp_pinned_desc(void)
 
 /* The floor of the cold case: wake a thread asleep in FUTEX_WAIT for
  * COLD_MS, and spin until it answers. */
+/* The cold floor: a thread asleep in FUTEX_WAIT for COLD_MS, woken by
+ * another, which waits for its answer spinning with cpu_relax and giving
+ * its CPU away (sched_yield) every 16 rounds: the woken thread may be
+ * placed on the waker's own CPU. A pure spin there held the CPU for a
+ * time slice (1.4-1.8 ms here, above hpool's own cold round trip, so not
+ * a floor); pinning the two to two cores read 160-200 us (waking an
+ * idle vCPU); this reads 57-124 us. */
 struct fxcold {
 	_Atomic int go, reply;
 };
@@ -1058,8 +1065,11 @@ static double run_futex_cold(void *v)
 	t0 = now_ns();
 	atomic_store(&f->go, 1);
 	futex_op(&f->go, FUTEX_WAKE_PRIVATE, 1);
-	while (!atomic_load(&f->reply))
-		;
+	for (unsigned i = 1; !atomic_load(&f->reply); i++) {
+		cpu_relax();
+		if (!(i % 16))
+			sched_yield();
+	}
 	t0 = now_ns() - t0;
 	pthread_join(t, NULL);
 	return (double)t0;
@@ -2699,8 +2709,9 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "just before the hpool row\n  of its mode and case, "
 		       "which is divided by it (the host may move the CPUs "
 		       "between rows). futex-wake: "
-		       "FUTEX_WAKE a thread asleep\n  %d ms, spin until it "
-		       "answers: the floor of the cold case.\n  hot-free-core: "
+		       "FUTEX_WAKE a thread asleep\n  %d ms, wait for its "
+		       "answer (cpu_relax, sched_yield every 16 rounds): the "
+		       "floor of the\n  cold case.\n  hot-free-core: "
 		       "hot with one worker fewer than the pool's, so that the "
 		       "caller has a core\n  as each ping-pong thread has "
 		       "(with a worker on every core, the caller, the\n  "
