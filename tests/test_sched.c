@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -686,6 +687,92 @@ static void test_omp_num_threads(void **st)
 #endif
 }
 
+/* ---- a replacement resumes a nested range, and nests above it --------- */
+
+/* Counters every process of the pool inherits at the same address. */
+struct resumed {
+	_Atomic long killed;      /* inner item 0 killed its worker */
+	_Atomic long leaves;      /* leaves run */
+	_Atomic long leaf_levels; /* bit d: a leaf ran at claim level d */
+};
+
+struct resume_ctx {
+	hpool *pool;
+	struct resumed *r;
+};
+
+static int task_leaf(void *out, const void *in, const void *ctx)
+{
+	const struct resume_ctx *c = ctx;
+
+	atomic_fetch_or(&c->r->leaf_levels, 1L << hpool__self.level);
+	atomic_fetch_add(&c->r->leaves, 1);
+	*(long *)out = 1;
+	return 0;
+}
+
+/* Item 0 kills its worker (it runs at level 1, in the outer task's
+ * wait); items 1 and 2, which the replacement resumes, each wait on a
+ * leaf of their own. */
+static int task_resume_inner(void *out, const void *in, const void *ctx)
+{
+	const struct resume_ctx *c = ctx;
+	hpool_future *f;
+
+	if (*(const long *)in == 0 && atomic_fetch_add(&c->r->killed, 1) == 0)
+		raise(SIGKILL);
+	if (hpool_submit(c->pool, task_leaf, c, sizeof(*c), NULL, 0,
+			 sizeof(long), &f))
+		return 7;
+	return hpool_wait(f, out, -1) ? 8 : 0;
+}
+
+static int task_resume_outer(void *out, const void *in, const void *ctx)
+{
+	const struct resume_ctx *c = ctx;
+	long in3[3] = { 0, 1, 2 }, out3[3];
+	hpool_map_opts o = { .chunk = 3 }; /* one range, in rec[1] */
+
+	(void)in;
+	*(long *)out = hpool_map(c->pool, task_resume_inner, c, sizeof(*c),
+				 in3, sizeof(long), out3, sizeof(long), 3, &o);
+	return 0;
+}
+
+/* A worker dies owning a range at claim level 1 (items 1 and 2 of a map
+ * issued by its level-0 task, not started). The replacement resumes the
+ * range at level 1, so the waits of its tasks help from level 2: the
+ * leaves run there, never in rec[1], the record whose range is still
+ * being resumed (run at level 0, they took it). */
+static void test_resume_nests_above(void **st)
+{
+	struct resumed *r;
+	struct resume_ctx c;
+	hpool_future *f;
+	hpool *p;
+	long v = 0, out = 0;
+
+	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
+		SKIP_IN_MODE(g_mode, "a task that kills its worker kills the "
+			     "caller's process here");
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(r != MAP_FAILED);
+	p = make_pool(1); /* one worker: it runs every level */
+	c.pool = p;
+	c.r = r;
+	assert_int_equal(hpool_submit(p, task_resume_outer, &c, sizeof(c), &v,
+				      sizeof(v), sizeof(long), &f),
+			 0);
+	/* The outer task was in fn (waiting) when its worker died. */
+	assert_int_equal(hpool_wait(f, &out, -1), HPOOL_ECRASH);
+	assert_true(await_at_least(&r->leaves, 2));
+	assert_int_equal(atomic_load(&r->killed), 1);
+	assert_int_equal(atomic_load(&r->leaf_levels), 1L << 2);
+	assert_int_equal(hpool_destroy(p), 0);
+	munmap(r, sizeof(*r));
+}
+
 /* ---- death at every claim step: exactly once, only fn's item fails -------- */
 
 struct tally {
@@ -811,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_imap_status_progress),
 		cmocka_unit_test(test_omp_num_threads),
 		cmocka_unit_test(test_death_claim_steps),
+		cmocka_unit_test(test_resume_nests_above),
 	};
 
 	return run_in_every_mode("sched", tests,
