@@ -227,8 +227,9 @@ HPOOL_API int hpool_cancel(hpool_future *fut);
 
 /* Drop a future that will never be waited: cancels its task if it has
  * not started, discards its result otherwise, and frees the future (the
- * region block of a task still running is freed when it finishes, or by
- * hpool_destroy). Context: any thread. Return: nothing (NULL ignored). */
+ * region block of a task still running is freed after it finishes, by a
+ * later submit or when the arena runs short, or by hpool_destroy).
+ * Context: any thread. Return: nothing (NULL ignored). */
 HPOOL_API void hpool_future_free(hpool_future *fut);
 
 /* Results as a stream: ordered 1 in input order, 0 in completion order.
