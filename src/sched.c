@@ -194,6 +194,7 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 	static _Atomic unsigned next_base;
 	static _Thread_local unsigned base = UINT_MAX;
 	unsigned hint;
+	bool swept = false;
 
 	if (base == UINT_MAX)
 		base = atomic_fetch_add_explicit(&next_base, 8,
@@ -236,7 +237,15 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 				return 0;
 			}
 		}
-		/* Every slot holds work: a wait, never a failure. */
+		/* Every slot holds work. Collected futures may still hold
+		 * some (canceled tasks in limbo that no worker passed by:
+		 * future.c): take those back first. Then a wait, never a
+		 * failure. */
+		if (!swept) {
+			swept = true;
+			hpool__futs_sweep(p);
+			continue;
+		}
 		hpool__pool_wait(p, &sh->space, slot_free, p,
 				 hpool__now_ns() + 100000000);
 	}

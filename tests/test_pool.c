@@ -522,6 +522,50 @@ static void test_submit_code_and_timeout(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* Canceled tasks that hpool_wait collected wait in limbo, still listed
+ * until a sweep (a submit sweeps every 32). One worker, held by a gated
+ * task; 31 tasks canceled and collected; then live tasks up to the
+ * table's 256 slots and one more. That last submit finds the table full
+ * and takes the canceled ones back: it returns while the gated task
+ * still runs (without that sweep it waited for the worker, here for
+ * LIVENESS_S). */
+static void test_full_table_takes_back_canceled(void **st)
+{
+	SKIP_IN_MPI(MPI_SHARED_WHY);
+	if (g_mode == HPOOL_MODE_SERIAL)
+		SKIP_IN_MODE(g_mode, "tasks run in the caller at submit: "
+			     "nothing is published");
+	hpool *p = make_pool(1);
+	struct gate *g = gate_new(p);
+	hpool_future *held, *c, *f[225];
+	long v = 1, out = 0;
+
+	assert_int_equal(hpool_submit(p, task_gated, &g, sizeof(g), &v,
+				      sizeof(v), sizeof(long), &held),
+			 0);
+	assert_true(WAIT_UNTIL(atomic_load(&g->entered) == 1));
+	for (int i = 0; i < 31; i++) {
+		assert_int_equal(hpool_submit(p, task_gated, &g, sizeof(g), &v,
+					      sizeof(v), sizeof(long), &c),
+				 0);
+		assert_int_equal(hpool_cancel(c), 0);
+		assert_int_equal(hpool_wait(c, NULL, -1), HPOOL_ECANCELED);
+	}
+	for (int i = 0; i < 225; i++) /* 1 + 31 + 224 slots, then one more */
+		assert_int_equal(hpool_submit(p, task_gated, &g, sizeof(g), &v,
+					      sizeof(v), sizeof(long), &f[i]),
+				 0);
+	assert_int_equal(hpool_ready(held), 0);
+	atomic_store(&g->open, 1);
+	for (int i = 0; i < 225; i++) {
+		assert_int_equal(hpool_wait(f[i], &out, -1), 0);
+		assert_int_equal(out, 2);
+	}
+	assert_int_equal(hpool_wait(held, &out, -1), 0);
+	hpool_shm_free(p, g);
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 static void test_futures_survive_destroy(void **st)
 {
 	hpool *p = make_pool(2);
@@ -2306,6 +2350,7 @@ int main(void)
 		cmocka_unit_test(test_shm_bad),
 		cmocka_unit_test(test_submit_wait),
 		cmocka_unit_test(test_submit_code_and_timeout),
+		cmocka_unit_test(test_full_table_takes_back_canceled),
 		cmocka_unit_test(test_futures_survive_destroy),
 		cmocka_unit_test(test_future_blocks_come_back),
 		cmocka_unit_test(test_takeback_reads_few_records),
