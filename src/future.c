@@ -9,22 +9,14 @@
 #include "pool.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* This thread's list: given out in turn the first time a thread submits
- * (any pool), so that threads submitting at once use different ones. */
+/* This thread's list, so that threads submitting at once use different
+ * ones. */
 static unsigned my_list(void)
 {
-	static _Atomic unsigned next;
-	static _Thread_local unsigned mine = UINT_MAX;
-
-	if (mine == UINT_MAX)
-		mine = atomic_fetch_add_explicit(&next, 1,
-						 memory_order_relaxed) %
-		       HPOOL__FUT_LISTS;
-	return mine;
+	return hpool__thread_turn() % HPOOL__FUT_LISTS;
 }
 
 /* The pool's lists of futures not yet collected (destroy detaches them). */
@@ -41,28 +33,28 @@ static void fut_link(hpool_future *f)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* Context: f's list lock held. */
+static void unlink_locked(hpool_future *f)
+{
+	*f->pprev = f->next;
+	if (f->next)
+		f->next->pprev = f->pprev;
+}
+
 static void fut_unlink(hpool_future *f)
 {
 	struct hpool__futs *l = &f->pool->futs[f->list];
 
 	pthread_mutex_lock(&l->lock);
-	*f->pprev = f->next;
-	if (f->next)
-		f->next->pprev = f->pprev;
+	unlink_locked(f);
 	pthread_mutex_unlock(&l->lock);
-}
-
-static bool fut_finished(const hpool_future *f)
-{
-	/* Pairs with the release store of res[0] by whoever finished it. */
-	return atomic_load_explicit(&f->seg->res[0], memory_order_acquire) &
-	       HPOOL__RES_DONE;
 }
 
 /* Give the block back (the task is finished, or will never run). */
 static void fut_release(hpool *p, hpool_future *f)
 {
-	if (hpool__seg_unpublish(p, f->seg, f->slot) && fut_finished(f))
+	if (hpool__seg_unpublish(p, f->seg, f->slot) &&
+	    hpool__fut_finished(f))
 		hpool__shm_free(p->shm, f->block);
 	/* else a thread-mode task abandoned by terminate may still write
 	 * the block: it stays in the region, which is then left mapped. */
@@ -73,73 +65,7 @@ static void fut_release(hpool *p, hpool_future *f)
  * than the wait), so limbo holds about SWEEP_MIN x 2 KiB of the arena
  * per list, besides tasks given up while they run. */
 #define LIMBO_BLOCK 2048
-#define SWEEP_MIN 32  /* limbo entries that make a sweep worth its scan */
-#define SWEEP_BATCH 32 /* segments checked per scan of the records */
-
-/* Free the blocks of fs[0..n) that are clear; push the rest on *keep. */
-static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
-			    hpool_future **keep)
-{
-	struct hpool__seg *segs[SWEEP_BATCH] = { 0 };
-	unsigned slots[SWEEP_BATCH] = { 0 }, i, kept = 0;
-	bool clear[SWEEP_BATCH];
-
-	if (!n)
-		return 0;
-	for (i = 0; i < n; i++) {
-		segs[i] = fs[i]->seg;
-		slots[i] = fs[i]->slot;
-	}
-	hpool__seg_unpublish_some(p, segs, slots, n, clear);
-	for (i = 0; i < n; i++) {
-		if (clear[i]) {
-			hpool__shm_free(p->shm, fs[i]->block);
-			free(fs[i]);
-			continue;
-		}
-		fs[i]->next = *keep;
-		*keep = fs[i];
-		kept++;
-	}
-	return kept;
-}
-
-/* Free what limbo list l holds and is free to go: finished tasks whose
- * segments no claim record names any more. */
-static void sweep(hpool *p, struct hpool__futs *l)
-{
-	hpool_future *f, *next, *keep = NULL, *fs[SWEEP_BATCH];
-	unsigned n = 0, kept = 0;
-
-	pthread_mutex_lock(&l->lock);
-	for (f = l->limbo; f; f = next) {
-		next = f->next;
-		if (!fut_finished(f)) { /* given up while it runs */
-			f->next = keep;
-			keep = f;
-			kept++;
-			continue;
-		}
-		fs[n++] = f;
-		if (n == SWEEP_BATCH) {
-			kept += sweep_batch(p, fs, n, &keep);
-			n = 0;
-		}
-	}
-	kept += sweep_batch(p, fs, n, &keep);
-	l->limbo = keep;
-	l->kept = kept;
-	atomic_store_explicit(&l->nlimbo, kept, memory_order_relaxed);
-	pthread_mutex_unlock(&l->lock);
-}
-
-void hpool__futs_sweep(hpool *p)
-{
-	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
-		if (atomic_load_explicit(&p->futs[i].nlimbo,
-					 memory_order_relaxed))
-			sweep(p, &p->futs[i]);
-}
+#define SWEEP_MIN 32 /* limbo entries that make a sweep worth its scan */
 
 /* The end of f's handle (collected, or given up): its block goes back
  * now when nothing can hold it (it ran inline), else to limbo. A big
@@ -151,16 +77,14 @@ static void fut_retire(hpool *p, hpool_future *f)
 	struct hpool__futs *l = &p->futs[f->list];
 
 	if (f->slot == HPOOL__NO_SLOT ||
-	    ((!f->small || p->in_worker) && fut_finished(f))) {
+	    ((!f->small || p->in_worker) && hpool__fut_finished(f))) {
 		fut_unlink(f);
 		fut_release(p, f);
 		free(f);
 		return;
 	}
 	pthread_mutex_lock(&l->lock);
-	*f->pprev = f->next;
-	if (f->next)
-		f->next->pprev = f->pprev;
+	unlink_locked(f);
 	f->next = l->limbo;
 	l->limbo = f;
 	atomic_store_explicit(&l->nlimbo, l->nlimbo + 1, memory_order_relaxed);
@@ -193,7 +117,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	mine = &p->futs[my_list()];
 	if (atomic_load_explicit(&mine->nlimbo, memory_order_relaxed) >=
 	    mine->kept + SWEEP_MIN)
-		sweep(p, mine);
+		hpool__limbo_sweep(p, mine);
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, segment with one result word, in, out. */
 	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),
@@ -267,9 +191,9 @@ static bool fut_done(void *arg)
 {
 	hpool_future *f = arg;
 
-	if (!fut_finished(f) && hpool__workers_gone(f->pool))
+	if (!hpool__fut_finished(f) && hpool__workers_gone(f->pool))
 		hpool__seg_cancel(f->seg, 1, HPOOL_ECRASH); /* never runs */
-	return fut_finished(f) ||
+	return hpool__fut_finished(f) ||
 	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
 }
 
@@ -324,11 +248,11 @@ int hpool_wait(hpool_future *f, void *out, int64_t timeout_ns)
 	st = fut_status(p, f);
 	if (st)
 		hpool__explain(p, f->seg, 0, 0, st, "hpool_wait");
-	if (out && f->out_size && fut_finished(f) && st != HPOOL_ECANCELED)
+	if (out && f->out_size && hpool__fut_finished(f) && st != HPOOL_ECANCELED)
 		memcpy(out, f->out, f->out_size);
 	/* Terminated: it never runs now (finished: nothing to cancel, and
 	 * the RMW on a line the worker wrote is saved). */
-	if (!fut_finished(f))
+	if (!hpool__fut_finished(f))
 		hpool__seg_cancel(f->seg, 1, st);
 	fut_retire(p, f);
 	hpool__leave(p);
@@ -341,7 +265,7 @@ int hpool_ready(const hpool_future *f)
 		return 0;
 	if (!f->pool)
 		return 1;
-	return fut_finished(f);
+	return hpool__fut_finished(f);
 }
 
 struct any {
@@ -353,7 +277,7 @@ struct any {
 /* Would hpool_wait on f return at once? */
 static bool collectable(const hpool_future *f)
 {
-	return !f->pool || fut_finished(f) ||
+	return !f->pool || hpool__fut_finished(f) ||
 	       atomic_load_explicit(&f->pool->terminated, memory_order_relaxed);
 }
 
@@ -478,7 +402,7 @@ static void detach_list(hpool *p, struct hpool__futs *l)
 	for (f = l->head; f; f = next) {
 		next = f->next;
 		f->status = fut_status(p, f);
-		if (f->out_size && fut_finished(f) &&
+		if (f->out_size && hpool__fut_finished(f) &&
 		    f->status != HPOOL_ECANCELED) {
 			f->result = malloc(f->out_size);
 			if (f->result)

@@ -72,7 +72,7 @@ struct hpool__futs {
 	/* Limbo: futures collected by hpool_wait, or given up by
 	 * hpool_future_free, whose blocks are not free yet (a claim record
 	 * may still name the segment, or the task still runs). Freed a
-	 * batch at a time (future.c, sweep), so that a hot submit and wait
+	 * batch at a time (sched.c, hpool__limbo_sweep), so that a hot submit and wait
 	 * never waits for the worker to let go of its segment. Singly
 	 * linked through next. Under lock; nlimbo is read without it as a
 	 * hint to sweep. */
@@ -184,6 +184,14 @@ struct hpool_future {
 	hpool_future *next, **pprev;
 };
 
+/* Is f's task finished (its result word DONE)? */
+static inline bool hpool__fut_finished(const hpool_future *f)
+{
+	/* Pairs with the release store of res[0] by whoever finished it. */
+	return atomic_load_explicit(&f->seg->res[0], memory_order_acquire) &
+	       HPOOL__RES_DONE;
+}
+
 struct hpool_iter {
 	struct hpool__call c;
 };
@@ -217,9 +225,6 @@ HPOOL_INTERNAL bool hpool__in_own_task(const hpool *p);
 /* The lists of futures of a new handle, and their end. */
 HPOOL_INTERNAL void hpool__futs_init(hpool *p);
 HPOOL_INTERNAL void hpool__futs_fini(hpool *p);
-/* Free the blocks of every list's limbo that are free to go (future.c):
- * when the arena runs short. */
-HPOOL_INTERNAL void hpool__futs_sweep(hpool *p);
 /* Retire a destroyed handle (free()d after QUARANTINE later ones). */
 HPOOL_INTERNAL void hpool__handle_retire(hpool *p);
 /* This process's fork generation: a pool made under another value
@@ -275,14 +280,18 @@ HPOOL_INTERNAL int hpool__seg_publish(hpool *p, struct hpool__seg *s,
  * that would not stop after a terminate may still use it (keep it). */
 HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,
 					 unsigned slot);
-/* The same for n segments at once, without waiting: clear[k] tells
- * whether segs[k]'s block is the caller's again (its hazards gone; one
- * scan of the claim records for all n). Those not clear are unlisted,
- * so they only wait for claimers that already hold them. */
-HPOOL_INTERNAL void hpool__seg_unpublish_some(hpool *p,
-					      struct hpool__seg *const *segs,
-					      const unsigned *slots,
-					      unsigned n, bool *clear);
+/* Limbo (struct hpool__futs): take back, without waiting, the segments
+ * of l's futures whose tasks are finished, unlisting those still listed
+ * and scanning the claim records once for a batch of them, and free the
+ * blocks no record names any more. The rest stay. */
+HPOOL_INTERNAL void hpool__limbo_sweep(hpool *p, struct hpool__futs *l);
+/* The same for every list of p's: when the arena runs short, or every
+ * slot is taken. */
+HPOOL_INTERNAL void hpool__futs_sweep(hpool *p);
+/* The calling thread's turn: 0, 1, 2... given out in turn the first time
+ * a thread asks, so that threads that publish or submit at once spread
+ * over slots and lists. */
+HPOOL_INTERNAL unsigned hpool__thread_turn(void);
 /* Has every worker slot retired (init failed or crashed for good)? Work
  * nobody claimed will then never run: callers fail it. */
 HPOOL_INTERNAL bool hpool__workers_gone(hpool *p);

@@ -2,7 +2,8 @@
 /*
  * The publisher's side of pull scheduling (claim.c has the claimers'):
  * put a segment where free workers find it, take it back once no claim
- * record names it, cancel what nobody claimed yet, or run it in the
+ * record names it (at once, or later for collected futures in limbo, a
+ * batch at a time), cancel what nobody claimed yet, or run it in the
  * caller when the backend runs tasks inline. And how a caller waits on
  * the pool's events without hanging when the backend's machinery dies.
  */
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 int hpool__backend_pid(const hpool *p)
@@ -191,18 +193,11 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 	 * end, so they take the older segments first, the ones the caller
 	 * harvests first (reusing low slots had workers run a newer
 	 * segment while the caller waited for an older one). */
-	static _Atomic unsigned next_base;
-	static _Thread_local unsigned base = UINT_MAX;
-	unsigned hint;
+	unsigned hint = s->count == 1 ?
+				hpool__thread_turn() * 8 % HPOOL__SLOTS :
+				atomic_fetch_add_explicit(&p->slot_hint, 1,
+							  memory_order_relaxed);
 	bool swept = false;
-
-	if (base == UINT_MAX)
-		base = atomic_fetch_add_explicit(&next_base, 8,
-						 memory_order_relaxed) %
-		       HPOOL__SLOTS;
-	hint = s->count == 1 ? base :
-			       atomic_fetch_add_explicit(&p->slot_hint, 1,
-							 memory_order_relaxed);
 
 	for (;;) {
 		unsigned i;
@@ -238,8 +233,8 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 			}
 		}
 		/* Every slot holds work. Collected futures may still hold
-		 * some (canceled tasks in limbo that no worker passed by:
-		 * future.c): take those back first. Then a wait, never a
+		 * some (canceled tasks in limbo that no worker passed by):
+		 * take those back first. Then a wait, never a
 		 * failure. */
 		if (!swept) {
 			swept = true;
@@ -365,17 +360,98 @@ bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s, unsigned slot)
 	return !hazard(p->sh, s);
 }
 
-void hpool__seg_unpublish_some(hpool *p, struct hpool__seg *const *segs,
-			       const unsigned *slots, unsigned n, bool *clear)
+/* The same for n listed segments at once, without waiting: clear[k]
+ * tells whether segs[k]'s block is the caller's again (one scan of the
+ * claim records for all n). Those not clear are unlisted, so they only
+ * wait for claimers that already hold them. */
+static void unpublish_some(hpool *p, const struct hpool__seg *const *segs,
+			   const unsigned *slots, unsigned n, bool *clear)
 {
 	unsigned k;
 
 	for (k = 0; k < n; k++)
-		if (slots[k] != HPOOL__NO_SLOT)
-			unlist_own(p, segs[k], slots[k]);
-	hazards(p->sh, (const struct hpool__seg *const *)segs, n, clear);
-	for (k = 0; k < n; k++) /* never listed: nobody can name it */
-		clear[k] = slots[k] == HPOOL__NO_SLOT || !clear[k];
+		unlist_own(p, segs[k], slots[k]);
+	hazards(p->sh, segs, n, clear);
+	for (k = 0; k < n; k++)
+		clear[k] = !clear[k];
+}
+
+#define SWEEP_BATCH 32 /* segments checked per scan of the records */
+
+/* Free the blocks of fs[0..n) that are clear; push the rest on *keep.
+ * Context: their list's lock. */
+static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
+			    hpool_future **keep)
+{
+	const struct hpool__seg *segs[SWEEP_BATCH] = { 0 };
+	unsigned slots[SWEEP_BATCH] = { 0 }, i, kept = 0;
+	bool clear[SWEEP_BATCH];
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		segs[i] = fs[i]->seg;
+		slots[i] = fs[i]->slot; /* published: NO_SLOT never waits
+					   in limbo (future.c, fut_retire) */
+	}
+	unpublish_some(p, segs, slots, n, clear);
+	for (i = 0; i < n; i++) {
+		if (clear[i]) {
+			hpool__shm_free(p->shm, fs[i]->block);
+			free(fs[i]);
+			continue;
+		}
+		fs[i]->next = *keep;
+		*keep = fs[i];
+		kept++;
+	}
+	return kept;
+}
+
+void hpool__limbo_sweep(hpool *p, struct hpool__futs *l)
+{
+	hpool_future *f, *next, *keep = NULL, *fs[SWEEP_BATCH];
+	unsigned n = 0, kept = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (f = l->limbo; f; f = next) {
+		next = f->next;
+		if (!hpool__fut_finished(f)) { /* given up while it runs */
+			f->next = keep;
+			keep = f;
+			kept++;
+			continue;
+		}
+		fs[n++] = f;
+		if (n == SWEEP_BATCH) {
+			kept += sweep_batch(p, fs, n, &keep);
+			n = 0;
+		}
+	}
+	kept += sweep_batch(p, fs, n, &keep);
+	l->limbo = keep;
+	l->kept = kept;
+	atomic_store_explicit(&l->nlimbo, kept, memory_order_relaxed);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void hpool__futs_sweep(hpool *p)
+{
+	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
+		if (atomic_load_explicit(&p->futs[i].nlimbo,
+					 memory_order_relaxed))
+			hpool__limbo_sweep(p, &p->futs[i]);
+}
+
+unsigned hpool__thread_turn(void)
+{
+	static _Atomic unsigned next;
+	static _Thread_local unsigned mine = UINT_MAX;
+
+	if (mine == UINT_MAX)
+		mine = atomic_fetch_add_explicit(&next, 1,
+						 memory_order_relaxed);
+	return mine;
 }
 
 void hpool__seg_cancel(struct hpool__seg *s, uint32_t count, int code)
