@@ -1023,8 +1023,6 @@ static const char *pp_pinned_desc(void)
 	return d;
 }
 
-/* The floor of the cold case: wake a thread asleep in FUTEX_WAIT for
- * COLD_MS, and spin until it answers. */
 /* The cold floor: a thread asleep in FUTEX_WAIT for COLD_MS, woken by
  * another, which waits for its answer spinning with cpu_relax and giving
  * its CPU away (sched_yield) every 16 rounds: the woken thread may be
