@@ -88,7 +88,7 @@ static unsigned pool_workers(unsigned per)
 	return per;
 }
 
-static hpool *make_pool(unsigned workers)
+static hpool *make_pool_sized(unsigned workers, size_t shm_size)
 {
 	hpool_config cfg;
 	hpool *p = NULL;
@@ -96,10 +96,15 @@ static hpool *make_pool(unsigned workers)
 	hpool_config_init(&cfg);
 	cfg.mode = g_mode;
 	cfg.workers = workers;
-	cfg.shm_size = 64 << 20;
+	cfg.shm_size = shm_size;
 	assert_int_equal(hpool_create(&p, &cfg), 0);
 	assert_non_null(p);
 	return p;
+}
+
+static hpool *make_pool(unsigned workers)
+{
+	return make_pool_sized(workers, 64 << 20);
 }
 
 /* ---- tasks ---------------------------------------------------------------- */
@@ -602,15 +607,9 @@ static int task_blob(void *out, const void *in, const void *ctx)
 
 static void test_future_blocks_come_back(void **st)
 {
-	hpool_config cfg;
-	hpool *p = NULL;
+	hpool *p = make_pool_sized(2, 1 << 20);
 	struct blob in, out;
 
-	hpool_config_init(&cfg);
-	cfg.mode = g_mode;
-	cfg.workers = 2;
-	cfg.shm_size = 1 << 20;
-	assert_int_equal(hpool_create(&p, &cfg), 0);
 	memset(&in, 7, sizeof(in));
 	for (int i = 0; i < 2400; i++) {
 		hpool_future *f;
