@@ -92,6 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1061,6 +1062,92 @@ static const char *pp_pinned_desc(void)
 	return d;
 }
 
+/* The switch floor: two threads, or two processes, pinned to one CPU,
+ * hand a futex word back and forth, so each hand-off is a context
+ * switch. hpool pays such switches when the caller and a worker share a
+ * CPU (the hot row with a worker on every core, the cold one); between
+ * processes a switch also changes the address space, which threads of
+ * one process never do. The two rows' ratio is the floor of process mode
+ * over thread mode on those rows. The futex is the shared kind in both,
+ * so that only the switch differs. */
+struct swpp {
+	_Atomic int w;
+	int cpu;
+	int k;
+};
+
+static void sw_side(struct swpp *sw, int side)
+{
+	cpu_set_t set;
+
+	if (sw->cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(sw->cpu, &set);
+		(void)sched_setaffinity(0, sizeof(set), &set);
+	}
+	for (int i = 0; i < sw->k; i++) {
+		int mine = 2 * i + side, next = mine + 1;
+
+		/* Pairs with the other side's seq_cst store of mine. */
+		while (atomic_load(&sw->w) != mine)
+			syscall(SYS_futex, (int *)&sw->w, FUTEX_WAIT,
+				mine - 1, NULL, NULL, 0);
+		atomic_store(&sw->w, next);
+		syscall(SYS_futex, (int *)&sw->w, FUTEX_WAKE, 1, NULL, NULL,
+			0);
+	}
+}
+
+static void *sw_thread(void *v)
+{
+	sw_side(v, 1);
+	return NULL;
+}
+
+/* One run: ns per round trip (two switches); sw in shared memory. */
+static double run_switch(void *v, bool procs)
+{
+	struct swpp *sw = v;
+	cpu_set_t all;
+	pthread_t t;
+	pid_t pid = 0;
+	int64_t t0;
+
+	atomic_store(&sw->w, -1);
+	if (procs) {
+		if ((pid = fork()) < 0)
+			die("fork", 0);
+		if (!pid) {
+			sw_side(sw, 1);
+			_exit(0);
+		}
+	} else if (pthread_create(&t, NULL, sw_thread, sw)) {
+		die("pthread_create", 0);
+	}
+	if (sched_getaffinity(0, sizeof(all), &all))
+		die("sched_getaffinity", 0);
+	t0 = now_ns();
+	atomic_store(&sw->w, 0);
+	sw_side(sw, 0);
+	t0 = now_ns() - t0;
+	(void)sched_setaffinity(0, sizeof(all), &all); /* unpin the caller */
+	if (procs)
+		waitpid(pid, NULL, 0);
+	else
+		pthread_join(t, NULL);
+	return (double)t0 / sw->k;
+}
+
+static double run_switch_threads(void *v)
+{
+	return run_switch(v, false);
+}
+
+static double run_switch_procs(void *v)
+{
+	return run_switch(v, true);
+}
+
 /* The cold floor: a thread asleep in FUTEX_WAIT for COLD_MS, woken by
  * another, which waits for its answer spinning with cpu_relax and giving
  * its CPU away (sched_yield) every 16 rounds: the woken thread may be
@@ -1135,6 +1222,7 @@ static void scenario2(hpool *pools[2])
 	static struct pingpong pp;
 	struct rta a = { .k = g_quick ? 2000 : 20000 };
 	struct fxcold fx;
+	struct swpp *sw;
 
 	s2_hot_k = a.k;
 	pp.k = (g_quick ? PP_MAX_BATCHES / 2 : PP_MAX_BATCHES) * PP_BATCH;
@@ -1143,6 +1231,19 @@ static void scenario2(hpool *pools[2])
 	progress("2 round trip: futex wake of a sleeping thread");
 	record("2-roundtrip", "futex-wake", "thread", "cold", "ns",
 	       measure(run_futex_cold, &fx));
+	sw = mmap(NULL, sizeof(*sw), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sw == MAP_FAILED)
+		die("mmap", 0);
+	sw->cpu = pp.cpu[0];
+	sw->k = g_quick ? 2000 : 20000;
+	progress("2 round trip: context switches on one CPU, threads and "
+		 "processes");
+	record("2-roundtrip", "switch-pingpong", "thread", "one-cpu", "ns",
+	       measure(run_switch_threads, sw));
+	record("2-roundtrip", "switch-pingpong", "process", "one-cpu", "ns",
+	       measure(run_switch_procs, sw));
+	munmap(sw, sizeof(*sw));
 	for (int m = 0; m < 2; m++) {
 		const char *mn = mode_name(hpool_mode_of(pools[m]));
 
@@ -2484,13 +2585,12 @@ static void ratios2(FILE *csv)
 
 		snprintf(l, sizeof(l), "%s: hpool-process / hpool-thread", c);
 		ratio(l, hp, ht, 1.2, csv);
-		if (k)
-			ratio("chunk=auto, a fresh pool's first maps: "
-			      "hpool-process / hpool-thread",
-			      F("1-empty", "hpool", "process",
-				"chunk=auto-fresh"),
-			      F("1-empty", "hpool", "thread",
-				"chunk=auto-fresh"), 0, csv);
+		if (k < 2)
+			ratio("  floor: one-CPU switches, processes / threads",
+			      F("2-roundtrip", "switch-pingpong", "process",
+				"one-cpu"),
+			      F("2-roundtrip", "switch-pingpong", "thread",
+				"one-cpu"), 0, csv);
 		snprintf(l, sizeof(l), "%s: hpool-thread / %s", c, fn);
 		ratio_t(l, ht, flt, op, 3.0, csv);
 		snprintf(l, sizeof(l), "%s: hpool-process / %s", c, fn);
@@ -2762,7 +2862,14 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "between rows).\n  futex-wake: FUTEX_WAKE a thread "
 		       "asleep %d ms, wait for its answer (cpu_relax,\n  "
 		       "sched_yield every 16 rounds): the floor of the cold "
-		       "case.\n  hot-free-core: "
+		       "case.\n  switch-pingpong: two threads, or two "
+		       "processes, pinned to one CPU, pass a futex\n  word "
+		       "back and forth: a round trip is two context switches. "
+		       "Processes over\n  threads is the floor of hpool's "
+		       "process/thread ratio where the caller and a\n  "
+		       "worker share a CPU (hot, cold): a switch between "
+		       "processes changes the\n  address space too.\n"
+		       "  hot-free-core: "
 		       "hot with one worker fewer than the pool's, so that the "
 		       "caller has a core\n  as each ping-pong thread has "
 		       "(with a worker on every core, the caller, the\n  "
