@@ -474,6 +474,9 @@ static int issue(struct hpool__call *c)
 	s->first = c->issued;
 	s->count = (uint32_t)k;
 	s->chunk = c->chunk;
+	/* A map that reports no progress reads finished only to see a
+	 * segment complete: its claimers count once each (claim.c, C6). */
+	s->count_late = c->out && !c->progress && !c->bar.on;
 	s->spread = 2 * p->nworkers;
 	s->cap = (uint32_t)(c->seg_bytes < UINT32_MAX ? c->seg_bytes : 0);
 	s->owner = hpool__owner_tag(p);

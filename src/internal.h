@@ -302,6 +302,8 @@ enum hpool__fault {
 	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
 	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
 	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */
+	HPOOL__F_LATE_COUNTED,   /* worker: late count added to finished,
+				    not cleared (claim.c, C6) */
 	HPOOL__F_RANGE_RAN,      /* thread mode: a range ran, its results
 				    not copied to the caller (claim.c, T1) */
 	HPOOL__F_RANGE_COPIED,   /* ...copied or left to the caller (T4),

@@ -124,6 +124,24 @@ static void fail_item(struct hpool__seg *s, uint32_t i, int code,
 			      memory_order_release);
 }
 
+/* A record's late count (claim.c, C6) into its segment: the items ran.
+ * Bumps failed: a death between the worker's own add and its clearing
+ * of late counts them twice. */
+static void repair_late(struct hpool__claim *r)
+{
+	struct hpool__seg *s = atomic_load_explicit(&r->seg,
+						    memory_order_relaxed);
+
+	if (r->late && atomic_load_explicit(&r->state, memory_order_relaxed) !=
+			       HPOOL__C_IDLE) {
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+		/* Pairs with the caller's acquire load of finished. */
+		atomic_fetch_add_explicit(&s->finished, r->late,
+					  memory_order_release);
+	}
+	r->late = 0;
+}
+
 void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 		   const struct hpool__death *death)
 {
@@ -157,6 +175,7 @@ void hpool__repair(struct hpool__shared *sh, struct hpool__wctl *w,
 		struct hpool__seg *s;
 		uint32_t i;
 
+		repair_late(r);
 		if (st == HPOOL__C_CLAIMING)
 			adopt_orphans(sh, r, death->claim_end[d]);
 		if (st != HPOOL__C_OWNED)
@@ -211,6 +230,7 @@ void hpool__fail_records(struct hpool__shared *sh, struct hpool__wctl *w,
 		struct hpool__seg *s;
 		uint32_t i;
 
+		repair_late(r);
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) !=
 		    HPOOL__C_OWNED)
 			continue;

@@ -92,6 +92,10 @@ struct hpool__seg {
 	uint32_t chunk;          /* claim size; 0: guided by the claimer */
 	uint32_t spread;         /* guided claims: remaining / spread */
 	uint32_t cap;            /* bytes of the block (for checks) */
+	/* A claimer counts finished once, when it leaves the segment, not
+	 * a range at a time (claim.c, C6): nobody reads the count before it
+	 * completes (a map without progress reports). */
+	uint32_t count_late;
 	uint64_t owner;          /* HPOOL__OWNER or HPOOL__OWNER_CALLER */
 	uint32_t publisher;      /* worker index + 1, or 0 (a caller
 				    thread): a waiting worker helps with
@@ -153,6 +157,8 @@ struct hpool__claim {
 	uint32_t slot;                   /* seg's slot in hpool__shared */
 	uint32_t lo, hi;                 /* OWNED: the range */
 	_Atomic uint32_t running;        /* item in fn, or HPOOL__NO_ITEM */
+	uint32_t late;                   /* items of seg's earlier ranges
+					    run, not yet in its finished */
 	/* A hybrid process's batch record only (claim.c, B1-B3): the
 	 * generation of [lo, hi) << 32 | the items its threads took from
 	 * the front of it, HPOOL__TAKE_REFILL set while one refills it. */

@@ -863,6 +863,69 @@ static void death_at(int point, size_t chunk, int skip_n, unsigned limit,
 	free(status);
 }
 
+/* Item 0 holds its worker until the other one has died at
+ * HPOOL__F_LATE_COUNTED, then a while longer. */
+static int task_after_death(void *out, const void *in, const void *ctx)
+{
+	struct tally *const *t = ctx;
+	long i = *(const long *)in;
+
+	if (i == 0) {
+		while (!atomic_load(&(*t)->log[HPOOL__F_LATE_COUNTED]))
+			usleep(1000);
+		usleep(100000);
+	}
+	atomic_fetch_add(&(*t)->runs[i], 1);
+	*(long *)out = i * 3;
+	return 0;
+}
+
+/* A worker that dies between adding its late count (claim.c, C6) and
+ * clearing it has that count added again by the repair: finished passes
+ * the item count while item 0 still runs on the other worker. The
+ * repair's failed bump makes the caller confirm with res[] and wait for
+ * item 0; without it the map returned with item 0 canceled (checked). */
+static void test_late_count_twice(void **st)
+{
+	const size_t n = 64;
+	hpool_map_opts o = { .chunk = 1 };
+	long in[64], out[64];
+	int status[64];
+	struct tally *t;
+	hpool_config cfg;
+	hpool *p;
+
+	(void)st;
+	if (g_mode != HPOOL_MODE_PROCESS) /* hybrid: item 0 is collateral */
+		SKIP_IN_MODE(g_mode, "a worker process must die alone");
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(t != MAP_FAILED);
+	o.status = status;
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	hpool__fault_log = t->log;
+	hpool__fault_limit = 1;
+	atomic_store(&hpool__fault_skip, 0);
+	atomic_store(&hpool__fault_at, HPOOL__F_LATE_COUNTED);
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	atomic_store(&hpool__fault_at, HPOOL__F_NONE); /* the caller lives */
+	for (size_t i = 0; i < n; i++)
+		in[i] = (long)i;
+	assert_int_equal(hpool_map(p, task_after_death, &t, sizeof(t), in,
+				   sizeof(long), out, sizeof(long), n, &o), 0);
+	assert_int_equal(atomic_load(&t->log[HPOOL__F_LATE_COUNTED]), 1);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(status[i], 0);
+		assert_int_equal(atomic_load(&t->runs[i]), 1);
+		assert_int_equal(out[i], (long)i * 3);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	hpool__fault_log = NULL;
+	munmap(t, sizeof(*t));
+}
+
 static void test_death_claim_steps(void **st)
 {
 	if (g_mode != HPOOL_MODE_PROCESS && g_mode != HPOOL_MODE_HYBRID)
@@ -876,6 +939,9 @@ static void test_death_claim_steps(void **st)
 	death_at(HPOOL__F_ITEM_STARTED, 1, 97, 20, true);
 	death_at(HPOOL__F_ITEM_RAN, 0, 97, 20, true);
 	death_at(HPOOL__F_ITEM_STORED, 3, 97, 20, false);
+	/* Counted twice (the worker's add, then the repair's): the caller
+	 * confirms with res[] and still waits for the other worker's. */
+	death_at(HPOOL__F_LATE_COUNTED, 1, 0, 20, false);
 	/* hybrid: a range taken from the process's batch, not recorded */
 	if (g_mode == HPOOL_MODE_HYBRID)
 		death_at(HPOOL__F_BATCH_TAKEN, 0, 3, 20, false);
@@ -898,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_imap_status_progress),
 		cmocka_unit_test(test_omp_num_threads),
 		cmocka_unit_test(test_death_claim_steps),
+		cmocka_unit_test(test_late_count_twice),
 		cmocka_unit_test(test_resume_nests_above),
 	};
 
