@@ -790,6 +790,40 @@ static int task_tally(void *out, const void *in, const void *ctx)
 	return 0;
 }
 
+/* A pool of 2 workers (hybrid: one process of 2 threads) whose workers
+ * and their replacements die at every (skip+1)-th pass of `point`,
+ * `limit` times in all, logging each death in *t (counters every process
+ * of the pool inherits at the same address). fault_pool_end undoes it. */
+static hpool *fault_pool(struct tally **t, int point, int skip,
+			 unsigned limit)
+{
+	hpool_config cfg;
+	hpool *p;
+
+	*t = mmap(NULL, sizeof(**t), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(*t != MAP_FAILED);
+	hpool_config_init(&cfg);
+	cfg.mode = g_mode;
+	cfg.workers = 2;
+	cfg.shm_size = 64 << 20;
+	hpool__fault_log = (*t)->log;
+	hpool__fault_limit = limit;
+	atomic_store(&hpool__fault_skip, skip);
+	atomic_store(&hpool__fault_at, point);
+	assert_int_equal(hpool_create(&p, &cfg), 0);
+	atomic_store(&hpool__fault_at, HPOOL__F_NONE); /* the caller lives */
+	return p;
+}
+
+static void fault_pool_end(hpool *p, struct tally *t)
+{
+	assert_int_equal(hpool_destroy(p), 0);
+	hpool__fault_log = NULL;
+	hpool__fault_limit = 0;
+	munmap(t, sizeof(*t));
+}
+
 /* Workers (and their replacements, which inherit the setting) die at
  * every (skip+1)-th pass of `point`, `limit` times in all. Items that were
  * in fn when their worker died fail with HPOOL_ECRASH (ITEM_STARTED: fn
@@ -803,26 +837,11 @@ static void death_at(int point, size_t chunk, int skip_n, unsigned limit,
 	long *in = malloc(n * sizeof(long)), *out = malloc(n * sizeof(long));
 	int *status = malloc(n * sizeof(int));
 	struct tally *t;
-	hpool_config cfg;
 	unsigned failed = 0;
-	hpool *p;
+	hpool *p = fault_pool(&t, point, skip_n, limit);
 	int e;
 
-	/* Counters every process of the pool inherits at the same address. */
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(t != MAP_FAILED);
 	o.status = status;
-	hpool_config_init(&cfg);
-	cfg.mode = g_mode;
-	cfg.workers = 2; /* hybrid: one process of 2 threads */
-	cfg.shm_size = 64 << 20;
-	hpool__fault_log = t->log;
-	hpool__fault_limit = limit;
-	atomic_store(&hpool__fault_skip, skip_n);
-	atomic_store(&hpool__fault_at, point);
-	assert_int_equal(hpool_create(&p, &cfg), 0);
-	atomic_store(&hpool__fault_at, HPOOL__F_NONE); /* the caller lives */
 	for (size_t i = 0; i < n; i++)
 		in[i] = (long)i;
 	e = hpool_map(p, task_tally, &t, sizeof(t), in, sizeof(long), out,
@@ -854,10 +873,7 @@ static void death_at(int point, size_t chunk, int skip_n, unsigned limit,
 	else
 		assert_int_equal(failed, fn_item_fails ?
 				 atomic_load(&t->log[point]) : 0);
-	assert_int_equal(hpool_destroy(p), 0);
-	hpool__fault_log = NULL;
-	hpool__fault_limit = 0;
-	munmap(t, sizeof(*t));
+	fault_pool_end(p, t);
 	free(in);
 	free(out);
 	free(status);
@@ -892,25 +908,13 @@ static void test_late_count_twice(void **st)
 	long in[64], out[64];
 	int status[64];
 	struct tally *t;
-	hpool_config cfg;
 	hpool *p;
 
 	(void)st;
 	if (g_mode != HPOOL_MODE_PROCESS) /* hybrid: item 0 is collateral */
 		SKIP_IN_MODE(g_mode, "a worker process must die alone");
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(t != MAP_FAILED);
+	p = fault_pool(&t, HPOOL__F_LATE_COUNTED, 0, 1);
 	o.status = status;
-	hpool_config_init(&cfg);
-	cfg.mode = g_mode;
-	cfg.workers = 2;
-	hpool__fault_log = t->log;
-	hpool__fault_limit = 1;
-	atomic_store(&hpool__fault_skip, 0);
-	atomic_store(&hpool__fault_at, HPOOL__F_LATE_COUNTED);
-	assert_int_equal(hpool_create(&p, &cfg), 0);
-	atomic_store(&hpool__fault_at, HPOOL__F_NONE); /* the caller lives */
 	for (size_t i = 0; i < n; i++)
 		in[i] = (long)i;
 	assert_int_equal(hpool_map(p, task_after_death, &t, sizeof(t), in,
@@ -921,9 +925,7 @@ static void test_late_count_twice(void **st)
 		assert_int_equal(atomic_load(&t->runs[i]), 1);
 		assert_int_equal(out[i], (long)i * 3);
 	}
-	assert_int_equal(hpool_destroy(p), 0);
-	hpool__fault_log = NULL;
-	munmap(t, sizeof(*t));
+	fault_pool_end(p, t);
 }
 
 static void test_death_claim_steps(void **st)
