@@ -38,8 +38,11 @@
  *             hpool-mpi-bench and mpi4py's MPIPoolExecutor under
  *             `mpirun -n 3`; their rows (empty items at chunk 1 and
  *             automatic, compute maps, skew; process mode beside mpi mode
- *             in the same mpirun) are merged here. Left out, with a
- *             message, when hpool-mpi-bench was not built (no MPI).
+ *             in the same mpirun) are merged here, under scenarios
+ *             of their own (m1-empty, m3-compute, m7-skew: their process
+ *             rows are not this run's, and the ratios use them). Left
+ *             out, with a message, when hpool-mpi-bench was not built
+ *             (no MPI).
  *   8 nested  recursive fib(N) where each task submits fib(n-1) and
  *             fib(n-2) and waits for both, serial below a cutoff: speedup
  *             over the serial function. hpool: the task submits to its own
@@ -435,10 +438,10 @@ static int split_csv(char *line, char **f, int max)
 	return k;
 }
 
-static int read_peers_csv(const char *path)
+static int read_peers_csv(const char *path, const char *prefix)
 {
 	FILE *fp = fopen(path, "r");
-	char line[512], *f[8];
+	char line[512], *f[8], scen[16];
 	int rows = 0;
 
 	if (!fp)
@@ -446,7 +449,8 @@ static int read_peers_csv(const char *path)
 	while (fgets(line, sizeof(line), fp)) {
 		if (split_csv(line, f, 8) != 8 || !strcmp(f[0], "scenario"))
 			continue;
-		add_fig(f[0], f[1], f[2], f[3], f[7], atof(f[4]), atof(f[5]),
+		snprintf(scen, sizeof(scen), "%s%s", prefix, f[0]);
+		add_fig(scen, f[1], f[2], f[3], f[7], atof(f[4]), atof(f[5]),
 			atof(f[6]));
 		rows++;
 	}
@@ -543,7 +547,7 @@ static void run_tbb(const char *what, const char *arg, const char *scen,
 		progress("tbb: not built (configure found no oneTBB); skipped");
 	} else {
 		progress("oneTBB: %s %s %s", tp, what, arg);
-		if (run_child(av) == 0 && read_peers_csv(csv) > 0) {
+		if (run_child(av) == 0 && read_peers_csv(csv, "") > 0) {
 			if (g_tbb == 0)
 				g_tbb = 1;
 		} else {
@@ -2027,6 +2031,12 @@ static const char *scen_title(const char *s)
 			 "it (lower is better)";
 	case 'b': return "b. the progress bar (HPOOL_PROGRESS=bar) on a "
 			 "terminal: cost per item (lower is better)";
+	case 'm': return s[1] == '1' ? "m1. mpi mode (bench/mpi-bench.sh): "
+				       "empty tasks, cost per item" :
+			 s[1] == '3' ? "m3. mpi mode (bench/mpi-bench.sh): "
+				       "compute map, time per item" :
+				       "m7. mpi mode (bench/mpi-bench.sh): "
+				       "skew, wall time / ideal";
 	default: return "6. ring";
 	}
 }
@@ -2045,7 +2055,8 @@ static void print_table(void)
 {
 	static const char *order[] = { "1-empty", "2-roundtrip", "3-compute",
 				       "4-large", "5-create", "7-skew",
-				       "8-nested", "9-memory", "b-progress" };
+				       "8-nested", "9-memory", "b-progress",
+				       "m1-empty", "m3-compute", "m7-skew" };
 
 	printf("%-11s %-21s %-8s %-18s %10s %10s %10s  %s\n", "scenario",
 	       "impl", "mode", "param", "median", "min", "max", "unit");
@@ -2773,28 +2784,28 @@ static void ratiosm(FILE *csv)
 	for (int i = 0; i < 3; i++) {
 		snprintf(l, sizeof(l), "mpi: empty item, %s: mpi / process",
 			 e[i]);
-		ratio(l, F("1-empty", "hpool", "mpi", e[i]),
-		      F("1-empty", "hpool", "process", e[i]), 0, csv);
+		ratio(l, F("m1-empty", "hpool", "mpi", e[i]),
+		      F("m1-empty", "hpool", "process", e[i]), 0, csv);
 		snprintf(l, sizeof(l),
 			 "mpi: empty item, %s: MPIPoolExecutor / mpi", e[i]);
 		/* Issue 11: at least 100x cheaper per item (chunk 1). */
-		ratio_t(l, F("1-empty", x, "mpi", e[i]),
-			F("1-empty", "hpool", "mpi", e[i]),
+		ratio_t(l, F("m1-empty", x, "mpi", e[i]),
+			F("m1-empty", "hpool", "mpi", e[i]),
 			i ? NO_TARGET : AT_LEAST, 100, csv);
 	}
 	for (int i = 0; i < 2; i++) {
 		snprintf(l, sizeof(l), "mpi: compute, %s, auto: mpi / process",
 			 c[i]);
 		/* Issue 11: within 1.5x of process mode for >= 10 us. */
-		ratio(l, F("3-compute", "hpool", "mpi", c[i]),
-		      F("3-compute", "hpool", "process", c[i]), 1.5, csv);
+		ratio(l, F("m3-compute", "hpool", "mpi", c[i]),
+		      F("m3-compute", "hpool", "process", c[i]), 1.5, csv);
 	}
 	ratio("mpi: skew, chunk 1 (wall/ideal): mpi / process",
-	      F("7-skew", "hpool", "mpi", "chunk=1"),
-	      F("7-skew", "hpool", "process", "chunk=1"), 0, csv);
+	      F("m7-skew", "hpool", "mpi", "chunk=1"),
+	      F("m7-skew", "hpool", "process", "chunk=1"), 0, csv);
 	ratio("mpi: skew, chunk 1 (wall/ideal): MPIPoolExecutor / mpi",
-	      F("7-skew", x, "mpi", "chunk=1"),
-	      F("7-skew", "hpool", "mpi", "chunk=1"), 0, csv);
+	      F("m7-skew", x, "mpi", "chunk=1"),
+	      F("m7-skew", "hpool", "mpi", "chunk=1"), 0, csv);
 }
 
 /* b: the bar against the same map without it. */
@@ -3181,7 +3192,7 @@ int main(int argc, char **argv)
 				       g_quick ? "--quick" : NULL, NULL };
 
 			progress("Python peers: %s %s", py, script);
-			if (run_child(av) == 0 && read_peers_csv(csv) > 0)
+			if (run_child(av) == 0 && read_peers_csv(csv, "") > 0)
 				have_py = true;
 			else
 				fprintf(stderr, "hpool-bench: %s failed; "
@@ -3208,7 +3219,10 @@ int main(int argc, char **argv)
 			setenv("top_builddir", top, 1);
 			setenv("top_srcdir", BENCH_SRCDIR "/..", 1);
 			progress("MPI rows: %s (mpirun -n 3)", script);
-			if (run_child(av) || read_peers_csv(csv) <= 0)
+			/* Scenarios of their own ("m1-empty", ...): the
+			 * process rows there are mpi-bench's, beside its mpi
+			 * rows, not this run's. */
+			if (run_child(av) || read_peers_csv(csv, "m") <= 0)
 				fprintf(stderr, "hpool-bench: %s failed; mpi "
 					"rows left out\n", script);
 			unlink(csv);

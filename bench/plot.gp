@@ -28,7 +28,7 @@ sel(s, i, m) = (strcol(1) eq s && strcol(2) eq i && strcol(3) eq m)
 
 # ---- 1: per-item cost against chunk size --------------------------------
 AUTO = 4096.0
-chunkx(p) = (p eq 'chunk=auto') ? AUTO : (p eq 'chunk=-' || p eq 'chunk=auto-fresh') ? NaN : real(p[7:])
+chunkx(p) = (p eq 'chunk=auto') ? AUTO : strstrt('0123456789', p[7:7]) > 0 ? real(p[7:]) : NaN
 cx(s, i, m) = sel(s, i, m) ? chunkx(strcol(4)) : NaN
 cy(s, i, m, c) = sel(s, i, m) ? column(c) : NaN
 
