@@ -3209,6 +3209,7 @@ int main(int argc, char **argv)
 		char *script = path_join(BENCH_SRCDIR, "mpi-bench.sh");
 		char *prog = path_join(g_bindir, "hpool-mpi-bench");
 		char *csv = path_join(out_dir, ".mpi.csv");
+		char *ratios = path_join(out_dir, ".mpi-ratios.csv");
 		char *top = path_join(g_bindir, "..");
 		char *av[] = { "/bin/sh", script, csv, NULL };
 
@@ -3226,10 +3227,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hpool-bench: %s failed; mpi "
 					"rows left out\n", script);
 			unlink(csv);
+			unlink(ratios); /* mpi-bench.sh's own, beside it */
 		}
 		free(script);
 		free(prog);
 		free(csv);
+		free(ratios);
 		free(top);
 	}
 
