@@ -65,10 +65,10 @@
  * exit status never depends on it.
  *
  * Every figure: warm-up runs for WARM_MS (one at least), then the median
- * of --reps runs (at least 5) with min and max. Figures of one implementation are taken back to
- * back; after OpenMP figures the harness sleeps QUIESCE_MS so that
- * libgomp's spinning idle threads do not steal the cores from the next
- * figure. Workers: hpool's default (one per physical core of the allowed
+ * of --reps runs (at least 5) with min and max. Figures of one
+ * implementation are taken back to back; after OpenMP figures the
+ * harness sleeps QUIESCE_MS so that libgomp's spinning idle threads do
+ * not steal the cores from the next figure. Workers: hpool's default (one per physical core of the allowed
  * cpuset); OpenMP and the Python pools get the same count.
  */
 #ifndef _GNU_SOURCE

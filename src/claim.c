@@ -35,13 +35,13 @@
  *   C5  per item i: r->running = i [ITEM_STARTED], fn [ITEM_RAN],
  *       res[i] = DONE | status (release; pairs with the caller's acquire
  *       load of res) [ITEM_STORED]
- *   C6  the range's count: S->finished += hi - lo (release); or, on a
- *       segment with count_late, r->late += hi - lo, added to finished
- *       once, when C3 finds S exhausted (with chunk 1 the add was a
- *       second contended RMW an item beside C3's; counting late made
- *       maps of chunk 1 to 16 14-20% faster). r->state = CLAIMING (S
- *       stays a hazard), back to C3; when S is exhausted, r->state =
- *       IDLE, after that add.
+ *   C6  the range's count: r->late += hi - lo, and r->late goes into
+ *       S->finished (release) at once [LATE_COUNTED]; or, on a segment
+ *       with count_late, once, when C3 finds S exhausted (with chunk 1
+ *       the add was a second contended RMW an item beside C3's;
+ *       counting late made maps of chunk 1 to 16 14-20% faster).
+ *       r->state = CLAIMING (S stays a hazard), back to C3; when S is
+ *       exhausted, r->state = IDLE, after that add.
  * A record in state OWNED or CLAIMING keeps its segment alive: the
  * publisher takes a segment back only when no record names it (C2).
  *
@@ -50,7 +50,9 @@
  *   IDLE       nothing.
  *   late       any state: r->late items of r->seg ran and are not in its
  *              finished: the repair adds them (and bumps failed: a death
- *              between the add and clearing late counts them twice).
+ *              between the add and clearing late counts them twice, as
+ *              does one between C6's += and the add, the range being
+ *              still OWNED).
  *   OWNED      items of [lo, hi) with DONE are kept; the first one without
  *              DONE failed if running names it (it was in fn), else it
  *              never started; the rest stays OWNED for the replacement,
@@ -279,27 +281,30 @@ static void touch_end(struct hpool__wctl *w)
 	atomic_store_explicit(&w->touching, 0, memory_order_release);
 }
 
-/* C6's late count: the items r ran of s go into s->finished, before r
- * leaves s (its hazard keeps s alive until then). */
-static void count_late(struct hpool__shared *sh, struct hpool__claim *r,
-		       struct hpool__seg *s)
+/* C6's count: the items r ran of s and has not counted (r->late) go into
+ * s->finished, before r leaves s (its hazard keeps s alive until then). */
+static void count_finished(struct hpool__shared *sh, struct hpool__claim *r,
+			   struct hpool__seg *s)
 {
 	uint32_t n = r->late, done;
 
 	if (!n)
 		return;
 	/* Pairs with the caller's acquire load of finished: the ranges'
-	 * res[] and results are visible. */
+	 * res[] and results (the copies out too) are visible. */
 	done = atomic_fetch_add_explicit(&s->finished, n,
 					 memory_order_release) + n;
 	HPOOL__FAULT(HPOOL__F_LATE_COUNTED);
 	r->late = 0;
+	/* Only s's waiters (s is still named by r: alive); a map's caller
+	 * only when s is complete. */
 	hpool__event_signal_if(&sh->done, &s->want, &sh->want_all,
 			       done >= s->count);
 }
 
-/* C5: run the OWNED range of r; late: count it in r->late (C6). Return:
- * false when told to stop (the range is left as it is: terminate). */
+/* C5: run the OWNED range of r and count it (C6): now, or with late when
+ * r leaves its segment (hpool__serve). Return: false when told to stop
+ * (the range is left as it is: terminate). */
 static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 		      struct hpool__claim *r, bool late)
 {
@@ -309,7 +314,7 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 	/* Read before any task of the range runs. */
 	const char *uin = s->uin;
 	char *uout = s->uout;
-	uint32_t i, lo = r->lo, hi = r->hi, done;
+	uint32_t i, lo = r->lo, hi = r->hi;
 	int bad = 0;
 
 	if (uin) {
@@ -385,18 +390,10 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 out:
 	if (bad) /* ordered before the caller's reads by the add below */
 		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
-	if (late) { /* C6: counted when this worker leaves s (count_late) */
-		r->late += hi - lo;
-		return true;
-	}
-	/* Pairs with the caller's acquire load of finished: the range's
-	 * res[] and results (the copy above too) are visible. */
-	done = atomic_fetch_add_explicit(&s->finished, hi - lo,
-					 memory_order_release) + (hi - lo);
-	/* Only s's waiters (s is still named by r: alive); a map's caller
-	 * only when s is complete. */
-	hpool__event_signal_if(&sh->done, &s->want, &sh->want_all,
-			       done >= s->count);
+	/* C6: the range's count, now, or when this worker leaves s. */
+	r->late += hi - lo;
+	if (!late)
+		count_finished(sh, r, s);
 	return true;
 }
 
@@ -714,7 +711,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		atomic_store_explicit(&r->state, HPOOL__C_CLAIMING,
 				      memory_order_release);
 	}
-	count_late(sh, r, s);
+	count_finished(sh, r, s);
 	if (atomic_load_explicit(&s->next, memory_order_relaxed) >= s->count) {
 		/* Exhausted: unlist it, so that its slot serves other work
 		 * while the last items run. seq_cst, as the publisher's own

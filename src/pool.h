@@ -72,10 +72,10 @@ struct hpool__futs {
 	/* Limbo: futures collected by hpool_wait, or given up by
 	 * hpool_future_free, whose blocks are not free yet (a claim record
 	 * may still name the segment, or the task still runs). Freed a
-	 * batch at a time (sched.c, hpool__limbo_sweep), so that a hot submit and wait
-	 * never waits for the worker to let go of its segment. Singly
-	 * linked through next. Under lock; nlimbo is read without it as a
-	 * hint to sweep. */
+	 * batch at a time (sched.c, hpool__limbo_sweep), so that a hot
+	 * submit and wait never waits for the worker to let go of its
+	 * segment. Singly linked through next. Under lock; nlimbo is read
+	 * without it as a hint to sweep. */
 	hpool_future *limbo;
 	_Atomic unsigned nlimbo;
 	unsigned kept;          /* left in limbo by the last sweep */
