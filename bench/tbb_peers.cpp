@@ -22,8 +22,9 @@
  *               below CUT it computes serially. Speedup over the serial
  *               function, measured in pairs (serial run, then parallel).
  *
- * Every figure: one warm-up run, then the median of --reps runs with min
- * and max. --workers caps TBB's threads (global_control), as hpool-bench
+ * Every figure as hpool-bench takes its own: warm-up runs for 50 ms, then
+ * the median of at least --reps runs, and of more (101 at most) while they
+ * take under 200 ms, with min and max. --workers caps TBB's threads (global_control), as hpool-bench
  * gives OpenMP the same count as hpool's workers.
  */
 #include <oneapi/tbb/blocked_range.h>
@@ -78,12 +79,30 @@ stat3 summarize(std::vector<double> v)
 
 int g_reps = 5;
 
+/* hpool-bench's WARM_MS, RUN_MS and MAX_REPS. */
+void warm_up(const std::function<void()> &run)
+{
+	auto t0 = std::chrono::steady_clock::now();
+
+	do
+		run();
+	while (std::chrono::steady_clock::now() - t0 <
+	       std::chrono::milliseconds(50));
+}
+
+bool more_runs(size_t r, std::chrono::steady_clock::time_point t0)
+{
+	return r < (size_t)g_reps ||
+	       (r < 101 && std::chrono::steady_clock::now() - t0 <
+				   std::chrono::milliseconds(200));
+}
+
 stat3 measure(const std::function<double()> &run)
 {
 	std::vector<double> v;
 
-	run();
-	for (int r = 0; r < g_reps; r++)
+	warm_up([&] { run(); });
+	for (auto t0 = std::chrono::steady_clock::now(); more_runs(v.size(), t0);)
 		v.push_back(run());
 	return summarize(v);
 }
@@ -94,9 +113,12 @@ stat3 measure_speedup(const std::function<double()> &serial,
 {
 	std::vector<double> v;
 
-	serial();
-	par();
-	for (int r = 0; r < g_reps; r++) {
+	warm_up([&] {
+		serial();
+		par();
+	});
+	for (auto t0 = std::chrono::steady_clock::now();
+	     more_runs(v.size(), t0);) {
 		double s = serial();
 
 		v.push_back(s / par());
