@@ -1821,23 +1821,6 @@ static double run_fib_hpool(void *v)
 	return (double)(now_ns() - t0);
 }
 
-static hpool *nested_pool(hpool_mode mode, unsigned workers)
-{
-	hpool_config cfg;
-	hpool *p;
-	int e;
-
-	hpool_config_init(&cfg);
-	cfg.mode = mode;
-	cfg.workers = workers;
-	if ((e = hpool_create(&p, &cfg))) {
-		fprintf(stderr, "nested-error: hpool_create: %s (%s)\n",
-			hpool_strerror(e), hpool_last_error());
-		exit(1);
-	}
-	return p;
-}
-
 /* MODE "pair": a thread pool and a process pool in one child, their runs
  * taken in turns (the first of each pair alternating), each pair giving
  * time process / thread. The two children of the other modes run seconds
@@ -1861,8 +1844,9 @@ static int nested_pair(char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	a[1] = a[0];
-	a[0].c.p = nested_pool(HPOOL_MODE_THREAD, (unsigned)atoi(argv[4]));
-	a[1].c.p = nested_pool(HPOOL_MODE_PROCESS, (unsigned)atoi(argv[4]));
+	/* A failed create dies with a line the parent shows (nested_line). */
+	a[0].c.p = make_pool(HPOOL_MODE_THREAD, 0, (unsigned)atoi(argv[4]));
+	a[1].c.p = make_pool(HPOOL_MODE_PROCESS, 0, (unsigned)atoi(argv[4]));
 	for (k = 0; k < 2; k++) {
 		struct nchild probe = a[k];
 

@@ -44,7 +44,9 @@ void *hpool__cell_get(hpool *p, size_t bytes)
 			(--p->ncache - best) * sizeof(p->cache[0]));
 	}
 	pthread_mutex_unlock(&p->lock);
-	return cell ? cell : hpool__alloc(p, bytes);
+	if (!cell && (cell = hpool__alloc(p, bytes)))
+		hpool__prefault(cell, bytes); /* new pages: one call */
+	return cell;
 }
 
 /* Every allocation of the pool's from the arena goes through here: the

@@ -601,6 +601,7 @@ static int batch_refill(struct hpool__shared *sh, struct hpool__wctl *w,
 	while (!got && (s = hpool__seg_find(sh, w->index * 7, 0, &j))) {
 		if (!hazard_set(sh, g, s, j))
 			continue; /* taken back meanwhile: look again */
+		hpool__prefault_seg(s); /* s is g's hazard: its fields hold */
 		if (s->chunk) {
 			/* A fixed chunk is the caller asking for balance: its
 			 * threads claim it one chunk at a time, as anywhere
@@ -694,6 +695,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
 	late = s->count_late; /* s is r's hazard now: its fields hold */
+	hpool__prefault_seg(s);
 	for (;;) {
 		uint32_t b = budget(sh, w);
 

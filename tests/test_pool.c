@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -323,6 +324,49 @@ static void test_cell_cache_gives_way(void **st)
 	assert_int_equal(hpool_map(p, task_big, NULL, 0, in, sizeof(long), out,
 				   sizeof(*out), n, NULL), 0);
 	assert_int_equal(out[n - 1].b[0], (char)(n - 1));
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+}
+
+/* A result of a page, whose first word is the running process's minor
+ * faults, read after the task's first write to that page. */
+struct page_out {
+	long minflt;
+	char rest[4096 - sizeof(long)];
+};
+
+static int task_faults(void *out, const void *in, const void *ctx)
+{
+	struct rusage ru;
+
+	*(volatile char *)out = 1; /* a fault unless the page is mapped */
+	getrusage(RUSAGE_SELF, &ru);
+	((struct page_out *)out)->minflt = ru.ru_minflt;
+	return 0;
+}
+
+/* The region pages a task writes its result to are mapped in its
+ * process's page tables before the first task of the segment runs
+ * (prefault.c: the caller maps a new cell, a process worker a segment it
+ * claims from for the first time), not a fault a page. One worker runs
+ * the items in order, all in one segment (1 MiB); without the populate,
+ * each item's first write faulted: n - 1 more faults between the first
+ * item and the last (checked). Serial mode runs in place on `out`, which
+ * the test wrote first. */
+static void test_segments_prefaulted(void **st)
+{
+	hpool *p = make_pool(1);
+	size_t n = 128;
+	long *in = iota(n);
+	struct page_out *out = calloc(n, sizeof(*out));
+
+	assert_non_null(out);
+	memset(out, 1, n * sizeof(*out));
+	assert_int_equal(hpool_map(p, task_faults, NULL, 0, in, sizeof(long),
+				   out, sizeof(*out), n, NULL), 0);
+	assert_true(out[0].minflt > 0);
+	assert_in_range(out[n - 1].minflt - out[0].minflt, 0, n / 8);
 	assert_int_equal(hpool_destroy(p), 0);
 	free(in);
 	free(out);
@@ -2344,6 +2388,7 @@ int main(void)
 		cmocka_unit_test(test_map_progress),
 		cmocka_unit_test(test_map_large_results),
 		cmocka_unit_test(test_cell_cache_gives_way),
+		cmocka_unit_test(test_segments_prefaulted),
 		cmocka_unit_test(test_shm_in_place),
 		cmocka_unit_test(test_shm_through_ctx),
 		cmocka_unit_test(test_shm_bad),
