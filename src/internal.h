@@ -59,12 +59,9 @@ HPOOL_INTERNAL void hpool__die(const char *file, int line, const char *msg)
  * _exit(code), after a leak check in sanitizer builds. */
 HPOOL_INTERNAL void hpool__exit(int code) __attribute__((noreturn));
 /* AddressSanitizer builds (LeakSanitizer with it). */
-#if defined(__SANITIZE_ADDRESS__)
+#include "sanitizer.h"
+#ifdef HPOOL__ASAN
 #define HPOOL__LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HPOOL__LSAN 1
-#endif
 #endif
 #ifdef HPOOL__LSAN
 /* hpool__exit runs a leak check first: set in a process of the library's

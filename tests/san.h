@@ -2,26 +2,19 @@
 /*
  * Which sanitizer this test was built with, for the tests that skip under
  * one, visibly (each skip says why). HPOOL_TEST_TSAN: ThreadSanitizer;
- * HPOOL_TEST_ASAN: AddressSanitizer. gcc defines __SANITIZE_*__, clang
- * answers __has_feature.
+ * HPOOL_TEST_ASAN: AddressSanitizer. The library's own test
+ * (src/sanitizer.h) answers.
  */
 #ifndef HPOOL_TEST_SAN_H
 #define HPOOL_TEST_SAN_H
 
-#if defined(__SANITIZE_THREAD__)
-#define HPOOL_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HPOOL_TEST_TSAN 1
-#endif
-#endif
+#include "sanitizer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HPOOL_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HPOOL_TEST_ASAN 1
+#ifdef HPOOL__TSAN
+#define HPOOL_TEST_TSAN 1
 #endif
+#ifdef HPOOL__ASAN
+#define HPOOL_TEST_ASAN 1
 #endif
 
 #endif
