@@ -365,11 +365,19 @@ static void test_segments_prefaulted(void **st)
 	memset(out, 1, n * sizeof(*out));
 	assert_int_equal(hpool_map(p, task_faults, NULL, 0, in, sizeof(long),
 				   out, sizeof(*out), n, NULL), 0);
-	assert_true(out[0].minflt > 0);
-	assert_in_range(out[n - 1].minflt - out[0].minflt, 0, n / 8);
+	for (size_t i = 0; i < n; i++)
+		assert_true(out[i].minflt > 0); /* every task ran */
 	assert_int_equal(hpool_destroy(p), 0);
 	free(in);
+#if defined(HPOOL_TEST_ASAN) || defined(HPOOL_TEST_TSAN)
+	/* Their shadow memory faults in as the tasks write: the count says
+	 * nothing about the region's pages here. */
 	free(out);
+	skip();
+#else
+	assert_in_range(out[n - 1].minflt - out[0].minflt, 0, n / 8);
+	free(out);
+#endif
 }
 
 /* ---- shared memory in place ------------------------------------------- */
