@@ -203,6 +203,9 @@ HPOOL_INTERNAL void hpool__shm_free(struct hpool__shm *shm, void *p);
 /* How many free lists were dropped because a wild write broke them
  * (they leak; nothing aborts). Tests and diagnostics. */
 HPOOL_INTERNAL uint64_t hpool__shm_dropped(const struct hpool__shm *shm);
+/* Map [p, p + bytes) of the region into this process's page tables now,
+ * in one call (prefault.c): a hint, errors ignored. Context: any thread. */
+HPOOL_INTERNAL void hpool__prefault(const void *p, size_t bytes);
 /* True when [p, p+len) lies inside the region. */
 HPOOL_INTERNAL bool hpool__shm_contains(const struct hpool__shm *shm,
 					const void *p, size_t len);

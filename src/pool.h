@@ -320,9 +320,6 @@ HPOOL_INTERNAL void hpool__cache_flush(hpool *p);
  * Every arena allocation of a live pool goes through here.
  * Return: the block, or NULL when the arena is exhausted. */
 HPOOL_INTERNAL void *hpool__alloc(hpool *p, size_t bytes);
-/* Map [p, p + bytes) of the region into this process's page tables now,
- * in one call (prefault.c): a hint, errors ignored. */
-HPOOL_INTERNAL void hpool__prefault(const void *p, size_t bytes);
 
 /* ---- call.c ---- */
 

@@ -4,7 +4,7 @@
  * madvise(MADV_POPULATE_WRITE), instead of a page fault a page as it is
  * first touched. On the VM of issue 9's numbers a fault on a region page
  * cost about 14 us, and a fresh pool's first maps spent most of their time
- * in them (PERF).
+ * in them (docs/design.md, "The arena").
  *
  * - The caller populates a cell it takes from the arena (cells.c): the
  *   pages it is about to write (res[], the inputs) and the workers of
@@ -18,7 +18,6 @@
  * as before.
  */
 #include "claim.h"
-#include "pool.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -35,13 +34,11 @@ static _Atomic bool unsupported;
 
 void hpool__prefault(const void *p, size_t bytes)
 {
-	static long page;
+	long page = sysconf(_SC_PAGESIZE);
 	uintptr_t lo, hi;
 
 	if (!bytes || atomic_load_explicit(&unsupported, memory_order_relaxed))
 		return;
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
 	lo = (uintptr_t)p & ~(uintptr_t)(page - 1);
 	hi = ((uintptr_t)p + bytes + (uintptr_t)page - 1) &
 	     ~(uintptr_t)(page - 1);
