@@ -356,11 +356,18 @@ static int task_faults(void *out, const void *in, const void *ctx)
  * the test wrote first. */
 static void test_segments_prefaulted(void **st)
 {
-	hpool *p = make_pool(1);
+	hpool *p;
 	size_t n = 128;
-	long *in = iota(n);
-	struct page_out *out = calloc(n, sizeof(*out));
+	long *in;
+	struct page_out *out;
 
+	SKIP_IN_MPI("the items run in batches on two server ranks, each a "
+		    "process of its own: fault counts of different processes "
+		    "do not subtract (a server's local pool is a process "
+		    "pool, which the other modes cover)");
+	p = make_pool(1);
+	in = iota(n);
+	out = calloc(n, sizeof(*out));
 	assert_non_null(out);
 	memset(out, 1, n * sizeof(*out));
 	assert_int_equal(hpool_map(p, task_faults, NULL, 0, in, sizeof(long),
