@@ -179,6 +179,17 @@ bool hpool__work_available(struct hpool__shared *sh)
 
 static void record_idle(struct hpool__shared *sh, struct hpool__claim *r);
 
+/* A process worker maps a segment's pages into its own page tables in
+ * one call the first time it claims from it (prefault.c), instead of a
+ * fault a page; thread mode's workers share the caller's, which the
+ * caller populated. Futures' one-item segments (cap 0) are left out.
+ * Context: s is a validated hazard of the caller's. */
+static void prefault_seg(const struct hpool__seg *s)
+{
+	if (!hpool__self.in_caller)
+		hpool__prefault_once(s, s->cap);
+}
+
 /* C1 + C2: set the hazard and validate it. Return: true when S is still
  * published in slot j (r is then CLAIMING on S). */
 static bool hazard_set(struct hpool__shared *sh, struct hpool__claim *r,
@@ -601,7 +612,7 @@ static int batch_refill(struct hpool__shared *sh, struct hpool__wctl *w,
 	while (!got && (s = hpool__seg_find(sh, w->index * 7, 0, &j))) {
 		if (!hazard_set(sh, g, s, j))
 			continue; /* taken back meanwhile: look again */
-		hpool__prefault_seg(s); /* s is g's hazard: its fields hold */
+		prefault_seg(s); /* s is g's hazard: its fields hold */
 		if (s->chunk) {
 			/* A fixed chunk is the caller asking for balance: its
 			 * threads claim it one chunk at a time, as anywhere
@@ -695,7 +706,7 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
 	late = s->count_late; /* s is r's hazard now: its fields hold */
-	hpool__prefault_seg(s);
+	prefault_seg(s);
 	for (;;) {
 		uint32_t b = budget(sh, w);
 

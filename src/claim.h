@@ -156,9 +156,4 @@ HPOOL_INTERNAL bool hpool__orphan_reap(struct hpool__shared *sh,
 				       struct hpool__orphan *orphans,
 				       unsigned n, unsigned i);
 
-/* A process worker maps s's pages into its page tables in one call the
- * first time it claims from s (prefault.c). Context: s is the caller's
- * validated hazard. */
-HPOOL_INTERNAL void hpool__prefault_seg(const struct hpool__seg *s);
-
 #endif /* HPOOL_CLAIM_H */

@@ -206,6 +206,8 @@ HPOOL_INTERNAL uint64_t hpool__shm_dropped(const struct hpool__shm *shm);
 /* Map [p, p + bytes) of the region into this process's page tables now,
  * in one call (prefault.c): a hint, errors ignored. Context: any thread. */
 HPOOL_INTERNAL void hpool__prefault(const void *p, size_t bytes);
+/* The same, unless this thread did it for the same block lately. */
+HPOOL_INTERNAL void hpool__prefault_once(const void *p, size_t bytes);
 /* True when [p, p+len) lies inside the region. */
 HPOOL_INTERNAL bool hpool__shm_contains(const struct hpool__shm *shm,
 					const void *p, size_t len);

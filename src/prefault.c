@@ -17,7 +17,7 @@
  * a remembered segment whose pages the arena gave back since) faults in
  * as before.
  */
-#include "claim.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -28,7 +28,7 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-#define SEEN 32 /* segments a worker thread remembers */
+#define SEEN 32 /* blocks a thread remembers (hpool__prefault_once) */
 
 static _Atomic bool unsupported;
 
@@ -47,27 +47,25 @@ void hpool__prefault(const void *p, size_t bytes)
 		atomic_store_explicit(&unsupported, true, memory_order_relaxed);
 }
 
-/* Segments this thread populated, as (address, bytes): a caller reuses
- * its calls' cells (cells.c), so the same few come back map after map. */
+/* Blocks this thread populated, as (address, bytes): a caller reuses its
+ * calls' cells (cells.c), so the same few come back map after map. */
 static _Thread_local struct {
 	const void *at;
-	uint32_t cap;
+	size_t bytes;
 } seen[SEEN];
 static _Thread_local unsigned next_seen;
 
-void hpool__prefault_seg(const struct hpool__seg *s)
+void hpool__prefault_once(const void *p, size_t bytes)
 {
-	uint32_t cap = s->cap;
 	unsigned i;
 
-	/* Futures' one-item segments (cap 0) fit in a page or two. */
-	if (!cap || !hpool__self.w || hpool__self.in_caller)
+	if (!bytes)
 		return;
 	for (i = 0; i < SEEN; i++)
-		if (seen[i].at == s && seen[i].cap == cap)
+		if (seen[i].at == p && seen[i].bytes == bytes)
 			return;
-	hpool__prefault(s, cap);
-	seen[next_seen].at = s;
-	seen[next_seen].cap = cap;
+	hpool__prefault(p, bytes);
+	seen[next_seen].at = p;
+	seen[next_seen].bytes = bytes;
 	next_seen = (next_seen + 1) % SEEN;
 }
