@@ -2856,30 +2856,29 @@ static void ratios5(FILE *csv)
 
 static void ratios9(FILE *csv)
 {
+	/* numerator / denominator of one figure of one row set */
+	static const struct {
+		const char *impl, *param, *num, *den, *label;
+	} r[] = {
+		{ "init 64MiB + map", "sum of PSS", "hybrid", "process",
+		  "hybrid / process: sum of PSS" },
+		{ "init 64MiB + map", "sum of PSS", "hybrid", "thread",
+		  "hybrid / thread: sum of PSS" },
+		{ "init 64MiB + map", "time", "hybrid", "thread",
+		  "hybrid / thread: map time" },
+		{ "init 64MiB + map", "time", "hybrid", "process",
+		  "hybrid / process: map time" },
+		{ "rewrite after create", "time", "proc-fork", "thread",
+		  "rewrite after create: time proc-fork / thread" },
+		{ "rewrite after create", "time", "proc-fserv", "thread",
+		  "rewrite after create: time proc-fserv / thread" },
+	};
+
 	printf(" 9. memory, init loads a 64 MiB table once per process "
 	       "(hybrid shape %s)\n", s9_shape);
-	ratio("hybrid / process: sum of PSS",
-	      F("9-memory", "init 64MiB + map", "hybrid", "sum of PSS"),
-	      F("9-memory", "init 64MiB + map", "process", "sum of PSS"), 0,
-	      csv);
-	ratio("hybrid / thread: sum of PSS",
-	      F("9-memory", "init 64MiB + map", "hybrid", "sum of PSS"),
-	      F("9-memory", "init 64MiB + map", "thread", "sum of PSS"), 0,
-	      csv);
-	ratio("hybrid / thread: map time",
-	      F("9-memory", "init 64MiB + map", "hybrid", "time"),
-	      F("9-memory", "init 64MiB + map", "thread", "time"), 0, csv);
-	ratio("hybrid / process: map time",
-	      F("9-memory", "init 64MiB + map", "hybrid", "time"),
-	      F("9-memory", "init 64MiB + map", "process", "time"), 0, csv);
-	ratio("rewrite after create: time proc-fork / thread",
-	      F("9-memory", "rewrite after create", "proc-fork", "time"),
-	      F("9-memory", "rewrite after create", "thread", "time"), 0,
-	      csv);
-	ratio("rewrite after create: time proc-fserv / thread",
-	      F("9-memory", "rewrite after create", "proc-fserv", "time"),
-	      F("9-memory", "rewrite after create", "thread", "time"), 0,
-	      csv);
+	for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
+		ratio(r[k].label, F("9-memory", r[k].impl, r[k].num, r[k].param),
+		      F("9-memory", r[k].impl, r[k].den, r[k].param), 0, csv);
 }
 
 /* peers.py's rows of scenario 7. */
