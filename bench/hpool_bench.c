@@ -1822,6 +1822,27 @@ static double run_fib_hpool(void *v)
 	return (double)(now_ns() - t0);
 }
 
+/* The probe of a nested child: a few levels of nesting, more than the
+ * workers, in a's pool; then the result a's own runs are checked
+ * against. */
+static void nested_probe(struct nchild *a)
+{
+	struct nchild probe = *a;
+
+	probe.f.n = a->c.cut + 4;
+	probe.f.want = fib_serial(probe.f.n);
+	run_fib_hpool(&probe);
+	a->f.want = fib_serial(a->f.n);
+}
+
+/* A nested child's answer: the figure's median, min and max, then a
+ * second figure's (nested_line reads them). */
+static void nested_result(struct stat3 q, struct stat3 w)
+{
+	printf("nested-result %.6g %.6g %.6g %.6g %.6g %.6g\n", q.med, q.min,
+	       q.max, w.med, w.min, w.max);
+}
+
 /* MODE "pair": a thread pool and a process pool in one child, their runs
  * taken in turns (the first of each pair alternating), each pair giving
  * time process / thread. The two children of the other modes run seconds
@@ -1829,33 +1850,18 @@ static double run_fib_hpool(void *v)
  * their medians read 1.0 or 1.6 in either mode from one run to the next,
  * and so did their ratio (0.56x to 1.87x). Prints "nested-result" and the
  * ratio's median, min and max, then the thread runs' time (ns). */
-static int nested_pair(char **argv)
+static int nested_pair(const struct nchild *base)
 {
-	struct nchild a[2];
+	struct nchild a[2] = { *base, *base };
 	double v[MAX_REPS], t[MAX_REPS];
 	int64_t t0;
 	int r, k;
 
-	memset(a, 0, sizeof(a));
-	a[0].f.n = atoi(argv[1]);
-	a[0].c.cut = atoi(argv[2]);
-	g_reps = atoi(argv[3]);
-	if (a[0].f.n < 2 || a[0].c.cut < 2 || g_reps < 1 ||
-	    g_reps > MAX_REPS || atoi(argv[4]) < 1)
-		return 2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	a[1] = a[0];
 	/* A failed create dies with a line the parent shows (nested_line). */
-	a[0].c.p = make_pool(HPOOL_MODE_THREAD, 0, (unsigned)atoi(argv[4]));
-	a[1].c.p = make_pool(HPOOL_MODE_PROCESS, 0, (unsigned)atoi(argv[4]));
-	for (k = 0; k < 2; k++) {
-		struct nchild probe = a[k];
-
-		probe.f.n = a[k].c.cut + 4;
-		probe.f.want = fib_serial(probe.f.n);
-		run_fib_hpool(&probe);
-		a[k].f.want = fib_serial(a[k].f.n);
-	}
+	a[0].c.p = make_pool(HPOOL_MODE_THREAD, 0, (unsigned)base->f.threads);
+	a[1].c.p = make_pool(HPOOL_MODE_PROCESS, 0, (unsigned)base->f.threads);
+	for (k = 0; k < 2; k++)
+		nested_probe(&a[k]);
 	printf("nested-probe-ok\n");
 	t0 = now_ns();
 	do
@@ -1871,12 +1877,7 @@ static int nested_pair(char **argv)
 		v[r] = x[1] / x[0];
 		t[r] = x[0];
 	}
-	{
-		struct stat3 q = summarize(v, r), w = summarize(t, r);
-
-		printf("nested-result %.6g %.6g %.6g %.6g %.6g %.6g\n",
-		       q.med, q.min, q.max, w.med, w.min, w.max);
-	}
+	nested_result(summarize(v, r), summarize(t, r));
 	hpool_destroy(a[1].c.p);
 	hpool_destroy(a[0].c.p);
 	return 0;
@@ -1897,33 +1898,16 @@ static int nested_pair(char **argv)
  * speedup hpool / speedup OpenMP, then hpool's speedup. */
 #define NESTED_QUIESCE_MS 20
 
-static int nested_omp_pair(char **argv)
+static int nested_omp_pair(const struct nchild *base)
 {
-	struct nchild a;
+	struct nchild a = *base;
 	double v[MAX_REPS], sp[MAX_REPS];
 	int64_t t0;
 	int r;
 
-	memset(&a, 0, sizeof(a));
-	a.f.n = atoi(argv[1]);
-	a.c.cut = atoi(argv[2]);
-	g_reps = atoi(argv[3]);
-	a.f.threads = atoi(argv[4]);
-	if (a.f.n < 2 || a.c.cut < 2 || g_reps < 1 || g_reps > MAX_REPS ||
-	    a.f.threads < 1)
-		return 2;
-	a.f.cut = a.c.cut;
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	a.c.p = make_pool(HPOOL_MODE_THREAD, 0, (unsigned)a.f.threads);
-	{
-		struct nchild probe = a;
-
-		probe.f.n = a.c.cut + 4;
-		probe.f.want = fib_serial(probe.f.n);
-		run_fib_hpool(&probe);
-	}
+	nested_probe(&a);
 	printf("nested-probe-ok\n");
-	a.f.want = fib_serial(a.f.n);
 	run_fib_omp(&a.f);
 	run_fib_hpool(&a);
 	t0 = now_ns();
@@ -1944,12 +1928,7 @@ static int nested_omp_pair(char **argv)
 		v[r] = x[0] / x[1];
 		sp[r] = x[0];
 	}
-	{
-		struct stat3 q = summarize(v, r), w = summarize(sp, r);
-
-		printf("nested-result %.6g %.6g %.6g %.6g %.6g %.6g\n",
-		       q.med, q.min, q.max, w.med, w.min, w.max);
-	}
+	nested_result(summarize(v, r), summarize(sp, r));
 	hpool_destroy(a.c.p);
 	return 0;
 }
@@ -1974,41 +1953,34 @@ static int nested_child(int argc, char **argv)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) ||
 	    getppid() != (pid_t)atol(argv[5]))
 		return 1; /* the parent is already gone */
+	memset(&a, 0, sizeof(a));
+	a.f.n = atoi(argv[1]);
+	a.f.cut = a.c.cut = atoi(argv[2]);
+	g_reps = atoi(argv[3]);
+	a.f.threads = atoi(argv[4]);
+	if (a.f.n < 2 || a.c.cut < 2 || g_reps < 1 || g_reps > MAX_REPS ||
+	    a.f.threads < 1)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[0], "pair"))
-		return nested_pair(argv);
+		return nested_pair(&a);
 	if (!strcmp(argv[0], "omp-pair"))
-		return nested_omp_pair(argv);
+		return nested_omp_pair(&a);
 	hpool_config_init(&cfg);
 	cfg.mode = !strcmp(argv[0], "thread")  ? HPOOL_MODE_THREAD :
 		   !strcmp(argv[0], "process") ? HPOOL_MODE_PROCESS :
 						 HPOOL_MODE_SERIAL;
-	a.f.n = atoi(argv[1]);
-	a.c.cut = atoi(argv[2]);
-	g_reps = atoi(argv[3]);
-	cfg.workers = (unsigned)atoi(argv[4]);
-	if (a.f.n < 2 || a.c.cut < 2 || g_reps < 1 || g_reps > MAX_REPS ||
-	    !cfg.workers)
-		return 2;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	cfg.workers = (unsigned)a.f.threads;
 	if ((e = hpool_create(&a.c.p, &cfg))) {
 		fprintf(stderr, "nested-error: hpool_create: %s (%s)\n",
 			hpool_strerror(e), hpool_last_error());
 		return 1;
 	}
-	/* The probe: a few levels of nesting, more than the workers. */
-	{
-		struct nchild probe = a;
-
-		probe.f.n = a.c.cut + 4;
-		probe.f.want = fib_serial(probe.f.n);
-		run_fib_hpool(&probe);
-	}
+	nested_probe(&a);
 	printf("nested-probe-ok\n");
-	a.f.want = fib_serial(a.f.n);
 	sp = measure_speedup(run_fib_serial, run_fib_hpool, &a, ser, &nser);
 	st = summarize(ser, nser);
-	printf("nested-result %.6g %.6g %.6g %.6g %.6g %.6g\n", sp.med,
-	       sp.min, sp.max, st.med, st.min, st.max);
+	nested_result(sp, st);
 	hpool_destroy(a.c.p);
 	return 0;
 }

@@ -24,8 +24,9 @@
  *
  * Every figure as hpool-bench takes its own: warm-up runs for 50 ms, then
  * the median of at least --reps runs, and of more (101 at most) while they
- * take under 200 ms, with min and max. --workers caps TBB's threads (global_control), as hpool-bench
- * gives OpenMP the same count as hpool's workers.
+ * take under 200 ms, with min and max. --workers caps TBB's threads
+ * (global_control), as hpool-bench gives OpenMP the same count as hpool's
+ * workers.
  */
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
