@@ -367,9 +367,9 @@ static void test_segments_prefaulted(void **st)
 		    "pool, which the other modes cover)");
 	p = make_pool(1);
 	in = iota(n);
-	out = calloc(n, sizeof(*out));
+	out = malloc(n * sizeof(*out));
 	assert_non_null(out);
-	memset(out, 1, n * sizeof(*out));
+	memset(out, 1, n * sizeof(*out)); /* its pages, mapped here */
 	assert_int_equal(hpool_map(p, task_faults, NULL, 0, in, sizeof(long),
 				   out, sizeof(*out), n, NULL), 0);
 	for (size_t i = 0; i < n; i++)
