@@ -249,6 +249,34 @@ static void test_map_status(void **st)
 	free(in);
 }
 
+/* Every item succeeds: each status is 0, whatever the array held, over
+ * many segments. */
+static void test_map_status_ok(void **st)
+{
+	hpool *p = make_pool(2);
+	size_t n = 200000;
+	long *in = iota(n), *out = malloc(n * sizeof(long));
+	int *status = malloc(n * sizeof(int));
+	hpool_map_opts o = { .status = status };
+	struct affine k = { 2, 1 };
+
+	(void)st;
+	assert_non_null(out);
+	assert_non_null(status);
+	memset(status, 0x5a, n * sizeof(int));
+	assert_int_equal(hpool_map(p, task_affine, &k, sizeof(k), in,
+				   sizeof(long),
+				   out, sizeof(long), n, &o), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(status[i], 0);
+		assert_int_equal(out[i], 2 * (long)i + 1);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(out);
+	free(status);
+}
+
 static size_t progress_last, progress_calls;
 static void on_progress(size_t done, size_t total, void *arg)
 {
@@ -2400,6 +2428,7 @@ int main(void)
 		cmocka_unit_test(test_map_chunk_odd),
 		cmocka_unit_test(test_map_n0),
 		cmocka_unit_test(test_map_status),
+		cmocka_unit_test(test_map_status_ok),
 		cmocka_unit_test(test_map_progress),
 		cmocka_unit_test(test_map_large_results),
 		cmocka_unit_test(test_cell_cache_gives_way),
