@@ -692,6 +692,7 @@ struct mapa {
 	void *out;
 	size_t out_size, n, chunk;
 	int omp_threads;
+	int ordered; /* per_item_imap */
 };
 
 static double run_map(void *v)
@@ -797,6 +798,32 @@ static double per_item_fresh(void *v)
 	return t / (double)(FRESH_MAPS * a->n);
 }
 
+/* imap-ordered, imap-unord: the same items as a stream, each result
+ * taken with hpool_next (automatic chunks), per item. */
+static double per_item_imap(void *v)
+{
+	struct mapa *a = v;
+	hpool_iter *it;
+	size_t idx, got = 0;
+	long y, sum = 0;
+	int64_t t0 = now_ns();
+	int e = hpool_imap(a->p, a->fn, NULL, 0, a->in, a->in_size,
+			   a->out_size, a->n, a->ordered, NULL, &it);
+
+	if (e)
+		die("hpool_imap", e);
+	while ((e = hpool_next(it, &idx, &y, -1)) == 0) {
+		sum += y;
+		got++;
+	}
+	t0 = now_ns() - t0;
+	hpool_iter_free(it);
+	if (e != HPOOL_DONE || got != a->n ||
+	    sum != (long)(a->n * (a->n - 1) / 2))
+		die("hpool_imap: a wrong result", 0);
+	return (double)t0 / (double)a->n;
+}
+
 static void scenario1(hpool *pools[2])
 {
 	static const size_t chunks[] = { 1, 4, 16, 64, 256, 1024, 0 };
@@ -841,6 +868,13 @@ static void scenario1(hpool *pools[2])
 			       "chunk=auto-fresh", "ns/item",
 			       measure(per_item_fresh, &a));
 			check_copy(out, n, "hpool, a fresh pool");
+		}
+		for (int m = 0; m < 4 && !c; m++) {
+			a.p = pools[m / 2];
+			a.ordered = !(m % 2);
+			record("1-empty", "hpool", mode_name(hpool_mode_of(a.p)),
+			       a.ordered ? "imap-ordered" : "imap-unord",
+			       "ns/item", measure(per_item_imap, &a));
 		}
 		a.chunk = c ? c : s1_omp_auto;
 		memset(out, 0xff, n * sizeof(long));

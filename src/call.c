@@ -30,7 +30,16 @@
 #define SEG_FLOOR ((size_t)256 << 10)
 #define WINDOW_SEGS 4                 /* segments in flight per call */
 #define WCOPY_CHUNK 512               /* hpool__call.wcopy: the least chunk */
-#define IMAP_SEG_PER_WORKER 16        /* imap: items per segment, per worker */
+/* imap: the consumer sets the pace. A segment holds at least
+ * IMAP_SEG_PER_WORKER items a worker, and grows with what the consumer
+ * took: at most 1/IMAP_AHEAD_DIV of it, so the window (WINDOW_SEGS
+ * segments) reads ahead at most an eighth of what was consumed, besides
+ * the least one, and never more bytes than a map's window. A long stream
+ * of small items then pays a segment's costs (issue, publish, claims,
+ * retire) over thousands of items instead of 16 a worker (1M empty items:
+ * 72-100 ns an item before). */
+#define IMAP_SEG_PER_WORKER 16
+#define IMAP_AHEAD_DIV (8 * WINDOW_SEGS)
 
 /* Say in words why item `index` (the j-th of segment c) failed. */
 void hpool__explain(const hpool *p, const struct hpool__seg *c,
@@ -310,10 +319,11 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	if (seg_bytes < SEG_FLOOR)
 		seg_bytes = SEG_FLOOR;
 	items = seg_bytes / per_item;
-	/* imap: the consumer sets the pace, so read ahead a few claims per
-	 * worker per segment, not a whole segment's bytes. */
-	if (!out && items > IMAP_SEG_PER_WORKER * p->nworkers)
-		items = IMAP_SEG_PER_WORKER * p->nworkers;
+	/* imap: the cells hold as many items as a map's; issue() fills
+	 * them as far as imap_items() allows. */
+	c->imap_min = IMAP_SEG_PER_WORKER * p->nworkers;
+	if (c->imap_min < c->chunk)
+		c->imap_min = c->chunk;
 	if (items < c->chunk)
 		items = c->chunk;
 	if (items < 1)
@@ -374,6 +384,60 @@ int hpool__item_status(const hpool *p, const struct hpool__seg *s,
 	if (r & HPOOL__RES_DONE)
 		return HPOOL__RES_STATUS(r);
 	return why ? why : HPOOL_ECANCELED;
+}
+
+/* The first item of [j, end) of entry e not handed out (whole words of
+ * handed-out items at a time) that is finished (or any, with `any`);
+ * else end. */
+static uint32_t untaken(const struct hpool__win *e, uint32_t j, uint32_t end,
+			bool any)
+{
+	while (j < end) {
+		uint64_t free_bits = ~e->taken[j / 64] >> (j % 64);
+
+		if (!free_bits) {
+			j = (j / 64 + 1) * 64;
+			continue;
+		}
+		j += (uint32_t)__builtin_ctzll(free_bits);
+		if (j >= end)
+			break;
+		/* Pairs with the release store of res[j]. */
+		if (any || j < e->done ||
+		    (atomic_load_explicit(&e->seg->res[j],
+					  memory_order_acquire) &
+		     HPOOL__RES_DONE))
+			return j;
+		j++;
+	}
+	return end;
+}
+
+long hpool__win_pick(struct hpool__win *e, bool any)
+{
+	uint32_t j, end = any ? e->count :
+				atomic_load_explicit(&e->seg->next,
+						     memory_order_relaxed);
+
+	if (end > e->count)
+		end = e->count;
+	hpool__win_scan(e);
+	/* The finished prefix first: items come out nearly in order, and
+	 * [low, done) costs a word per 64 handed-out items. */
+	e->low = untaken(e, e->low, e->count, true);
+	if (e->low < e->done || (any && e->low < end))
+		return e->low;
+	/* Past it, from where the last look stopped: ranges other workers
+	 * claimed. A look that finds nothing starts over after low. */
+	if (e->cur <= e->low)
+		e->cur = e->low + 1;
+	j = untaken(e, e->cur, end, any);
+	if (j < end) {
+		e->cur = j + 1;
+		return j;
+	}
+	e->cur = e->low + 1;
+	return -1;
 }
 
 /* Free a cell of a finished call (or keep it: see hpool__seg_unpublish). */
@@ -442,6 +506,14 @@ void hpool__call_release(struct hpool__call *c)
 	c->wcount = 0;
 }
 
+/* imap: the most items the next segment may hold (IMAP_AHEAD_DIV). */
+static size_t imap_items(const struct hpool__call *c)
+{
+	size_t k = c->harvested / IMAP_AHEAD_DIV;
+
+	return k > c->imap_min ? k : c->imap_min;
+}
+
 /* Issue the next segment. Return: 1 issued, 0 no cell to spare (harvest
  * first), or a negative code. */
 static int issue(struct hpool__call *c)
@@ -455,6 +527,8 @@ static int issue(struct hpool__call *c)
 
 	if (k > c->seg_items)
 		k = c->seg_items;
+	if (!c->out && k > imap_items(c))
+		k = imap_items(c);
 	if (c->wcount == c->wcap)
 		return 0;
 	if (c->ncells) {
@@ -592,20 +666,10 @@ static bool call_moved(void *arg)
 		hpool__win_scan(e);
 		if (e->done != a->seen[k] || e->done == e->count)
 			return true;
-		/* Unordered: any finished item past the cursor counts. */
-		if (e->taken && e->done < e->count) {
-			uint32_t j, end = atomic_load_explicit(
-				&e->seg->next, memory_order_relaxed);
-
-			if (end > e->count)
-				end = e->count;
-			for (j = e->done + 1; j < end; j++)
-				if (!(e->taken[j / 64] >> (j % 64) & 1) &&
-				    (atomic_load_explicit(&e->seg->res[j],
-							  memory_order_acquire) &
-				     HPOOL__RES_DONE))
-					return true;
-		}
+		/* Unordered: any finished item not handed out counts. */
+		if (e->taken && e->done < e->count &&
+		    hpool__win_pick(e, false) >= 0)
+			return true;
 	}
 	return false;
 }

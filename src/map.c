@@ -238,25 +238,11 @@ out:
 static long pick(struct hpool__call *c, unsigned k, bool stopped)
 {
 	struct hpool__win *e = &c->win[k];
-	uint32_t j, end;
 
+	if (e->taken) /* unordered */
+		return hpool__win_pick(e, stopped);
 	hpool__win_scan(e);
-	if (!e->taken) /* ordered */
-		return e->handed < e->done || stopped ? (long)e->handed : -1;
-	end = stopped ? e->count :
-			atomic_load_explicit(&e->seg->next,
-					     memory_order_relaxed);
-	if (end > e->count)
-		end = e->count;
-	for (j = 0; j < end; j++)
-		if (!(e->taken[j / 64] >> (j % 64) & 1) &&
-		    (j < e->done || stopped ||
-		     /* Pairs with the release store of res[j]. */
-		     (atomic_load_explicit(&e->seg->res[j],
-					   memory_order_acquire) &
-		      HPOOL__RES_DONE)))
-			return (long)j;
-	return -1;
+	return e->handed < e->done || stopped ? (long)e->handed : -1;
 }
 
 /* After the pool was destroyed or terminated: the items not handed out
@@ -269,12 +255,15 @@ static int next_detached(struct hpool__call *c, size_t *index)
 		struct hpool__win *e = &c->win[0];
 		uint32_t j;
 
-		for (j = e->taken ? 0 : e->handed; j < e->count; j++)
+		/* Not the region: a destroyed pool's is unmapped. */
+		for (j = e->taken ? e->low : e->handed; j < e->count; j++)
 			if (!e->taken || !(e->taken[j / 64] >> (j % 64) & 1))
 				break;
 		if (j < e->count) {
-			if (e->taken)
+			if (e->taken) {
 				e->taken[j / 64] |= (uint64_t)1 << (j % 64);
+				e->low = j + 1; /* [low, j) were taken */
+			}
 			e->handed = e->taken ? e->handed + 1 : j + 1;
 			i = e->first + j;
 			goto hand;

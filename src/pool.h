@@ -133,6 +133,9 @@ struct hpool__win {
 	uint32_t done;          /* items [0, done) were seen finished */
 	uint32_t handed;        /* imap: items handed out */
 	uint64_t *taken;        /* imap unordered: items handed out */
+	/* imap unordered: items [0, low) are handed out; a look past the
+	 * finished prefix starts at cur (hpool__win_pick) */
+	uint32_t low, cur;
 };
 
 /* A map or imap in progress (private memory of the calling thread). */
@@ -155,6 +158,7 @@ struct hpool__call {
 	uint32_t chunk;         /* fixed claim size, 0 guided */
 	size_t issued, harvested;
 	size_t seg_items, seg_bytes, in_off, out_off;
+	size_t imap_min;        /* imap: the least items a segment holds */
 	size_t guard_off;       /* copy_out: the guard after the results */
 	struct hpool__win *win; /* segments in flight, in issue order */
 	unsigned wcap, wcount;
@@ -363,13 +367,16 @@ HPOOL_INTERNAL int hpool__call_wait(struct hpool__call *c, int i,
 /* Is every item of entry e's segment finished? Polls the segment's
  * finished count first, res[] only once it says so. */
 HPOOL_INTERNAL bool hpool__win_complete(struct hpool__win *e);
-/* Advance entry i's cursor over finished items. Return: true when every
- * item of its segment is finished. */
 /* Are window entry e's results trustworthy: its guard intact? (Always,
  * when the results are written in place.) */
 HPOOL_INTERNAL bool hpool__win_guard_ok(const struct hpool__call *c,
 					const struct hpool__win *e);
+/* Advance entry e's cursor over finished items. Return: true when every
+ * item of its segment is finished. */
 HPOOL_INTERNAL bool hpool__win_scan(struct hpool__win *e);
+/* imap unordered: a finished item of entry e not handed out yet (any item
+ * not handed out, with `any`), or -1. Moves e->low and e->cur. */
+HPOOL_INTERNAL long hpool__win_pick(struct hpool__win *e, bool any);
 /* Give back window entry i (its segment done, or the call ends):
  * cancel what nobody claimed, take the segment back, keep its cell.
  * Return: false when a task may still use it (it stays in the region). */

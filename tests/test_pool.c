@@ -844,6 +844,69 @@ static void test_imap_unordered(void **st)
 	check_imap(0, 3);
 }
 
+/* Counts the items started, in region memory (ctx points at it). */
+static int task_count_start(void *out, const void *in, const void *ctx)
+{
+	_Atomic long *const *started = ctx;
+
+	atomic_fetch_add(*started, 1);
+	*(long *)out = *(const long *)in;
+	return 0;
+}
+
+/* imap reads ahead of its consumer by at most 4 segments of
+ * max(16 x workers, taken / 32) items each (call.c, IMAP_AHEAD_DIV): an
+ * eighth of what the consumer took, besides the least window. And the
+ * segments do grow: halfway, with the consumer paused, the workers start
+ * more than the least window ahead (with segments kept at the least they
+ * would stop short, and WAIT_UNTIL fail). Serial mode runs a segment
+ * when it is issued, one at a time: some segment ran more than the least
+ * window ahead. */
+static void check_imap_ahead(int ordered)
+{
+	hpool *p = make_pool(2);
+	size_t n = 40000, h = 0, idx, most = 0;
+	size_t least = 16 * hpool_workers(p);
+	long *in = iota(n), out;
+	_Atomic long *started = hpool_shm_alloc(p, sizeof(*started));
+	hpool_iter *it;
+	int r;
+
+	assert_non_null(started);
+	atomic_store(started, 0);
+	assert_int_equal(hpool_imap(p, task_count_start, &started,
+				    sizeof(started), in, sizeof(long),
+				    sizeof(long), n, ordered, NULL, &it),
+			 0);
+	while ((r = hpool_next(it, &idx, &out, -1)) != HPOOL_DONE) {
+		size_t ahead;
+
+		assert_int_equal(r, 0);
+		assert_int_equal(out, (long)idx);
+		ahead = (size_t)atomic_load(started) - ++h;
+		assert_true(ahead <= 4 * (h / 32 > least ? h / 32 : least));
+		most = ahead > most ? ahead : most;
+		if (h == n / 2 && g_mode != HPOOL_MODE_SERIAL)
+			assert_true(WAIT_UNTIL((size_t)atomic_load(started) >
+					       h + 4 * least));
+	}
+	assert_int_equal(h, n);
+	assert_true(most > 4 * least);
+	hpool_iter_free(it);
+	hpool_shm_free(p, (void *)started);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+}
+
+static void test_imap_read_ahead(void **st)
+{
+	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
+		    "runs a task: the count stays 0 here");
+	(void)st;
+	check_imap_ahead(1);
+	check_imap_ahead(0);
+}
+
 static void test_imap_early_free(void **st)
 {
 	hpool *p = make_pool(2);
@@ -2444,6 +2507,7 @@ int main(void)
 		cmocka_unit_test(test_takeback_reads_few_records),
 		cmocka_unit_test(test_imap_ordered),
 		cmocka_unit_test(test_imap_unordered),
+		cmocka_unit_test(test_imap_read_ahead),
 		cmocka_unit_test(test_imap_early_free),
 		cmocka_unit_test(test_init),
 		cmocka_unit_test(test_max_tasks),
