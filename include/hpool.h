@@ -235,7 +235,8 @@ HPOOL_API void hpool_future_free(hpool_future *fut);
 /* Results as a stream: ordered 1 in input order, 0 in completion order.
  * Input is read ahead by a bounded window, never all of it: at most 64
  * items per worker (or 4 chunks) or an eighth of the results taken so
- * far, whichever is more. `in` must stay valid until hpool_iter_free.
+ * far, whichever is more, plus up to 256 finished results held ready.
+ * `in` must stay valid until hpool_iter_free.
  * Context: any thread; the iterator belongs to one thread.
  * Return: as hpool_submit. */
 HPOOL_API int hpool_imap(hpool *pool, hpool_fn fn, const void *ctx,

@@ -506,10 +506,11 @@ void hpool__call_release(struct hpool__call *c)
 	c->wcount = 0;
 }
 
-/* imap: the most items the next segment may hold (IMAP_AHEAD_DIV). */
+/* imap: the most items the next segment may hold (IMAP_AHEAD_DIV of
+ * what the consumer was handed). */
 static size_t imap_items(const struct hpool__call *c)
 {
-	size_t k = c->harvested / IMAP_AHEAD_DIV;
+	size_t k = (c->harvested - c->held) / IMAP_AHEAD_DIV;
 
 	return k > c->imap_min ? k : c->imap_min;
 }

@@ -287,6 +287,89 @@ hand:
 	return HPOOL_ECANCELED;
 }
 
+/* The ready run (hpool_iter.rd): at most READY_MAX items or READY_BYTES
+ * of results. Each hpool_next entered and left the pool (two atomic
+ * RMWs and a thread-local lookup each way), a third of an item's 34 ns
+ * in a stream of small ones. Only without a progress callback: a
+ * callback runs inside its hpool_next, which a destroy from it must see
+ * (-EDEADLK), so every item it reports goes through the pool. */
+#define READY_MAX 256
+#define READY_BYTES ((size_t)16 << 10)
+
+/* Hand out the next ready item. Context: it->rd.next < it->rd.n. */
+static int ready_pop(hpool_iter *it, size_t *index, void *out)
+{
+	struct hpool__call *c = &it->c;
+	unsigned i = it->rd.next++;
+	size_t idx = it->rd.idx[i];
+
+	if (index)
+		*index = idx;
+	if (out && c->out_size)
+		memcpy(out, it->rd.out + (size_t)i * c->out_size, c->out_size);
+	if (c->status)
+		c->status[idx] = 0;
+	c->held = it->rd.n - it->rd.next;
+	/* harvested counts the run: less what is still to hand out. */
+	hpool__bar_update(&c->bar, c->harvested - c->held);
+	if (c->harvested == c->n && it->rd.next == it->rd.n)
+		hpool__bar_end(&c->bar, c->n);
+	return 0;
+}
+
+/* Item j of entry w finished with status 0 and its guard held: move it,
+ * and the finished items after it with status 0 (ordered: the run up to
+ * the finished prefix's end; unordered: what hpool__win_pick finds),
+ * into the ready run. Return: false (nothing moved) when the run has no
+ * room to spare (cap < 2, or no memory for it). */
+static bool take_run(hpool_iter *it, struct hpool__win *w, long j)
+{
+	struct hpool__call *c = &it->c;
+	size_t sz = c->out_size;
+	unsigned n = 0;
+
+	if (!it->rd.cap) {
+		size_t cap = sz ? READY_BYTES / sz : READY_MAX;
+
+		cap = cap > READY_MAX ? READY_MAX : cap;
+		if (cap < 2)
+			return false;
+		it->rd.idx = malloc(cap * sizeof(*it->rd.idx));
+		it->rd.out = sz ? malloc(cap * sz) : NULL;
+		if (!it->rd.idx || (sz && !it->rd.out)) {
+			free(it->rd.idx);
+			free(it->rd.out);
+			it->rd.idx = NULL;
+			it->rd.out = NULL;
+			return false;
+		}
+		it->rd.cap = (unsigned)cap;
+	}
+	do {
+		if (sz)
+			memcpy(it->rd.out + (size_t)n * sz,
+			       w->out + (size_t)j * sz, sz);
+		it->rd.idx[n++] = w->first + (size_t)j;
+		if (w->taken)
+			w->taken[j / 64] |= (uint64_t)1 << (j % 64);
+		w->handed++;
+		if (n == it->rd.cap)
+			break;
+		j = w->taken ? hpool__win_pick(w, false) :
+			       w->handed < w->done ? (long)w->handed : -1;
+		/* Pairs with the release store of res[j]: its result is
+		 * visible. Anything but a success stays for the slow path,
+		 * which explains it. */
+	} while (j >= 0 && atomic_load_explicit(&w->seg->res[j],
+						memory_order_acquire) ==
+				   HPOOL__RES(0));
+	c->harvested += n;
+	c->held = n;
+	it->rd.n = n;
+	it->rd.next = 0;
+	return true;
+}
+
 int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 {
 	struct hpool__call *c;
@@ -301,6 +384,8 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 	 * time" from an item whose own status is -ETIMEDOUT. */
 	if (index)
 		*index = SIZE_MAX;
+	if (it->rd.next < it->rd.n)
+		return ready_pop(it, index, out);
 	if (c->harvested == c->n)
 		return HPOOL_DONE;
 	if (c->detached)
@@ -324,6 +409,14 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 			st = hpool__item_status(c->pool, w->seg, (uint32_t)j);
 			if (!hpool__win_guard_ok(c, w))
 				st = -EFAULT;
+			if (!st && !stopped && !c->progress &&
+			    take_run(it, w, j)) {
+				if (w->handed == w->count)
+					hpool__win_retire(c, k);
+				hpool__call_fill(c);
+				e = ready_pop(it, index, out);
+				goto out;
+			}
 			if (index)
 				*index = w->first + (size_t)j;
 			if (out && c->out_size)
@@ -379,5 +472,7 @@ void hpool_iter_free(hpool_iter *it)
 	/* In-flight segments: nothing unclaimed runs, what runs is waited
 	 * for (hpool__win_retire) and dropped. */
 	hpool__call_release(&it->c);
+	free(it->rd.idx);
+	free(it->rd.out);
 	free(it);
 }

@@ -159,6 +159,7 @@ struct hpool__call {
 	size_t issued, harvested;
 	size_t seg_items, seg_bytes, in_off, out_off;
 	size_t imap_min;        /* imap: the least items a segment holds */
+	size_t held;            /* imap: harvested, not yet handed out */
 	size_t guard_off;       /* copy_out: the guard after the results */
 	struct hpool__win *win; /* segments in flight, in issue order */
 	unsigned wcap, wcount;
@@ -198,6 +199,14 @@ static inline bool hpool__fut_finished(const hpool_future *f)
 
 struct hpool_iter {
 	struct hpool__call c;
+	/* Finished results with status 0, copied out of the region a run at
+	 * a time (map.c, take_run), handed out from here without entering
+	 * the pool: items [next, n) of idx[] and out (cap items). */
+	struct {
+		size_t *idx;
+		char *out;
+		unsigned n, next, cap;
+	} rd;
 };
 
 /* ---- lifecycle.c ---- */

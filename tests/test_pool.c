@@ -856,7 +856,8 @@ static int task_count_start(void *out, const void *in, const void *ctx)
 
 /* imap reads ahead of its consumer by at most 4 segments of
  * max(16 x workers, taken / 32) items each (call.c, IMAP_AHEAD_DIV): an
- * eighth of what the consumer took, besides the least window. And the
+ * eighth of what the consumer took, besides the least window; and
+ * hpool_next holds at most 256 finished results ready (map.c). And the
  * segments do grow: halfway, with the consumer paused, the workers start
  * more than the least window ahead (with segments kept at the least they
  * would stop short, and WAIT_UNTIL fail). Serial mode runs a segment
@@ -884,7 +885,8 @@ static void check_imap_ahead(int ordered)
 		assert_int_equal(r, 0);
 		assert_int_equal(out, (long)idx);
 		ahead = (size_t)atomic_load(started) - ++h;
-		assert_true(ahead <= 4 * (h / 32 > least ? h / 32 : least));
+		assert_true(ahead <=
+			    4 * (h / 32 > least ? h / 32 : least) + 256);
 		most = ahead > most ? ahead : most;
 		if (h == n / 2 && g_mode != HPOOL_MODE_SERIAL)
 			assert_true(WAIT_UNTIL((size_t)atomic_load(started) >
@@ -905,6 +907,55 @@ static void test_imap_read_ahead(void **st)
 	(void)st;
 	check_imap_ahead(1);
 	check_imap_ahead(0);
+}
+
+/* Without a progress callback hpool_next hands out runs of successful
+ * results held ready (map.c, take_run): a failed item ends a run and is
+ * handed out on its own, and opts.status gets every item's status,
+ * whatever the array held. Many segments, both orders. */
+static void check_imap_status(int ordered)
+{
+	hpool *p = make_pool(2);
+	size_t n = 20000, idx, seen = 0;
+	long *in = iota(n), out;
+	int *status = malloc(n * sizeof(int)), r;
+	char *got = calloc(n, 1);
+	hpool_map_opts o = { .status = status };
+	hpool_iter *it;
+
+	assert_non_null(status);
+	assert_non_null(got);
+	memset(status, 0x5a, n * sizeof(int));
+	assert_int_equal(hpool_imap(p, task_imap, NULL, 0, in, sizeof(long),
+				    sizeof(long), n, ordered, &o, &it),
+			 0);
+	while ((r = hpool_next(it, &idx, &out, -1)) != HPOOL_DONE) {
+		assert_true(idx < n);
+		assert_int_equal(got[idx], 0);
+		got[idx] = 1;
+		if (ordered)
+			assert_int_equal(idx, seen);
+		assert_int_equal(r, idx % 11 == 5 ? 9 : 0);
+		assert_int_equal(out, (long)idx + 1000);
+		if (r)
+			assert_true(names_item(hpool_last_error(), idx));
+		seen++;
+	}
+	assert_int_equal(seen, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(status[i], i % 11 == 5 ? 9 : 0);
+	hpool_iter_free(it);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(in);
+	free(status);
+	free(got);
+}
+
+static void test_imap_status(void **st)
+{
+	(void)st;
+	check_imap_status(1);
+	check_imap_status(0);
 }
 
 static void test_imap_early_free(void **st)
@@ -2508,6 +2559,7 @@ int main(void)
 		cmocka_unit_test(test_imap_ordered),
 		cmocka_unit_test(test_imap_unordered),
 		cmocka_unit_test(test_imap_read_ahead),
+		cmocka_unit_test(test_imap_status),
 		cmocka_unit_test(test_imap_early_free),
 		cmocka_unit_test(test_init),
 		cmocka_unit_test(test_max_tasks),
