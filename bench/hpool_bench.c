@@ -2809,6 +2809,25 @@ static void ratios1(FILE *csv)
 			      F("1-empty", py_impl[j], py_mode[j], c), 0, csv);
 		}
 	}
+	/* The streams: hpool_next an item at a time, beside the map and
+	 * Python's Pool.imap (the same chunksize as its map row). */
+	for (int k = 0; k < 2; k++) {
+		const char *c = k ? "imap-unord" : "imap-ordered";
+		const struct fig *ht = F("1-empty", "hpool", "thread", c),
+				 *hp = F("1-empty", "hpool", "process", c);
+
+		snprintf(l, sizeof(l), "%s: hpool-process / hpool-thread", c);
+		ratio(l, hp, ht, 1.2, csv);
+		snprintf(l, sizeof(l), "%s: hpool-thread / its map (auto)", c);
+		ratio(l, ht, F("1-empty", "hpool", "thread", "chunk=auto"), 0,
+		      csv);
+		for (int j = 0; j < 2; j++) {
+			snprintf(l, sizeof(l), "%s: hpool-%s / %s", c,
+				 py_mode[j], py_impl[j]);
+			ratio(l, j ? ht : hp,
+			      F("1-empty", py_impl[j], py_mode[j], c), 0, csv);
+		}
+	}
 }
 
 static void ratios2(FILE *csv)
@@ -3123,7 +3142,11 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "B)); hpool's chunks\n  then shrink (guided), OpenMP's "
 		       "stay. tbb-simple-1: parallel_for, blocked_range grain 1,\n"
 		       "  simple_partitioner (one task per item); tbb-auto: the "
-		       "default auto_partitioner.\n", s1_n, g_workers,
+		       "default auto_partitioner.\n  imap-ordered, imap-unord: "
+		       "hpool_imap of the same items, automatic chunks, each\n"
+		       "  result taken with hpool_next; Python's Pool.imap and "
+		       "imap_unordered with the map's\n  chunksize.\n",
+		       s1_n, g_workers,
 		       s1_omp_auto);
 	if (strchr(g_only, '2'))
 		printf("- 2: hot: %u submit+wait pairs back to back per run; cold: "

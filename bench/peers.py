@@ -227,6 +227,27 @@ def scenario1(b):
                          % (kind.name, param, n))
                 b.add("1-empty", kind.name, kind.mode, param, "ns/item",
                       b.measure(run))
+            # The streams, beside hpool_imap's rows: Pool.imap and
+            # imap_unordered, the automatic row's items and chunksize.
+            if kind not in (MpPool, DummyPool):
+                continue
+            n = S1_N[kind.name][0 if b.quick else 1][1]
+            items = list(range(n))
+            for param, imap in (("imap-ordered", p.p.imap),
+                                ("imap-unord", p.p.imap_unordered)):
+                def stream(imap=imap, items=items, n=n):
+                    t0 = _now()
+                    total = sum(imap(empty, items, auto_chunk(n, b.w)))
+                    dt = _now() - t0
+                    if total != n * (n - 1) // 2:
+                        sys.exit("peers.py: %s %s returned a wrong result"
+                                 % (kind.name, param))
+                    return dt / n
+
+                progress("1 empty tasks: %s, %s, n = %d"
+                         % (kind.name, param, n))
+                b.add("1-empty", kind.name, kind.mode, param, "ns/item",
+                      b.measure(stream))
         finally:
             p.close()
 
