@@ -794,6 +794,21 @@ static void guard_lift(long *in, size_t len)
 	assert_int_equal(mprotect(in, len, PROT_READ | PROT_WRITE), 0);
 }
 
+/* One result of task_imap's stream: index in range and new, in order
+ * when ordered, its status and its result. */
+static void check_imap_item(size_t idx, size_t n, int r, long out, char *got,
+			    size_t *seen, int ordered)
+{
+	assert_true(idx < n);
+	assert_int_equal(got[idx], 0);
+	got[idx] = 1;
+	if (ordered)
+		assert_int_equal(idx, *seen);
+	assert_int_equal(r, idx % 11 == 5 ? 9 : 0);
+	assert_int_equal(out, (long)idx + 1000);
+	(*seen)++;
+}
+
 static void check_imap(int ordered, size_t chunk)
 {
 	hpool *p = make_pool(3);
@@ -814,14 +829,7 @@ static void check_imap(int ordered, size_t chunk)
 			guard_lift(in, len);
 			first = 0;
 		}
-		assert_true(idx < n);
-		assert_int_equal(got[idx], 0);
-		got[idx] = 1;
-		if (ordered)
-			assert_int_equal(idx, seen);
-		assert_int_equal(r, idx % 11 == 5 ? 9 : 0);
-		assert_int_equal(out, (long)idx + 1000);
-		seen++;
+		check_imap_item(idx, n, r, out, got, &seen, ordered);
 	}
 	assert_int_equal(seen, n);
 	assert_int_equal(hpool_next(it, &idx, &out, 0), HPOOL_DONE);
@@ -930,16 +938,9 @@ static void check_imap_status(int ordered)
 				    sizeof(long), n, ordered, &o, &it),
 			 0);
 	while ((r = hpool_next(it, &idx, &out, -1)) != HPOOL_DONE) {
-		assert_true(idx < n);
-		assert_int_equal(got[idx], 0);
-		got[idx] = 1;
-		if (ordered)
-			assert_int_equal(idx, seen);
-		assert_int_equal(r, idx % 11 == 5 ? 9 : 0);
-		assert_int_equal(out, (long)idx + 1000);
+		check_imap_item(idx, n, r, out, got, &seen, ordered);
 		if (r)
 			assert_true(names_item(hpool_last_error(), idx));
-		seen++;
 	}
 	assert_int_equal(seen, n);
 	for (size_t i = 0; i < n; i++)
