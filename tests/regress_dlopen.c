@@ -96,5 +96,8 @@ int main(void)
 		}
 	}
 	printf("ok: dlopen(%s), a map and a submit in 4 modes\n", HPOOL_SO);
-	return dlclose(lib) ? 1 : 0;
+	/* No dlclose: the library keeps the last destroyed pools' handles
+	 * in a quarantine (handle.c) until the process ends; unmapping it
+	 * would turn them into leaks for LeakSanitizer. */
+	return 0;
 }
