@@ -84,10 +84,14 @@ int hpool__check(const hpool *p, const char *fn)
 	return 0;
 }
 
-/* The calls the calling thread is inside, per pool: a progress callback
- * runs inside its call, so a terminate from there must not wait for that
- * call to leave. A thread is inside calls on more pools than this only
- * through callbacks nested eight pools deep; those extra calls are not
+/* The calls the calling thread is inside, per pool, counted while they
+ * run a progress callback: the only code of the caller's that runs inside
+ * a call (a task that calls destroy or terminate on its own pool is
+ * refused: hpool__in_own_task), so a terminate from there must not wait
+ * for those calls to leave. Counted around the callback, not in every
+ * hpool__enter/leave: that is two thread-local lookups fewer a call
+ * (__tls_get_addr in a shared library). A thread is inside callbacks of
+ * more pools than this only eight pools deep; those extra calls are not
  * recorded, and a terminate from such a depth behaves as from outside. */
 #define CALLS_HERE 8
 static _Thread_local struct {
@@ -124,7 +128,14 @@ unsigned hpool__calls_here(const hpool *p)
 void hpool__enter_unchecked(hpool *p)
 {
 	atomic_fetch_add_explicit(&p->active, 1, memory_order_acq_rel);
+}
+
+void hpool__progress(hpool *p, void (*fn)(size_t, size_t, void *),
+		     size_t done, size_t total, void *arg)
+{
 	here_add(p, 1);
+	fn(done, total, arg);
+	here_add(p, -1);
 }
 
 int hpool__enter(hpool *p, const char *fn)
@@ -138,7 +149,6 @@ int hpool__enter(hpool *p, const char *fn)
 
 void hpool__leave(hpool *p)
 {
-	here_add(p, -1);
 	/* Pairs with the release in finish() storing free_at_leave while
 	 * its own call was still counted: the leave that reaches 0 sees it. */
 	if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) ==

@@ -152,7 +152,8 @@ int hpool_map(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 			}
 		if (c.progress && finished(&c) > reported) {
 			reported = finished(&c);
-			c.progress(reported, n, c.progress_arg);
+			hpool__progress(p, c.progress, reported, n,
+					c.progress_arg);
 		}
 		hpool__bar_update(&c.bar, finished(&c));
 		if (!c.wcount && (stop || c.issued == n))
@@ -437,8 +438,9 @@ int hpool_next(hpool_iter *it, size_t *index, void *out, int64_t timeout_ns)
 			/* Keep the window full while the consumer works. */
 			hpool__call_fill(c);
 			if (c->progress)
-				c->progress(c->harvested, c->n,
-					    c->progress_arg);
+				hpool__progress(c->pool, c->progress,
+						c->harvested, c->n,
+						c->progress_arg);
 			hpool__bar_update(&c->bar, c->harvested);
 			if (c->harvested == c->n)
 				hpool__bar_end(&c->bar, c->n);

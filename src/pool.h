@@ -254,8 +254,13 @@ HPOOL_INTERNAL void hpool__enter_unchecked(hpool *p);
 /* Count the call out; the last call out of a pool terminated from inside
  * a call frees it (lifecycle.c), so p is not touched after this. */
 HPOOL_INTERNAL void hpool__leave(hpool *p);
-/* How many calls on p the calling thread is inside (a progress callback
- * runs inside one). */
+/* Run a call's progress callback fn(done, total, arg), the call counted
+ * as one the calling thread is inside. Context: inside that call on p. */
+HPOOL_INTERNAL void hpool__progress(hpool *p,
+				    void (*fn)(size_t, size_t, void *),
+				    size_t done, size_t total, void *arg);
+/* How many calls on p the calling thread is inside, running a progress
+ * callback. */
 HPOOL_INTERNAL unsigned hpool__calls_here(const hpool *p);
 
 /* ---- restart.c: the backend's state, read while a restart may replace

@@ -1704,6 +1704,36 @@ static void test_destroy_from_progress(void **st)
 	assert_int_equal(hpool_destroy(c.p), 0);
 }
 
+/* The same from an imap's progress callback, which runs inside its
+ * hpool_next: -EDEADLK, and the stream goes on to its end. */
+static void test_destroy_from_imap_progress(void **st)
+{
+	struct from_cb c = { make_pool(2), 0, 1, false };
+	hpool_map_opts o = { .progress = finish_from_progress,
+			     .progress_arg = &c };
+	size_t n = 200, idx, seen = 0;
+	long *in = iota(n), out;
+	hpool_iter *it;
+	int r;
+
+	(void)st;
+	assert_int_equal(hpool_imap(c.p, task_nap, NULL, 0, in, sizeof(long),
+				    sizeof(long), n, 1, &o, &it),
+			 0);
+	while ((r = hpool_next(it, &idx, &out, -1)) != HPOOL_DONE) {
+		assert_int_equal(r, 0);
+		assert_int_equal(idx, seen);
+		assert_int_equal(out, (long)idx);
+		seen++;
+	}
+	assert_int_equal(seen, n);
+	assert_int_equal(c.rc, -EDEADLK);
+	assert_int_equal(c.calls, (int)n);
+	hpool_iter_free(it);
+	assert_int_equal(hpool_destroy(c.p), 0);
+	free(in);
+}
+
 /* Item 15 writes 48 bytes past its 8-byte out item. */
 static int task_scribble(void *out, const void *in, const void *ctx)
 {
@@ -2573,6 +2603,7 @@ int main(void)
 		cmocka_unit_test(test_terminate_destroy_race),
 		cmocka_unit_test(test_terminate_from_progress),
 		cmocka_unit_test(test_destroy_from_progress),
+		cmocka_unit_test(test_destroy_from_imap_progress),
 		cmocka_unit_test(test_out_overrun),
 		cmocka_unit_test(test_concurrent_callers),
 		cmocka_unit_test(test_forked_child),
