@@ -32,7 +32,9 @@
  * hpool_destroy must return 0.
  *
  * Maps alternate chunk 1 and automatic chunks, and trivial and slightly
- * longer tasks. `make soak` runs the long version (1000 kills, maps of 1M
+ * longer tasks; every fifth runs as a stream (hpool_imap, ordered and
+ * unordered in turn: the same checks on what hpool_next hands out).
+ * `make soak` runs the long version (1000 kills, maps of 1M
  * items); `make check` a short one (tests/soak-short.sh).
  *
  * Hybrid mode (--threads T, T >= 1): W workers as processes of T threads
@@ -473,11 +475,45 @@ static void check_bare_map(int ret, size_t n, const uint64_t *out,
 	}
 }
 
+/* The same items as a stream (hpool_imap, `ordered` or not): each
+ * result and the status hpool_next returns go to out[] and status[], and
+ * the return is what hpool_map would return (the first failed item's
+ * code), or the error of a call that failed as a whole. */
+static int one_stream(size_t n, size_t chunk, int ordered,
+		      const uint64_t *in, uint64_t *out, int *status,
+		      struct soak_ctx *c)
+{
+	hpool_map_opts o = { .chunk = chunk };
+	hpool_iter *it;
+	size_t idx, first_bad = SIZE_MAX;
+	uint64_t y;
+	int r, ret = 0;
+
+	if ((r = hpool_imap(g_pool, task, c, sizeof(*c), in, sizeof(*in),
+			    sizeof(y), n, ordered, &o, &it)))
+		return r;
+	while ((r = hpool_next(it, &idx, &y, -1)) != HPOOL_DONE) {
+		if (idx == SIZE_MAX) { /* not an item's status */
+			ret = r;
+			break;
+		}
+		out[idx] = y;
+		status[idx] = r;
+		if (r && idx < first_bad) {
+			first_bad = idx;
+			ret = r;
+		}
+	}
+	hpool_iter_free(it);
+	return ret;
+}
+
 /* One map; `killing`: with the killer at work; status NULL: see
- * check_bare_map. */
+ * check_bare_map; stream 1 or 2: as an ordered or unordered imap (with
+ * a status array). */
 static void one_map(size_t n, size_t chunk, uint32_t spin, bool killing,
 		    const uint64_t *in, uint64_t *out, int *status,
-		    struct soak_ctx *c, int *crash_pids)
+		    struct soak_ctx *c, int *crash_pids, int stream)
 {
 	hpool_map_opts o = { .chunk = chunk, .status = status };
 	int ret;
@@ -490,10 +526,14 @@ static void one_map(size_t n, size_t chunk, uint32_t spin, bool killing,
 			status[i] = STATUS_UNSET;
 		out[i] = 0;
 	}
-	watch(chunk ? "a map with chunk 1" : "a map with automatic chunks");
+	watch(stream ? "an imap" : chunk ? "a map with chunk 1" :
+			 "a map with automatic chunks");
 	atomic_store(&in_map, killing);
-	ret = hpool_map(g_pool, task, c, sizeof(*c), in, sizeof(*in), out,
-			sizeof(*out), n, &o);
+	if (stream && status)
+		ret = one_stream(n, chunk, stream == 1, in, out, status, c);
+	else
+		ret = hpool_map(g_pool, task, c, sizeof(*c), in, sizeof(*in),
+				out, sizeof(*out), n, &o);
 	atomic_store(&in_map, 0);
 	watch(NULL);
 	if (status)
@@ -646,10 +686,11 @@ int main(int argc, char **argv)
 	pthread_create(&kt, NULL, killer, NULL);
 	while (atomic_load(&n_events) < opt_kills) {
 		/* chunk 1 and automatic chunks; trivial and longer tasks;
-		 * every third map without a status array */
+		 * every third map without a status array; every fifth as an
+		 * imap, ordered and unordered in turn */
 		one_map(n, round % 2 ? 1 : 0, round % 4 < 2 ? 0 : 2000, true,
 			in, out, round % 3 == 2 ? NULL : status, &c,
-			crash_pids);
+			crash_pids, round % 5 == 4 ? 1 + round / 5 % 2 : 0);
 		round++;
 		if (call_failed) /* the pool refused work: going on says no more */
 			break;
@@ -659,13 +700,13 @@ int main(int argc, char **argv)
 
 	watch("the wait for replacements");
 	/* A supervisor killed last is replaced when a call next waits. */
-	one_map(64, 1, 0, false, in, out, status, &c, crash_pids);
+	one_map(64, 1, 0, false, in, out, status, &c, crash_pids, 0);
 	check_workers();
 	watch(NULL);
 	charge_unknown();
 	/* With no kills, every item of a map succeeds. */
 	before = n_ecrash;
-	one_map(n, 1, 0, false, in, out, status, &c, crash_pids);
+	one_map(n, 1, 0, false, in, out, status, &c, crash_pids, 0);
 	if (n_ecrash != before) {
 		fprintf(stderr, "soak: the map without kills failed %zu items\n",
 			n_ecrash - before);
