@@ -428,12 +428,18 @@ long hpool__win_pick(struct hpool__win *e, bool any)
 	if (e->low < e->done || (any && e->low < end))
 		return e->low;
 	/* Past it, from where the last look stopped: ranges other workers
-	 * claimed. A look that finds nothing starts over after low. */
+	 * claimed. A look that finds nothing starts over after low. cur
+	 * stays at the item found, not past it: the wait's condition looks
+	 * without taking, and a cursor moved past an item nobody took hid
+	 * it from the next look (hpool_next then spun between the two for
+	 * as long as the item at low was not done: for ever when its
+	 * worker had died with the supervisor, which only a wait replaces:
+	 * the soak's imap hang). */
 	if (e->cur <= e->low)
 		e->cur = e->low + 1;
 	j = untaken(e, e->cur, end, any);
 	if (j < end) {
-		e->cur = j + 1;
+		e->cur = j;
 		return j;
 	}
 	e->cur = e->low + 1;

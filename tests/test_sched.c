@@ -949,9 +949,47 @@ static void test_death_claim_steps(void **st)
 		death_at(HPOOL__F_BATCH_TAKEN, 0, 3, 20, false);
 }
 
+/* Unordered imap's pick (call.c, hpool__win_pick) on a segment of 200
+ * items in memory of this test: item 0 runs (not done), item 1 was
+ * handed out, items 150 and 160 are done. A look that does not take
+ * (the wait's condition) must not hide what it found: the next look
+ * finds the same item. With the cursor moved past it, hpool_next and its
+ * wait took turns for ever (the soak's imap hang). Then, taken, the
+ * next look finds the item after it; with every done item taken, none.
+ * No pool: the same in every mode. */
+static void test_unordered_pick_peek(void **st)
+{
+	uint32_t n = 200;
+	struct hpool__seg *s = calloc(1, sizeof(*s) + n * sizeof(uint64_t));
+	uint64_t taken[4] = { 0 };
+	struct hpool__win e = { .seg = s, .count = n, .taken = taken };
+
+	(void)st;
+	assert_non_null(s);
+	s->count = n;
+	atomic_store(&s->next, n); /* all claimed */
+	atomic_store(&s->res[1], HPOOL__RES(0));
+	taken[0] = 1u << 1;
+	e.handed = 1;
+	atomic_store(&s->res[150], HPOOL__RES(0));
+	atomic_store(&s->res[160], HPOOL__RES(0));
+	assert_int_equal(hpool__win_pick(&e, false), 150);
+	assert_int_equal(hpool__win_pick(&e, false), 150); /* a peek */
+	taken[150 / 64] |= (uint64_t)1 << (150 % 64);
+	assert_int_equal(hpool__win_pick(&e, false), 160);
+	taken[160 / 64] |= (uint64_t)1 << (160 % 64);
+	assert_int_equal(hpool__win_pick(&e, false), -1);
+	assert_int_equal(hpool__win_pick(&e, false), -1);
+	/* item 0 done now: the finished prefix comes first */
+	atomic_store(&s->res[0], HPOOL__RES(0));
+	assert_int_equal(hpool__win_pick(&e, false), 0);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unordered_pick_peek),
 		cmocka_unit_test(test_skew_submit),
 		cmocka_unit_test(test_skew_imap),
 		cmocka_unit_test(test_nested_fib),
