@@ -256,11 +256,12 @@ struct blast {
 	_Atomic unsigned waiting[MAXP]; /* of them, waiting for the crash */
 };
 
-/* Once the victim began, every item waits (bounded) for its crash (one
- * that began before returns at once: otherwise the first items could hold
- * every thread while the victim waits unclaimed); the victim waits until
- * a sibling thread of its process is in such a waiting item, then
- * crashes: that sibling's item is collateral. */
+/* The items before the victim return at once. The ones after it are
+ * submitted once the victim began (claims follow no submit order, and an
+ * item after it that returned at once could leave no sibling to be
+ * collateral: seen under TSan), and wait (bounded) for its crash. The
+ * victim waits until a sibling thread of its process is in such a waiting
+ * item, then crashes: that sibling's item is collateral. */
 static int task_blast(void *out, const void *in, const void *ctx)
 {
 	struct blast *b = *(struct blast *const *)ctx;
@@ -277,7 +278,7 @@ static int task_blast(void *out, const void *in, const void *ctx)
 		atomic_store(&b->crashing, me);
 		raise(SIGSEGV);
 	}
-	if (atomic_load(&b->victim_started)) {
+	if (i > VICTIM) {
 		atomic_fetch_add(&b->waiting[me % MAXP], 1);
 		/* in the victim's process: until the crash kills it (an item
 		 * released at the crash could end before the process does) */
@@ -303,6 +304,8 @@ static void test_crash_blast_radius(void **st)
 	assert_int_equal(hpool__pool_pids(p, pids, 8), 5);
 	for (int i = 0; i < NB; i++) {
 		in[i] = i;
+		if (i == VICTIM + 1)
+			assert_true(WAIT_UNTIL(atomic_load(&b->victim_started)));
 		assert_int_equal(hpool_submit(p, task_blast, &b, sizeof(b),
 					      &in[i], sizeof(long),
 					      sizeof(long), &f[i]), 0);
