@@ -139,6 +139,27 @@
 #include <string.h>
 #include <urcu/arch.h>
 
+#include "sanitizer.h"
+
+#ifdef HPOOL__TSAN
+/* ThreadSanitizer sees one process. In a hybrid worker, a thread that
+ * reuses region memory a sibling thread wrote for an earlier item is
+ * ordered after it through the caller, in another process (the sibling's
+ * release of res, the caller's acquire, its release of a new segment, this
+ * thread's claim): TSan sees no order and reports a race. peer_sync
+ * stands for the region's other processes: a result published releases
+ * it, a range begun acquires it. (It also orders two ranges of one
+ * segment that ran one after the other: TSan builds only.) */
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char peer_sync;
+#define PEERS_ACQUIRE() __tsan_acquire(&peer_sync)
+#define PEERS_RELEASE() __tsan_release(&peer_sync)
+#else
+#define PEERS_ACQUIRE() ((void)0)
+#define PEERS_RELEASE() ((void)0)
+#endif
+
 /* Each thread's own: which pool and record it claims with (claim.h). */
 _Thread_local struct hpool__self hpool__self;
 
@@ -301,6 +322,7 @@ static void count_finished(struct hpool__shared *sh, struct hpool__claim *r,
 
 	if (!n)
 		return;
+	PEERS_RELEASE();
 	/* Pairs with the caller's acquire load of finished: the ranges'
 	 * res[] and results (the copies out too) are visible. */
 	done = atomic_fetch_add_explicit(&s->finished, n,
@@ -327,6 +349,8 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 	char *uout = s->uout;
 	uint32_t i, lo = r->lo, hi = r->hi;
 	int bad = 0;
+
+	PEERS_ACQUIRE();
 
 	if (uin) {
 		if (!touch_begin(w, job)) {
@@ -379,6 +403,7 @@ static bool run_range(struct hpool__shared *sh, struct hpool__wctl *w,
 			st = -ETIMEDOUT;
 		w->served++;
 		bad |= st;
+		PEERS_RELEASE();
 		/* Pairs with the caller's acquire load of res[i] (and the
 		 * supervisor's, after reaping). */
 		atomic_store_explicit(&s->res[i], HPOOL__RES(st),
@@ -686,8 +711,9 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 
 	/* Hybrid: automatic-chunk work through the process's batch; then
 	 * what is left (fixed chunks) as below. */
-	if (!level && hpool__self.batch && hpool__self.w == w &&
-	    (ran = serve_batch(sh, w, hpool__self.batch)))
+	bool batched = !level && hpool__self.batch && hpool__self.w == w;
+
+	if (batched && (ran = serve_batch(sh, w, hpool__self.batch)))
 		return ran;
 
 	/* A waiting worker (level > 0) runs its own subtasks first: what it
@@ -705,6 +731,12 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 		return 0;
 	if (!s || !hazard_set(sh, r, s, j))
 		return 0;
+	if (batched && !s->chunk) {
+		/* Published since the batch looked: the batch claims it (here
+		 * the thread would claim all of it in single shares). */
+		record_idle(sh, r);
+		return serve_batch(sh, w, hpool__self.batch);
+	}
 	late = s->count_late; /* s is r's hazard now: its fields hold */
 	prefault_seg(s);
 	for (;;) {
