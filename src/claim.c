@@ -82,6 +82,9 @@
  * G's line, which stays in the process. A fixed chunk is the caller
  * asking for balance: those segments are claimed a chunk at a time as
  * above, nothing held back for a process whose threads are all busy.
+ * Every automatic-chunk segment goes through G, also one that the
+ * thread's look for fixed chunks finds because it was published after
+ * G's refill looked (hpool__serve).
  *   G->take   (generation << 32) | items taken from the front of G's
  *             [lo, hi); TAKE_REFILL while a refiller owns G. Threads of
  *             the process only (CAS), the supervisor after its death.
@@ -713,8 +716,11 @@ int hpool__serve(struct hpool__shared *sh, struct hpool__wctl *w,
 	 * what is left (fixed chunks) as below. */
 	bool batched = !level && hpool__self.batch && hpool__self.w == w;
 
-	if (batched && (ran = serve_batch(sh, w, hpool__self.batch)))
-		return ran;
+	if (batched) {
+		if ((ran = serve_batch(sh, w, hpool__self.batch)))
+			return ran;
+		HPOOL__FAULT(HPOOL__F_BATCH_LOOKED);
+	}
 
 	/* A waiting worker (level > 0) runs its own subtasks first: what it
 	 * waits for, and a stack no deeper than the recursion. */

@@ -301,6 +301,9 @@ enum hpool__fault {
 	HPOOL__F_CLAIM_OWNED,    /* claimer: range recorded, nothing run */
 	HPOOL__F_BATCH_TAKEN,    /* hybrid: range taken from the process's
 				    batch, not recorded */
+	HPOOL__F_BATCH_LOOKED,   /* hybrid: the batch found nothing, the
+				    segments not looked at yet (a hook:
+				    nothing is held there) */
 	HPOOL__F_ITEM_STARTED,   /* worker: item marked running, fn not run */
 	HPOOL__F_ITEM_RAN,       /* worker: fn returned, status not stored */
 	HPOOL__F_ITEM_STORED,    /* worker: status stored, next not marked */

@@ -10,16 +10,19 @@
  *    replaced;
  *  - an overdue item kills its process: it fails with -ETIMEDOUT, its
  *    siblings' items as collateral;
- *  - the threads of a process share its claims (a batch per process);
+ *  - the threads of a process share its claims (a batch per process),
+ *    also of a map published while one of them was looking;
  *  - the shape: HPOOL_HYBRID and the config fields, with HPOOL_WORKERS.
  * Counters live in shared memory (an anonymous shared page inherited by
  * every process at one address, or hpool_shm_alloc), never in a worker's
  * private memory.
  */
 #include "hpool.h"
+#include "internal.h"
 #include "internals.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -240,6 +243,116 @@ static void test_batch_claims(void **st)
 	p = hybrid_pool(1, 2, 1000000, NULL);
 	expect_takes(p, n, 0, n);
 	assert_int_equal(hpool_destroy(p), 0);
+}
+
+/* ---- a map published while a thread looks -------------------------------- */
+
+/* A thread whose batch found nothing looks at the segments next; a map
+ * published between the two looks must still be claimed through the
+ * batch, not by that thread alone one thread's share at a time (it was:
+ * twice the claims on the line every process writes, for the whole map).
+ * The fault hook parks the first thread that passes between the looks;
+ * its sibling takes the map's first batch (two shares) and waits in its
+ * first item; then the parked thread goes on. Through the batch, its
+ * first item lies in the batch's second share; on its own, past the
+ * batch. */
+struct park {
+	_Atomic int parked, release, go;
+	_Atomic unsigned entered;
+	_Atomic long second; /* the first item the parked thread ran */
+};
+
+static struct park *g_park; /* a shared page, inherited by the workers */
+
+static void park_hook(int point)
+{
+	static _Atomic int once; /* per process */
+
+	(void)point;
+	if (atomic_exchange(&once, 1))
+		return;
+	atomic_store(&g_park->parked, 1);
+	WAIT_UNTIL(atomic_load(&g_park->release));
+}
+
+static int task_gated(void *out, const void *in, const void *ctx)
+{
+	struct park *g = *(struct park *const *)ctx;
+	long i = *(const long *)in;
+	unsigned n = atomic_fetch_add(&g->entered, 1);
+
+	/* the sibling holds its first item until the parked thread began
+	 * one, so the second entry is the parked thread's */
+	if (n == 1) {
+		atomic_store(&g->second, i);
+		atomic_store(&g->go, 1);
+	} else if (n == 0 && !WAIT_UNTIL(atomic_load(&g->go))) {
+		return 97;
+	}
+	*(long *)out = 3 * i;
+	return 0;
+}
+
+struct park_map {
+	hpool *p;
+	size_t n;
+	long *in, *out;
+	int rc;
+};
+
+static void *park_map_run(void *arg)
+{
+	struct park_map *m = arg;
+
+	m->rc = hpool_map(m->p, task_gated, &g_park, sizeof(g_park), m->in,
+			  sizeof(long), m->out, sizeof(long), m->n, NULL);
+	return NULL;
+}
+
+static void test_batch_claims_late_publish(void **st)
+{
+	struct park_map m = { .n = 2000 };
+	pthread_t th;
+	hpool *p;
+
+	(void)st;
+	g_park = mmap(NULL, sizeof(*g_park), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(g_park != MAP_FAILED);
+	g_park->second = -1;
+	/* the workers are forked with the hook armed; the caller never
+	 * passes the point */
+	hpool__fault_hook = park_hook;
+	atomic_store(&hpool__fault_at, HPOOL__F_BATCH_LOOKED);
+	p = hybrid_pool(1, 2, 0, NULL);
+	atomic_store(&hpool__fault_at, HPOOL__F_NONE);
+	hpool__fault_hook = NULL;
+	assert_true(WAIT_UNTIL(atomic_load(&g_park->parked)));
+
+	m.p = p;
+	m.in = malloc(m.n * sizeof(long));
+	m.out = malloc(m.n * sizeof(long));
+	assert_non_null(m.in);
+	assert_non_null(m.out);
+	for (size_t i = 0; i < m.n; i++)
+		m.in[i] = (long)i;
+	assert_int_equal(pthread_create(&th, NULL, park_map_run, &m), 0);
+	assert_true(WAIT_UNTIL(atomic_load(&g_park->entered) >= 1));
+	atomic_store(&g_park->release, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(m.rc, 0);
+	for (size_t i = 0; i < m.n; i++)
+		assert_int_equal(m.out[i], 3 * (long)i);
+	/* the first batch: two guided shares of 2000 items over 2 x 2
+	 * claimers, [0, 1000); alone, the parked thread took [1000, 1250) */
+	print_message("the parked thread began at item %ld\n",
+		      atomic_load(&g_park->second));
+	assert_true(atomic_load(&g_park->second) >= 0);
+	assert_true(atomic_load(&g_park->second) < 1000);
+	assert_int_equal(hpool_destroy(p), 0);
+	free(m.in);
+	free(m.out);
+	munmap(g_park, sizeof(*g_park));
 }
 
 /* ---- crash blast radius --------------------------------------------------- */
@@ -536,6 +649,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_once_per_process),
 		cmocka_unit_test(test_batch_claims),
+		cmocka_unit_test(test_batch_claims_late_publish),
 		cmocka_unit_test(test_crash_blast_radius),
 		cmocka_unit_test(test_timeout_collateral),
 		cmocka_unit_test(test_binding),
