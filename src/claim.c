@@ -325,7 +325,6 @@ static void count_finished(struct hpool__shared *sh, struct hpool__claim *r,
 
 	if (!n)
 		return;
-	PEERS_RELEASE();
 	/* Pairs with the caller's acquire load of finished: the ranges'
 	 * res[] and results (the copies out too) are visible. */
 	done = atomic_fetch_add_explicit(&s->finished, n,

@@ -257,7 +257,7 @@ static void test_batch_claims(void **st)
  * first item lies in the batch's second share; on its own, past the
  * batch. */
 struct park {
-	_Atomic int parked, release, go;
+	_Atomic int parked, release;
 	_Atomic unsigned entered;
 	_Atomic long second; /* the first item the parked thread ran */
 };
@@ -283,12 +283,10 @@ static int task_gated(void *out, const void *in, const void *ctx)
 
 	/* the sibling holds its first item until the parked thread began
 	 * one, so the second entry is the parked thread's */
-	if (n == 1) {
+	if (n == 1)
 		atomic_store(&g->second, i);
-		atomic_store(&g->go, 1);
-	} else if (n == 0 && !WAIT_UNTIL(atomic_load(&g->go))) {
+	else if (n == 0 && !WAIT_UNTIL(atomic_load(&g->entered) >= 2))
 		return 97;
-	}
 	*(long *)out = 3 * i;
 	return 0;
 }
