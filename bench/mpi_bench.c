@@ -203,6 +203,12 @@ int main(void)
 		hpool_destroy(p);
 		rows_for(HPOOL_MODE_PROCESS, "process", w);
 	}
+	/* mpi: rank 0 serves this node with workers of its own (the
+	 * default, HPOOL_MPI_LOCAL=node); mpi-msg: every item crosses MPI to
+	 * the servers (HPOOL_MPI_LOCAL=0), what a node other than rank 0's
+	 * costs. */
 	rows_for(HPOOL_MODE_MPI, "mpi", 0);
+	setenv("HPOOL_MPI_LOCAL", "0", 1);
+	rows_for(HPOOL_MODE_MPI, "mpi-msg", 0);
 	return 0;
 }

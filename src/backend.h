@@ -54,6 +54,10 @@ struct hpool__workers {
 	unsigned restarts;            /* supervisors restarted */
 	unsigned tpp;                 /* shape: threads per process (hybrid;
 					 0 otherwise), copied to sh->tpp */
+	unsigned remote;              /* shape: the last `remote` slots are
+					 driven by a remote claimer (MPI's
+					 bridge); the supervisor, if any,
+					 runs the others (sh->nsup) */
 };
 
 struct hpool__backend {
@@ -72,9 +76,10 @@ struct hpool__backend {
 	 * inputs and results themselves (the touch protocol, claim.c), so
 	 * the caller copies nothing. */
 	bool shares_memory;
-	/* A map's segment bytes per worker; 0: call.c's SEG_PER_WORKER. A
-	 * remote backend ships a segment in a few batches, each a round
-	 * trip, so it asks for larger segments. */
+	/* A map's segment bytes per remote worker slot (wk->remote); local
+	 * slots take call.c's SEG_PER_WORKER. A remote backend ships a
+	 * segment in a few batches, each a round trip, so it asks for
+	 * larger segments. */
 	size_t seg_per_worker;
 	/* Decide the number of workers before the region is built (a
 	 * remote backend asks its ranks; hybrid shapes its processes and
@@ -130,6 +135,12 @@ extern HPOOL_INTERNAL const struct hpool__backend hpool__backend_hybrid_fs;
 HPOOL_INTERNAL int hpool__sup_backend_start(struct hpool__workers *wk,
 					    const struct hpool__topo *topo);
 HPOOL_INTERNAL void hpool__sup_backend_release(struct hpool__workers *wk);
+/* The same start into a struct hpool__sup that priv begins with (MPI's
+ * rank 0 runs one beside its bridge). */
+struct hpool__sup;
+HPOOL_INTERNAL int hpool__sup_backend_start_in(struct hpool__workers *wk,
+					       const struct hpool__topo *topo,
+					       struct hpool__sup *sup);
 /* The fork server's (backend_forkserver.c), shared with hybrid mode's
  * start = forkserver (the server's supervisor reads the shape from the
  * region). */

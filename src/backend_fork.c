@@ -25,12 +25,20 @@ int hpool__sup_backend_start(struct hpool__workers *wk,
 			     const struct hpool__topo *topo)
 {
 	struct hpool__sup *sup = calloc(1, sizeof(*sup));
-	int e;
 
 	if (!sup)
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
-	sup->pidfd = -1;
 	wk->priv = sup;
+	return hpool__sup_backend_start_in(wk, topo, sup);
+}
+
+int hpool__sup_backend_start_in(struct hpool__workers *wk,
+				const struct hpool__topo *topo,
+				struct hpool__sup *sup)
+{
+	int e;
+
+	sup->pidfd = -1;
 	wk->forked_threads = hpool__count_threads();
 	if (wk->forked_threads > 1 && wk->refuse_threaded)
 		return hpool__fail(-EDEADLK, "hpool_create: this process runs "
@@ -109,7 +117,7 @@ int hpool__sup_backend_pids(const struct hpool__workers *wk, int *pids,
 		return 0;
 	if (n < max)
 		pids[n++] = sup->pid;
-	for (i = 0; i < wk->sh->nworkers && n < max; i++)
+	for (i = 0; i < wk->sh->nsup && n < max; i++)
 		/* Pairs with the supervisor's release store of pid. */
 		pids[n++] = atomic_load_explicit(&wk->sh->w[i].pid,
 						 memory_order_acquire);

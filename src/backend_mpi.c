@@ -33,6 +33,7 @@
 #include "backend.h"
 #include "claim.h"
 #include "mpi_wire.h"
+#include "supervisor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,7 +48,7 @@
 
 struct server {
 	int rank;
-	unsigned workers, base;  /* its slots: [base, base + workers) */
+	unsigned workers, base;  /* its slots: nlocal + [base, base + workers) */
 	unsigned inflight;
 	char host[64];
 	/* Why its last failed items failed (a ring), and which */
@@ -69,9 +70,14 @@ struct batch {
 };
 
 struct mpib {
+	/* Rank 0's own workers (slots [0, nlocal)): a supervisor forked
+	 * from rank 0, as in process mode. First, so that the supervisor
+	 * backends' operations (backend_fork.c) take priv as theirs. */
+	struct hpool__sup sup;
+	unsigned nlocal;
 	uint32_t id;
 	int nranks;
-	unsigned nsrv;
+	unsigned nsrv;           /* server ranks (some may run no workers) */
 	struct server *srv;
 	struct batch *b;         /* CREDITS per worker slot */
 	unsigned nb;
@@ -197,23 +203,58 @@ static void destroy_remote(struct mpib *m, int now)
 	recv_from_all(m, HPOOL__MSG_DESTROYED, NULL);
 }
 
+/* Rank 0's own workers, from HPOOL_MPI_LOCAL: "node" (or unset) serves
+ * rank 0's node from here, with `workers` or the node's cores, and its
+ * server ranks run none; a number N runs N here and leaves the servers
+ * of this node their share (tests, or a node with cores to spare); 0
+ * runs none (every item crosses MPI). Return: 0 or -EINVAL (message
+ * set). */
+static int local_workers(unsigned workers, const struct hpool__topo *topo,
+			 unsigned *n, bool *node)
+{
+	const char *v = getenv("HPOOL_MPI_LOCAL");
+	char *end;
+	unsigned long x;
+
+	*node = !v || !*v || !strcmp(v, "node");
+	if (*node) {
+		*n = workers ? workers : hpool__topo_cores(topo);
+		return 0;
+	}
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || *end || end == v || v[0] == '-' ||
+	    x > HPOOL__WORKERS_MAX)
+		return hpool__fail(-EINVAL, "hpool_create: HPOOL_MPI_LOCAL=%s: "
+				   "expected \"node\" (rank 0 serves its own "
+				   "node), 0 (it runs no workers), or a number "
+				   "of workers up to %u", v, HPOOL__WORKERS_MAX);
+	*n = (unsigned)x;
+	return 0;
+}
+
 static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 		    const hpool_config *cfg, unsigned *n)
 {
 	struct hpool__msg *h;
 	struct mpib *m;
 	size_t ictx = cfg && cfg->init_ctx ? cfg->init_ctx_size : 0;
-	unsigned i, total = 0;
+	unsigned i, local = 0, remote = 0;
+	bool node;
 	int rank, size, e;
 
 	if ((e = hpool__mpi_session(&rank, &size)))
 		return e;
 	if (rank > 0)
 		hpool__mpi_serve(rank, size); /* never returns */
+	if ((e = local_workers(s->workers, wk->topo, &local, &node)))
+		return e;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
 	wk->priv = m;
+	m->sup.pidfd = -1;
+	m->nlocal = local;
 	pthread_mutex_init(&m->note_mu, NULL);
 	m->id = atomic_fetch_add(&pool_ids, 1) + 1;
 	m->nranks = size;
@@ -231,6 +272,7 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 	h->handle = (uint64_t)(uintptr_t)wk->handle;
 	h->shm_size = s->shm_size;
 	h->bind = s->bind;
+	h->rank0_node = node && local;
 	h->ctx_size = ictx;
 	if (ictx)
 		memcpy(h + 1, cfg->init_ctx, ictx);
@@ -256,24 +298,26 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 				   g_create_why);
 	}
 	for (i = 0; i < m->nsrv; i++) {
-		m->srv[i].base = total;
-		total += m->srv[i].workers;
+		m->srv[i].base = remote;
+		remote += m->srv[i].workers;
 	}
-	if (!total || total > HPOOL__WORKERS_MAX) {
+	if (!(local + remote) || local + remote > HPOOL__WORKERS_MAX) {
 		destroy_remote(m, 1);
 		m->nsrv = 0;
 		return hpool__fail(-EINVAL, "hpool_create: HPOOL_MODE=mpi: "
-				   "the servers have %u workers in all (1 to "
-				   "%u accepted)", total, HPOOL__WORKERS_MAX);
+				   "rank 0 runs %u workers and the servers %u "
+				   "(1 to %u in all accepted)", local, remote,
+				   HPOOL__WORKERS_MAX);
 	}
-	m->nb = total * HPOOL__MPI_CREDITS;
-	m->b = calloc(m->nb, sizeof(*m->b));
-	if (!m->b) {
+	m->nb = remote * HPOOL__MPI_CREDITS;
+	m->b = m->nb ? calloc(m->nb, sizeof(*m->b)) : NULL;
+	if (m->nb && !m->b) {
 		destroy_remote(m, 1);
 		m->nsrv = 0;
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
 	}
-	*n = total;
+	wk->remote = remote;
+	*n = local + remote;
 	return 0;
 }
 
@@ -347,7 +391,7 @@ static bool dispatch(struct mpib *m, struct hpool__shared *sh)
 
 			for (bi = lo; m->b[bi].busy; bi++)
 				;
-			r = &sh->w[bi / HPOOL__MPI_CREDITS]
+			r = &sh->w[m->nlocal + bi / HPOOL__MPI_CREDITS]
 				     .rec[bi % HPOOL__MPI_CREDITS];
 			/* Guided shares as large as a worker's
 			 * (bench/mpi-bench.sh: shares CREDITS times smaller
@@ -490,7 +534,15 @@ static int mpi_start(struct hpool__workers *wk)
 	unsigned i;
 	int e;
 
-	for (i = 0; i < wk->sh->nworkers; i++) {
+	/* Rank 0's own workers: its supervisor forks them (process mode's
+	 * start, with its checks), before the bridge thread exists. */
+	if (m->nlocal &&
+	    (e = hpool__sup_backend_start_in(wk, wk->bind ? wk->topo : NULL,
+					     &m->sup)))
+		return e;
+	if (!wk->remote)
+		return 0;
+	for (i = m->nlocal; i < wk->sh->nworkers; i++) {
 		/* The bridge claims with records 0..CREDITS-1 of each slot:
 		 * the depth that take-backs scan up to (shared.h), set
 		 * before its first claim. */
@@ -520,6 +572,11 @@ static void mpi_stop(struct hpool__workers *wk, bool now)
 	hpool__event_signal(&wk->sh->work);
 	if (m->th_started)
 		pthread_join(m->th, NULL);
+	/* Rank 0's own workers drain (or stop) beside the servers; the
+	 * supervisor backends' stop (backend_fork.c) sets stop_error when
+	 * their supervisor did not end cleanly. */
+	if (m->nlocal)
+		hpool__sup_backend_stop(wk, now);
 	m->th_started = false;
 	if (m->nsrv)
 		destroy_remote(m, now || m->inflight);
@@ -562,6 +619,29 @@ static void mpi_release(struct hpool__workers *wk)
 	wk->priv = NULL;
 }
 
+/* The supervisor backends' operations, for rank 0's own workers. */
+static bool mpi_lost(struct hpool__workers *wk)
+{
+	struct mpib *m = wk->priv;
+
+	return m && m->nlocal && hpool__sup_backend_lost(wk);
+}
+
+static void mpi_poke(struct hpool__workers *wk)
+{
+	struct mpib *m = wk->priv;
+
+	if (m && m->nlocal)
+		hpool__sup_backend_poke(wk);
+}
+
+static int mpi_pids(const struct hpool__workers *wk, int *pids, unsigned max)
+{
+	const struct mpib *m = wk->priv;
+
+	return m && m->nlocal ? hpool__sup_backend_pids(wk, pids, max) : 0;
+}
+
 static bool mpi_explain(const struct hpool__workers *wk,
 			const struct hpool__seg *s, size_t index, int st,
 			const char *fn)
@@ -600,9 +680,16 @@ const struct hpool__backend hpool__backend_mpi = {
 	 * batches, each a round trip; 4 MiB segments and more: worse, the
 	 * first batches are too long to keep both servers fed). */
 	.seg_per_worker = (size_t)1 << 20,
+	/* Rank 0's own workers are processes under a supervisor (a server
+	 * rank's pool isolates its own). */
+	.isolated = true,
 	.size = mpi_size,
 	.start = mpi_start,
 	.stop = mpi_stop,
+	.lost = mpi_lost,
+	.poke = mpi_poke,
+	.restart = hpool__sup_backend_restart,
+	.pids = mpi_pids,
 	.release = mpi_release,
 	.explain = mpi_explain,
 };

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A segment's cell, about: SEG_PER_WORKER a worker (or the backend's
- * seg_per_worker), at least SEG_MIN, at most a sixteenth of the arena
- * (the window then holds a quarter of it) but never below SEG_FLOOR.
+/* A segment's cell, about: SEG_PER_WORKER a worker (the backend's
+ * seg_per_worker a remote one), at least SEG_MIN, at most a sixteenth
+ * of the arena (the window then holds a quarter of it) but never below SEG_FLOOR.
  * The window must hold enough work to keep every worker busy while the
  * caller wakes, harvests and issues: with 256 KiB segments and two
  * workers it emptied in ~20 us, and workers went to sleep between
@@ -310,8 +310,8 @@ int hpool__call_init(struct hpool__call *c, hpool *p, hpool_fn fn,
 	/* A segment of about seg_bytes, at least one claim, at most n. */
 	per_item = (c->copy_in ? in_size : 0) + (c->copy_out ? out_size : 0) +
 		   sizeof(uint64_t);
-	seg_bytes = (p->wk.ops->seg_per_worker ? p->wk.ops->seg_per_worker :
-		     SEG_PER_WORKER) * p->nworkers;
+	seg_bytes = SEG_PER_WORKER * (p->nworkers - p->wk.remote) +
+		    p->wk.ops->seg_per_worker * p->wk.remote;
 	if (seg_bytes < SEG_MIN)
 		seg_bytes = SEG_MIN;
 	if (seg_bytes > p->shm_size / 16)

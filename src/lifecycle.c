@@ -86,6 +86,7 @@ static int region_build(hpool *p, const struct hpool__settings *s,
 	hpool__event_init(&sh->space);
 	hpool__event_init(&sh->done);
 	sh->nworkers = p->nworkers;
+	sh->nsup = p->nworkers - p->wk.remote;
 	sh->isolated = ops->isolated;
 	sh->max_tasks = cfg ? cfg->max_tasks_per_worker : 0;
 	pus /= hpool__node_share ? hpool__node_share : 1;

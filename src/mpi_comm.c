@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_mutex_t mpi_mu = PTHREAD_MUTEX_INITIALIZER;
 static int s_rank = -1, s_size;
@@ -24,6 +26,11 @@ static bool s_we_init;
 static bool s_over; /* MPI_Finalize began (under mpi_mu) */
 static int s_node_servers = 1; /* server ranks on this node */
 static int s_node_index;       /* this server's place among them */
+static bool s_node_rank0;      /* rank 0 runs on this node */
+/* The process that began the session: a process forked from it (a
+ * worker of rank 0's own pool) inherits MPI's state but may not call
+ * MPI. Written once, before any pool forks. */
+static _Atomic int s_pid;
 
 void hpool__mpi_lock(void)
 {
@@ -74,6 +81,11 @@ int hpool__mpi_node_servers(void)
 	return s_node_servers;
 }
 
+bool hpool__mpi_node_has_rank0(void)
+{
+	return s_node_rank0;
+}
+
 int hpool__mpi_node_index(void)
 {
 	return s_node_index;
@@ -82,7 +94,16 @@ int hpool__mpi_node_index(void)
 int hpool__mpi_session(int *rank, int *size)
 {
 	int init = 0, done = 0, level = 0, key;
+	int pid = atomic_load_explicit(&s_pid, memory_order_relaxed);
 
+	/* Before the lock: a thread of the parent may have held it at the
+	 * fork. */
+	if (pid && pid != getpid())
+		return hpool__fail(-EINVAL, "hpool_create: HPOOL_MODE=mpi in "
+				   "a process forked from an MPI rank (a task "
+				   "of a worker process): only the rank itself "
+				   "may call MPI; make a process-mode pool "
+				   "here (a task's pool runs on its node)");
 	hpool__mpi_lock();
 	if (s_rank >= 0) {
 		MPI_Finalized(&done);
@@ -118,6 +139,7 @@ int hpool__mpi_session(int *rank, int *size)
 				   "program initialized MPI with level %d",
 				   level);
 	}
+	atomic_store_explicit(&s_pid, (int)getpid(), memory_order_relaxed);
 	MPI_Comm_rank(MPI_COMM_WORLD, &s_rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &s_size);
 	{
@@ -133,6 +155,7 @@ int hpool__mpi_session(int *rank, int *size)
 		MPI_Comm_rank(node, &me); /* ordered by world rank */
 		MPI_Allreduce(&s_rank, &lowest, 1, MPI_INT, MPI_MIN, node);
 		MPI_Comm_free(&node);
+		s_node_rank0 = lowest == 0;
 		s_node_servers = n - (lowest == 0);
 		s_node_index = me - (lowest == 0);
 		if (s_node_index < 0)

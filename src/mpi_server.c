@@ -4,7 +4,8 @@
  * hpool_create it becomes this loop and never returns to the program.
  * For each pool rank 0 creates, it makes a local process-mode pool (crash
  * isolation on every node; its share of the node's cores when several
- * server ranks share the node) and runs the batches rank 0 ships with
+ * server ranks share the node; none on rank 0's node when rank 0 serves
+ * that node itself, HPOOL_MPI_LOCAL) and runs the batches rank 0 ships with
  * hpool_map on it; when rank 0 finalizes (STOP) it destroys what is left,
  * calls MPI_Finalize and exits(0). If rank 0 dies, Open MPI kills this
  * rank too, and the local pool's workers follow their supervisor (they
@@ -213,6 +214,10 @@ static void on_create(struct hpool__msg *h)
 			 "every rank must run the same build", x, y);
 		goto out;
 	}
+	/* Rank 0 serves its own node with workers of its own: a server
+	 * there runs none (no pool; DESTROY finds none and answers). */
+	if (h->rank0_node && hpool__mpi_node_has_rank0())
+		goto out;
 	if (h->has_fn &&
 	    (e = hpool__fnref_resolve(&h->fn, &init, a.note, sizeof(a.note))))
 		goto out;

@@ -13,7 +13,9 @@
  *                    nested calls on it go to r's local pool), workers per
  *                    rank, init as a function reference + init_ctx bytes,
  *                    the program's build id
- *   r -> 0  CREATED  its local workers, host name, or an error and why
+ *                    and whether rank 0 serves its own node
+ *   r -> 0  CREATED  its local workers (0 on rank 0's node when rank 0
+ *                    serves it), host name, or an error and why
  *   0 -> r  BATCH    items [lo, hi) of one segment: function reference,
  *                    ctx bytes, the items' inputs; `batch` names the claim
  *                    record that holds the range on rank 0
@@ -82,6 +84,8 @@ struct hpool__msg {
 	int64_t timeout_ns;      /* BATCH */
 	int32_t bind;            /* CREATE */
 	uint32_t has_fn;         /* CREATE: an init function */
+	uint32_t rank0_node;     /* CREATE: rank 0 runs its own node's pool:
+				    the servers there run none */
 	struct hpool__fnref fn;  /* BATCH: the task; CREATE: init */
 	uint32_t prog_id_len;    /* CREATE: the program's build id */
 	unsigned char prog_id[HPOOL__BUILD_ID_MAX];
@@ -115,6 +119,8 @@ HPOOL_INTERNAL void hpool__build_id_hex(const unsigned char *id, unsigned n,
 HPOOL_INTERNAL int hpool__mpi_session(int *rank, int *size);
 /* Server ranks on this process's node (>= 1): they split its cores. */
 HPOOL_INTERNAL int hpool__mpi_node_servers(void);
+/* Does rank 0 run on this process's node? */
+HPOOL_INTERNAL bool hpool__mpi_node_has_rank0(void);
 /* This server rank's place among them (0 ..), by world rank. */
 HPOOL_INTERNAL int hpool__mpi_node_index(void);
 /* Every MPI call on rank 0 is made under this lock (pools' bridges and

@@ -56,7 +56,7 @@ static void workers_gone(struct hpool__shared *sh)
 {
 	int64_t end = hpool__now_ns() + (int64_t)GONE_WAIT_MS * 1000000;
 
-	for (unsigned i = 0; i < sh->nworkers; i++) {
+	for (unsigned i = 0; i < sh->nsup; i++) {
 		/* Pairs with the release store of the pid by the worker. */
 		pid_t pid = atomic_load_explicit(&sh->w[i].pid,
 						 memory_order_acquire);
@@ -75,7 +75,7 @@ static void repair_all(struct hpool__shared *sh)
 {
 	struct hpool__orphan orphans[HPOOL__SLOTS];
 
-	for (unsigned i = 0; i < sh->nworkers; i++) {
+	for (unsigned i = 0; i < sh->nsup; i++) {
 		struct hpool__wctl *c = &sh->w[i];
 		struct hpool__death d = {
 			.code = HPOOL_ECRASH,

@@ -226,6 +226,12 @@ struct hpool__shared {
 	_Atomic uint32_t closing;    /* HPOOL__CLOSE_* */
 	_Atomic uint32_t timeouts;   /* calls with a timeout in flight */
 	uint32_t nworkers;
+	/* Slots [0, nsup) are the supervisor's (processes it forks and
+	 * repairs); the rest, [nsup, nworkers), are claim records that
+	 * rank 0's MPI bridge drives from the caller (backend_mpi.c). Every
+	 * claim-protocol scan covers all nworkers slots; the supervisor's
+	 * own loops (spawn, kill, reap, timeouts, restart) cover nsup. */
+	uint32_t nsup;
 	/* The backend's workers can die alone (processes): the supervisor
 	 * stops overdue items, max_tasks recycles them. Otherwise (threads,
 	 * serial) an overdue item is reported when it returns (as is one

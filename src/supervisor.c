@@ -112,7 +112,7 @@ static void group_of(const struct hpool__shared *sh, unsigned w, unsigned *lo,
 	unsigned t = tpp(sh);
 
 	*lo = w / t * t;
-	*hi = *lo + t < sh->nworkers ? *lo + t : sh->nworkers;
+	*hi = *lo + t < sh->nsup ? *lo + t : sh->nsup;
 }
 
 /* Fork the process that serves slot w (in hybrid mode, all the slots of
@@ -150,7 +150,7 @@ static void kill_all(struct sup *s, uint32_t reason)
 {
 	unsigned i;
 
-	for (i = 0; i < s->sh->nworkers; i++) {
+	for (i = 0; i < s->sh->nsup; i++) {
 		if (!s->pids[i])
 			continue;
 		atomic_store_explicit(&s->sh->w[i].kill_reason, reason,
@@ -177,7 +177,7 @@ static unsigned live(const struct sup *s)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < s->sh->nworkers; i++)
+	for (i = 0; i < s->sh->nsup; i++)
 		n += s->pids[i] != 0;
 	return n;
 }
@@ -228,7 +228,7 @@ static void quiesce_claims(struct sup *s, unsigned w,
 				nanosleep(&ts, NULL);
 				continue;
 			}
-			for (i = 0; i < sh->nworkers; i++) {
+			for (i = 0; i < sh->nsup; i++) {
 				pid_t v = s->pids[i];
 				int st;
 
@@ -292,9 +292,9 @@ static void on_death(struct sup *s, pid_t pid, int status)
 	int sig = 0, ex = -1;
 	bool retire;
 
-	for (w = 0; w < sh->nworkers && s->pids[w] != pid; w++)
+	for (w = 0; w < sh->nsup && s->pids[w] != pid; w++)
 		;
-	if (w == sh->nworkers)
+	if (w == sh->nsup)
 		return; /* not ours (cannot happen: we fork nothing else) */
 	group_of(sh, w, &lo, &hi);
 	w = lo;
@@ -439,9 +439,9 @@ static void on_stop(struct sup *s, pid_t pid, int sig)
 	uint32_t none = HPOOL__K_NONE;
 	unsigned w, lo, hi;
 
-	for (w = 0; w < s->sh->nworkers && s->pids[w] != pid; w++)
+	for (w = 0; w < s->sh->nsup && s->pids[w] != pid; w++)
 		;
-	if (w == s->sh->nworkers)
+	if (w == s->sh->nsup)
 		return;
 	group_of(s->sh, w, &lo, &hi);
 	w = lo; /* the process's first slot holds its stop */
@@ -477,7 +477,7 @@ static void check_deadlines(struct sup *s)
 	int64_t now = hpool__now_ns();
 	unsigned i, k;
 
-	for (i = 0; i < s->sh->nworkers; i++) {
+	for (i = 0; i < s->sh->nsup; i++) {
 		struct hpool__wctl *c = &s->sh->w[i];
 		int64_t d = atomic_load_explicit(&c->deadline_ns,
 						 memory_order_relaxed);
@@ -519,7 +519,7 @@ static void terminate_all(struct sup *s)
 	kill_all(s, HPOOL__K_CANCEL);
 	while (live(s) && (pid = waitpid(-1, &status, 0)) > 0)
 		on_death(s, pid, status);
-	for (i = 0; i < s->sh->nworkers; i++)
+	for (i = 0; i < s->sh->nsup; i++)
 		hpool__fail_records(s->sh, &s->sh->w[i], HPOOL_ECANCELED);
 }
 
@@ -543,12 +543,12 @@ static int sup_life(struct sup *s, pid_t owner)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	s->pids = calloc(sh->nworkers, sizeof(*s->pids));
-	s->start_fails = calloc(sh->nworkers, sizeof(*s->start_fails));
-	s->stop_sig = calloc(sh->nworkers, sizeof(*s->stop_sig));
+	s->pids = calloc(sh->nsup, sizeof(*s->pids));
+	s->start_fails = calloc(sh->nsup, sizeof(*s->start_fails));
+	s->stop_sig = calloc(sh->nsup, sizeof(*s->stop_sig));
 	if (s->sfd < 0 || !s->pids || !s->start_fails || !s->stop_sig)
 		return 1;
-	for (i = 0; i < sh->nworkers; i += tpp(sh))
+	for (i = 0; i < sh->nsup; i += tpp(sh))
 		if ((e = spawn(s, i)) < 0) {
 			unsigned lo, hi, k;
 

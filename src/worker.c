@@ -393,6 +393,11 @@ void hpool__worker_proc_main(struct hpool__shared *sh,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "hpool-worker");
+	/* A worker of rank 0's own MPI pool (backend_mpi.c): a task's
+	 * hpool_create makes a pool on this node, as on a server rank
+	 * (mpi_server.c); MPI belongs to the rank. Single-threaded here. */
+	if (sh->mode == HPOOL_MODE_MPI)
+		setenv("HPOOL_MODE", "process", 1);
 	/* Before READY, so that whoever sees READY sees the pid. */
 	for (k = lo; k < hi; k++)
 		atomic_store_explicit(&sh->w[k].pid, getpid(),

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The MPI backend (HPOOL_MODE=mpi) under `mpirun -n 3` on this machine:
 #   1. the pool suite (tests/test_pool, HPOOL_TEST_MODE=mpi): what does not
-#      apply across ranks is reported SKIPPED there, with the reason
+#      apply across ranks is reported SKIPPED there, with the reason. Three
+#      times: rank 0 serving this node with workers of its own (the
+#      default, HPOOL_MPI_LOCAL=node), every item over MPI to the servers
+#      (HPOOL_MPI_LOCAL=0), and one worker of rank 0's beside theirs (1)
 #   2. tests/test_mpi: map, imap, submit, crash on rank 2, nested work,
 #      timeout, terminate, shm memory copied, a module only rank 0 loaded
 #   3. bad input: not under mpirun; rank 2 another build of the program
@@ -35,14 +38,18 @@ mpi() {
 		-n 3 "$@"
 }
 
-echo "== 1. tests/test_pool, HPOOL_TEST_MODE=mpi"
-HPOOL_TEST_MODE=mpi mpi "$b/tests/test_pool" >"$tmp/pool" 2>&1
-rc=$?
-grep -E '^\[ *(OK|SKIPPED|FAILED|PASSED|ERROR) *\]|NOTE' "$tmp/pool" |
-	sed 's/^/  /'
-if [ $rc -ne 0 ]; then
-	echo "FAIL test_pool (mpi): exit $rc"; tail -30 "$tmp/pool"; fail=1
-fi
+for local in node 0 1; do
+	echo "== 1. tests/test_pool, HPOOL_TEST_MODE=mpi, HPOOL_MPI_LOCAL=$local"
+	HPOOL_MPI_LOCAL=$local HPOOL_TEST_MODE=mpi mpi "$b/tests/test_pool" \
+		>"$tmp/pool" 2>&1
+	rc=$?
+	grep -E '^\[ *(OK|SKIPPED|FAILED|PASSED|ERROR) *\]|NOTE' "$tmp/pool" |
+		sed 's/^/  /'
+	if [ $rc -ne 0 ]; then
+		echo "FAIL test_pool (mpi, HPOOL_MPI_LOCAL=$local): exit $rc"
+		tail -30 "$tmp/pool"; fail=1
+	fi
+done
 
 echo "== 2. tests/test_mpi"
 mpi "$b/tests/test_mpi" >"$tmp/mpi" 2>&1

@@ -14,21 +14,29 @@
  *                           kills a rank and checks that nothing of the
  *                           job is left)
  * Each task records the rank that ran it (OMPI_COMM_WORLD_RANK of its
- * server), so tests see where items ran without shared memory. No test
- * judges by the clock.
+ * server; 0 for a worker of rank 0's own), so tests see where items ran
+ * without shared memory. No test judges by the clock.
+ *
+ * HPOOL_MPI_LOCAL: most tests run with 0 (rank 0 runs no workers, every
+ * item crosses MPI: the path a node other than rank 0's takes); the
+ * test_local_* ones set "node" (the default: rank 0 serves its own node)
+ * and 1 (a worker of rank 0's own beside the servers).
  */
 #include <hpool.h>
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -40,6 +48,11 @@ static int my_rank(void)
 	const char *r = getenv("OMPI_COMM_WORLD_RANK");
 
 	return r ? atoi(r) : -1;
+}
+
+static void local(const char *v)
+{
+	assert_int_equal(setenv("HPOOL_MPI_LOCAL", v, 1), 0);
 }
 
 static hpool *make_pool(unsigned workers)
@@ -453,6 +466,198 @@ static void test_module_not_loaded(void **st)
 	dlclose(h);
 }
 
+/* ---- rank 0's own workers (HPOOL_MPI_LOCAL) ------------------------------ */
+
+static int task_rank(void *out, const void *in, const void *ctx)
+{
+	*(long *)out = my_rank();
+	return 0;
+}
+
+/* A task makes a pool of its own: with HPOOL_MODE unset in the program,
+ * the worker's environment says process (a worker of rank 0 may not call
+ * MPI); one that asks for mpi outright is refused. */
+static int task_own_pool(void *out, const void *in, const void *ctx)
+{
+	hpool_config cfg;
+	hpool *q;
+	long x = 0;
+	int e;
+
+	if (hpool_create(&q, NULL))
+		return 100;
+	e = hpool_mode_of(q) == HPOOL_MODE_PROCESS &&
+	    !hpool_map(q, task_rank, NULL, 0, in, sizeof(long), &x,
+		       sizeof(x), 1, NULL) ? 0 : 101;
+	if (hpool_destroy(q) || e)
+		return e ? e : 102;
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	if (hpool_create(&q, &cfg) != -EINVAL ||
+	    !strstr(hpool_last_error(), "forked from an MPI rank"))
+		return 103;
+	*(long *)out = x;
+	return 0;
+}
+
+static int task_segv_on_7(void *out, const void *in, const void *ctx)
+{
+	long x = *(const long *)in;
+
+	*(long *)out = x * 3;
+	if (x == 7) {
+		volatile uintptr_t bad = 8;
+
+		*(volatile int *)bad = 1;
+	}
+	return 0;
+}
+
+/* The default: rank 0 serves this node (every rank here shares it) with
+ * workers of its own, one per core; the servers run none. Items, nested
+ * work and a task's own pool stay on rank 0; a crash fails its item. */
+static void test_local_node(void **st)
+{
+	struct hpool__topo *t;
+	unsigned cores;
+	size_t n = 2000;
+	long *in = iota(n), *out = calloc(n, sizeof(long));
+	struct res *r = calloc(n, sizeof(*r));
+	int status[16];
+	hpool_map_opts o = { .chunk = 1, .status = status };
+	hpool *p;
+
+	local("node");
+	p = make_pool(0);
+	assert_int_equal(hpool__topo_open(&t), 0);
+	cores = hpool__topo_cores(t);
+	hpool__topo_close(t);
+	assert_int_equal(hpool_workers(p), cores);
+	assert_int_equal(hpool_map(p, task_rank, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i], 0);
+	assert_int_equal(hpool_map(p, task_nested, &p, sizeof(p), in,
+				   sizeof(long), r, sizeof(*r), 40, NULL), 0);
+	for (size_t i = 0; i < 40; i++) {
+		assert_int_equal(r[i].v, 10 * (long)i + 1);
+		assert_int_equal(r[i].rank, 0);
+	}
+	assert_int_equal(hpool_map(p, task_own_pool, NULL, 0, in,
+				   sizeof(long), out, sizeof(long), 4, NULL),
+			 0);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(out[i], 0);
+	assert_int_equal(hpool_map(p, task_segv_on_7, NULL, 0, in,
+				   sizeof(long), out, sizeof(long), 16, &o),
+			 HPOOL_ECRASH);
+	for (long i = 0; i < 16; i++) {
+		assert_int_equal(status[i], i == 7 ? HPOOL_ECRASH : 0);
+		if (i != 7)
+			assert_int_equal(out[i], 3 * i);
+	}
+	assert_non_null(strstr(hpool_last_error(), "SIGSEGV"));
+	assert_int_equal(hpool_map(p, task_rank, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), 100, NULL), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	local("0");
+	free(in);
+	free(out);
+	free(r);
+}
+
+/* One worker of rank 0's own beside the servers' (HPOOL_MPI_LOCAL=1):
+ * both kinds claim from one map. Deterministic: an item marks its side
+ * (a file) and waits for the other side's mark, so neither side can
+ * finish the map alone, and a side that never got an item fails the
+ * test by its bounded wait. */
+struct sides {
+	char dir[64];
+};
+
+static bool wait_file(const char *path)
+{
+	for (int k = 0; k < 30000; k++) {
+		struct timespec ts = { 0, 1000000 };
+
+		if (!access(path, F_OK))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static int task_meet(void *out, const void *in, const void *ctx)
+{
+	const struct sides *d = ctx;
+	char mine[96], theirs[96];
+	int fd, rank = my_rank();
+
+	snprintf(mine, sizeof(mine), "%s/%s", d->dir, rank ? "srv" : "r0");
+	snprintf(theirs, sizeof(theirs), "%s/%s", d->dir, rank ? "r0" : "srv");
+	fd = open(mine, O_CREAT | O_WRONLY, 0600);
+	if (fd < 0)
+		return 100;
+	close(fd);
+	if (!wait_file(theirs))
+		return 101;
+	*(long *)out = rank;
+	return 0;
+}
+
+static void test_local_mixed(void **st)
+{
+	struct hpool__topo *t;
+	unsigned cores, share;
+	size_t n = 200, ranks[3] = { 0 };
+	long *in = iota(n), *out = calloc(n, sizeof(long));
+	struct sides d;
+	char path[96];
+	hpool_map_opts o = { .chunk = 1 };
+	hpool *p;
+
+	snprintf(d.dir, sizeof(d.dir), "/tmp/hpool-mpi-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	local("1");
+	p = make_pool(0);
+	assert_int_equal(hpool__topo_open(&t), 0);
+	cores = hpool__topo_cores(t);
+	hpool__topo_close(t);
+	share = cores / 2 ? cores / 2 : 1;
+	assert_int_equal(hpool_workers(p), 1 + 2 * share);
+	assert_int_equal(hpool_map(p, task_meet, &d, sizeof(d), in,
+				   sizeof(long), out, sizeof(long), n, &o), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(out[i] >= 0 && out[i] <= 2);
+		ranks[out[i]]++;
+	}
+	assert_true(ranks[0] > 0 && ranks[1] + ranks[2] > 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	local("0");
+	snprintf(path, sizeof(path), "%s/r0", d.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/srv", d.dir);
+	unlink(path);
+	rmdir(d.dir);
+	free(in);
+	free(out);
+}
+
+/* HPOOL_MPI_LOCAL that is not "node" or a number is refused. */
+static void test_local_bad(void **st)
+{
+	hpool_config cfg;
+	hpool *p = NULL;
+
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	local("lots");
+	assert_int_equal(hpool_create(&p, &cfg), -EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(hpool_last_error(), "HPOOL_MPI_LOCAL=lots"));
+	local("0");
+}
+
 static int bad_build(void)
 {
 	hpool_config cfg;
@@ -526,6 +731,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_terminate),
 		cmocka_unit_test(test_shm_copied),
 		cmocka_unit_test(test_module_not_loaded),
+		cmocka_unit_test(test_local_node),
+		cmocka_unit_test(test_local_mixed),
+		cmocka_unit_test(test_local_bad),
 	};
 
 #if defined(HPOOL_TEST_TSAN) || defined(HPOOL_TEST_ASAN)
@@ -538,6 +746,7 @@ int main(int argc, char **argv)
 		return bad_build();
 	if (argc > 2 && !strcmp(argv[1], "hold"))
 		return hold(argv[2]);
+	local("0"); /* rank 0 reads it at each create */
 	if (my_rank() > 0)
 		freopen("/dev/null", "w", stdout); /* a server rank */
 	return cmocka_run_group_tests_name("mpi", tests, NULL, NULL);
