@@ -48,7 +48,7 @@
 
 struct server {
 	int rank;
-	unsigned workers, base;  /* its slots: nlocal + [base, base + workers) */
+	unsigned workers, base;  /* its slots: nlocal + [base, +workers) */
 	unsigned inflight;
 	char host[64];
 	/* Why its last failed items failed (a ring), and which */
@@ -228,7 +228,8 @@ static int local_workers(unsigned workers, const struct hpool__topo *topo,
 		return hpool__fail(-EINVAL, "hpool_create: HPOOL_MPI_LOCAL=%s: "
 				   "expected \"node\" (rank 0 serves its own "
 				   "node), 0 (it runs no workers), or a number "
-				   "of workers up to %u", v, HPOOL__WORKERS_MAX);
+				   "of workers up to %u", v,
+				   HPOOL__WORKERS_MAX);
 	*n = (unsigned)x;
 	return 0;
 }

@@ -20,7 +20,8 @@
 
 /* A segment's cell, about: SEG_PER_WORKER a worker (the backend's
  * seg_per_worker a remote one), at least SEG_MIN, at most a sixteenth
- * of the arena (the window then holds a quarter of it) but never below SEG_FLOOR.
+ * of the arena (the window then holds a quarter of it) but never below
+ * SEG_FLOOR.
  * The window must hold enough work to keep every worker busy while the
  * caller wakes, harvests and issues: with 256 KiB segments and two
  * workers it emptied in ~20 us, and workers went to sleep between

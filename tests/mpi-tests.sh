@@ -9,8 +9,9 @@
 #   2. tests/test_mpi: map, imap, submit, crash on rank 2, nested work,
 #      timeout, terminate, shm memory copied, a module only rank 0 loaded
 #   3. bad input: not under mpirun; rank 2 another build of the program
-#   4. the examples: same output as in process mode (three are left out,
-#      each with its reason, printed)
+#   4. the examples: same output as in process mode, with rank 0 serving
+#      this node and with every item over MPI (what is left out is
+#      printed, with its reason)
 # Skips (77) without mpirun or in a sanitizer build (Open MPI is not
 # instrumented). A run is bounded by HPOOL_MPI_TIMEOUT seconds (a hang
 # fails, never hangs CI).
@@ -39,7 +40,8 @@ mpi() {
 }
 
 for local in node 0 1; do
-	echo "== 1. tests/test_pool, HPOOL_TEST_MODE=mpi, HPOOL_MPI_LOCAL=$local"
+	echo "== 1. tests/test_pool, HPOOL_TEST_MODE=mpi," \
+		"HPOOL_MPI_LOCAL=$local"
 	HPOOL_MPI_LOCAL=$local HPOOL_TEST_MODE=mpi mpi "$b/tests/test_pool" \
 		>"$tmp/pool" 2>&1
 	rc=$?
@@ -72,26 +74,36 @@ else
 	sed 's/^/  /' "$tmp/bad2"
 fi
 
-echo "== 4. examples: HPOOL_MODE=mpi against HPOOL_MODE=process"
-for ex in ex1_map ex2_args ex3_method ex4_object_pool ex5_closure \
-	ex6_worker_queue ex9_worker_dies ex11_openmp ex12_tiny_tasks; do
-	prog="$b/examples/$ex"
-	HPOOL_MODE=process timeout -k 5 "$limit" "$prog" >"$tmp/p" 2>/dev/null
-	HPOOL_MODE=mpi mpi "$prog" >"$tmp/m" 2>"$tmp/e"
-	rc=$?
-	if [ $rc -ne 0 ]; then
-		echo "FAIL $ex (mpi): exit $rc"; cat "$tmp/m" "$tmp/e"; fail=1
-	elif ! cmp -s "$tmp/p" "$tmp/m"; then
-		echo "FAIL $ex: mpi output differs from process mode:"
-		diff "$tmp/p" "$tmp/m" | sed 's/^/  | /'; fail=1
-	else
-		echo "  ok $ex"
-	fi
+for local in node 0; do
+	echo "== 4. examples: HPOOL_MODE=mpi (HPOOL_MPI_LOCAL=$local) against" \
+		"HPOOL_MODE=process"
+	list="ex1_map ex2_args ex3_method ex4_object_pool ex5_closure"
+	list="$list ex6_worker_queue ex9_worker_dies ex11_openmp"
+	list="$list ex12_tiny_tasks"
+	[ $local = node ] && list="$list ex7_switch_modes ex8_large_inputs"
+	for ex in $list; do
+		prog="$b/examples/$ex"
+		HPOOL_MODE=process timeout -k 5 "$limit" "$prog" >"$tmp/p" \
+			2>/dev/null
+		HPOOL_MPI_LOCAL=$local HPOOL_MODE=mpi mpi "$prog" >"$tmp/m" \
+			2>"$tmp/e"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			echo "FAIL $ex (mpi, $local): exit $rc"
+			cat "$tmp/m" "$tmp/e"; fail=1
+		elif ! cmp -s "$tmp/p" "$tmp/m"; then
+			echo "FAIL $ex ($local): mpi output differs from process:"
+			diff "$tmp/p" "$tmp/m" | sed 's/^/  | /'; fail=1
+		else
+			echo "  ok $ex"
+		fi
+	done
 done
-echo "  left out: ex7 (its tasks count through a pointer to hpool_shm memory"
-echo "    inside ctx: not shared across machines), ex8 (checks that shm rows"
-echo "    are read in place: across ranks they are copied), ex10 (forks a"
-echo "    caller that dies: tests/mpi-orphans.sh kills rank 0 instead)"
+echo "  left out: ex7, ex8 with HPOOL_MPI_LOCAL=0 (ex7's tasks count through"
+echo "    a pointer to hpool_shm memory inside ctx: not shared across"
+echo "    machines; ex8 checks that shm rows are read in place: across"
+echo "    ranks they are copied), ex10 (forks a caller that dies:"
+echo "    tests/mpi-orphans.sh kills rank 0 instead)"
 
 [ $fail -eq 0 ] && echo "mpi-tests: all passed" || echo "mpi-tests: FAILED"
 exit $fail

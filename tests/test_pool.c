@@ -79,13 +79,41 @@ static hpool *make_pool_alone(unsigned workers)
 		if (g_mode == HPOOL_MODE_MPI)                              \
 			SKIP_IN_MODE(g_mode, why);                         \
 	} while (0)
+/* Only when items may run on a server rank: with HPOOL_MPI_LOCAL=node
+ * every rank shares this machine and rank 0's own workers run them all,
+ * in its region, as process mode does. */
+#define SKIP_IN_MPI_REMOTE(why)                                            \
+	do {                                                               \
+		if (g_mode == HPOOL_MODE_MPI && !mpi_node())               \
+			SKIP_IN_MODE(g_mode, why);                         \
+	} while (0)
+
+/* mpi mode, HPOOL_MPI_LOCAL unset or "node" (tests/mpi-tests.sh runs
+ * the suite with node, 0 and 1): rank 0 serves this node itself. */
+static bool mpi_node(void)
+{
+	const char *v = getenv("HPOOL_MPI_LOCAL");
+
+	return !v || !*v || !strcmp(v, "node");
+}
+
+/* mpi mode: the workers rank 0 forks itself for cfg.workers = per (node:
+ * per; N: N; 0: none). */
+static unsigned mpi_local(unsigned per)
+{
+	return mpi_node() ? per : (unsigned)atoi(getenv("HPOOL_MPI_LOCAL"));
+}
 
 /* The workers of a pool made with cfg.workers = per: in mpi mode `per`
- * is per server rank, and the pool has them all. */
+ * is per server rank (none on rank 0's node when rank 0 serves it, and
+ * every rank shares this machine), plus rank 0's own. */
 static unsigned pool_workers(unsigned per)
 {
 	if (g_mode == HPOOL_MODE_MPI)
-		per *= (unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) - 1;
+		return mpi_local(per) +
+		       (mpi_node() ? 0 :
+			per * ((unsigned)atoi(getenv("OMPI_COMM_WORLD_SIZE")) -
+			       1));
 	return per;
 }
 
@@ -389,10 +417,11 @@ static void test_segments_prefaulted(void **st)
 	long *in;
 	struct page_out *out;
 
-	SKIP_IN_MPI("the items run in batches on two server ranks, each a "
-		    "process of its own: fault counts of different processes "
-		    "do not subtract (a server's local pool is a process "
-		    "pool, which the other modes cover)");
+	SKIP_IN_MPI_REMOTE("the items run in batches on two server ranks, "
+			   "each a process of its own: fault counts of "
+			   "different processes do not subtract (a server's "
+			   "local pool is a process pool, which the other "
+			   "modes cover)");
 	p = make_pool(1);
 	in = iota(n);
 	out = malloc(n * sizeof(*out));
@@ -426,8 +455,9 @@ static int task_where(void *out, const void *in, const void *ctx)
 
 static void test_shm_in_place(void **st)
 {
-	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
-		    "runs a task (plain bytes), never used in place");
+	SKIP_IN_MPI_REMOTE("hpool_shm_alloc memory is copied to the rank "
+			   "that runs a task (plain bytes), never used in "
+			   "place");
 	hpool *p = make_pool(2);
 	size_t n = 64;
 	uintptr_t *so = hpool_shm_alloc(p, n * sizeof(*so));
@@ -464,9 +494,9 @@ static int task_fill(void *out, const void *in, const void *ctx)
 
 static void test_shm_through_ctx(void **st)
 {
-	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
-		    "runs a task (plain bytes); pointers inside ctx are "
-		    "not followed");
+	SKIP_IN_MPI_REMOTE("hpool_shm_alloc memory is copied to the rank "
+			   "that runs a task (plain bytes); pointers inside "
+			   "ctx are not followed");
 	hpool *p = make_pool(2);
 	size_t n = 1000;
 	long *dst = hpool_shm_alloc(p, n * sizeof(long)), *in = iota(n);
@@ -572,7 +602,7 @@ static void test_submit_wait(void **st)
 
 static void test_submit_code_and_timeout(void **st)
 {
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 	hpool *p = make_pool(2);
 	hpool_future *f;
 	long v = 7, out = 0;
@@ -623,7 +653,7 @@ static void test_submit_code_and_timeout(void **st)
  * LIVENESS_S). */
 static void test_full_table_takes_back_canceled(void **st)
 {
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 	if (g_mode == HPOOL_MODE_SERIAL)
 		SKIP_IN_MODE(g_mode, "tasks run in the caller at submit: "
 			     "nothing is published");
@@ -910,8 +940,8 @@ static void check_imap_ahead(int ordered)
 
 static void test_imap_read_ahead(void **st)
 {
-	SKIP_IN_MPI("hpool_shm_alloc memory is copied to the rank that "
-		    "runs a task: the count stays 0 here");
+	SKIP_IN_MPI_REMOTE("hpool_shm_alloc memory is copied to the rank "
+			   "that runs a task: the count stays 0 here");
 	(void)st;
 	check_imap_ahead(1);
 	check_imap_ahead(0);
@@ -1356,7 +1386,7 @@ static void test_terminate(void **st)
 	unsigned workers = g_mode == HPOOL_MODE_SERIAL ? 1 : 2;
 	pthread_t th;
 	int started = 0;
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 
 	assert_true(s != MAP_FAILED);
 	a.p = make_pool(2);
@@ -1471,7 +1501,7 @@ static void test_terminate_arrays(void **st)
 	struct scratch *s;
 	pthread_t th;
 	(void)st;
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 
 	arrays_init(&a, task_hold_first);
 	s = a.s;
@@ -1535,7 +1565,7 @@ static void test_terminate_copy_out(void **st)
 	struct scratch *s;
 	pthread_t th;
 	(void)st;
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 
 	arrays_init(&a, task_copy);
 	s = copy_hook_s = a.s;
@@ -1754,9 +1784,9 @@ static int task_scribble(void *out, const void *in, const void *ctx)
  * region in every mode. */
 static void test_out_overrun(void **st)
 {
-	SKIP_IN_MPI("a server rank runs its batch in place in its own "
-		    "region, with no guard after the results; an overrun "
-		    "there is not caught (docs/mpi.md)");
+	SKIP_IN_MPI_REMOTE("a server rank runs its batch in place in its "
+			   "own region, with no guard after the results; an "
+			   "overrun there is not caught (docs/mpi.md)");
 	hpool *p = make_pool(2);
 	long in[16], out[16 + 8], v = 15, w = -1;
 	int status[16], m;
@@ -2023,7 +2053,7 @@ static int meet_map(hpool *p, struct meet *m, size_t chunk, long tids[3],
  */
 static void test_load_balance(void **st)
 {
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 	hpool *p = make_pool(2);
 	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
 	long me = syscall(SYS_gettid), tids[3];
@@ -2160,7 +2190,7 @@ static int count_threads(void)
  */
 static void test_idle_costs_nothing(void **st)
 {
-	SKIP_IN_MPI(MPI_SHARED_WHY);
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 	int threads = count_threads(), pids[8], n, who[8][2], k = 0;
 	hpool *p = make_pool(2);
 	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
@@ -2253,7 +2283,8 @@ static void test_threaded_fork_reported(void **st)
 	pthread_create(&th, NULL, sleeper, NULL);
 	hpool__set_error("nothing yet");
 	assert_int_equal(hpool_create(&p, &cfg), 0);
-	if (ISOLATED(g_mode))
+	/* mpi: rank 0 forks its own workers, and Open MPI runs threads */
+	if (ISOLATED(g_mode) || (g_mode == HPOOL_MODE_MPI && mpi_local(1)))
 		assert_non_null(strstr(hpool_last_error(), "threads"));
 	else /* nothing is forked in these modes */
 		assert_string_equal(hpool_last_error(), "nothing yet");
@@ -2363,6 +2394,12 @@ static void test_forkserver_pool(void **st)
 		crash_once(p, s, 60, 25, 0, 10);
 		crash_once(p, s, 60, 7, 3, 1);
 		hpool_shm_free(p, s);
+	} else if (g_mode == HPOOL_MODE_MPI) {
+		/* start does not apply: rank 0 forks the supervisor of its
+		 * own workers, if it has any, itself */
+		assert_int_equal(n, mpi_local(3) ? 1 + (int)mpi_local(3) : 0);
+		if (n)
+			assert_int_equal(ppid_of(pids[0]), getpid());
 	} else {
 		assert_int_equal(n, 0); /* start does not apply */
 	}
