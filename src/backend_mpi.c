@@ -203,53 +203,27 @@ static void destroy_remote(struct mpib *m, int now)
 	recv_from_all(m, HPOOL__MSG_DESTROYED, NULL);
 }
 
-/* Rank 0's own workers, from HPOOL_MPI_LOCAL: "node" (or unset) serves
- * rank 0's node from here, with `workers` or the node's cores, and its
- * server ranks run none; a number N runs N here and leaves the servers
- * of this node their share (tests, or a node with cores to spare); 0
- * runs none (every item crosses MPI). Return: 0 or -EINVAL (message
- * set). */
-static int local_workers(unsigned workers, const struct hpool__topo *topo,
-			 unsigned *n, bool *node)
-{
-	const char *v = getenv("HPOOL_MPI_LOCAL");
-	char *end;
-	unsigned long x;
-
-	*node = !v || !*v || !strcmp(v, "node");
-	if (*node) {
-		*n = workers ? workers : hpool__topo_cores(topo);
-		return 0;
-	}
-	errno = 0;
-	x = strtoul(v, &end, 10);
-	if (errno || *end || end == v || v[0] == '-' ||
-	    x > HPOOL__WORKERS_MAX)
-		return hpool__fail(-EINVAL, "hpool_create: HPOOL_MPI_LOCAL=%s: "
-				   "expected \"node\" (rank 0 serves its own "
-				   "node), 0 (it runs no workers), or a number "
-				   "of workers up to %u", v,
-				   HPOOL__WORKERS_MAX);
-	*n = (unsigned)x;
-	return 0;
-}
-
 static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 		    const hpool_config *cfg, unsigned *n)
 {
 	struct hpool__msg *h;
 	struct mpib *m;
 	size_t ictx = cfg && cfg->init_ctx ? cfg->init_ctx_size : 0;
-	unsigned i, local = 0, remote = 0;
-	bool node;
+	/* HPOOL_MPI_LOCAL (config.c): node (-1) serves rank 0's node from
+	 * here, with `workers` or the node's cores, and its server ranks
+	 * run none; N runs N here and leaves the servers of this node their
+	 * share (tests, or a node with cores to spare); 0 runs none. */
+	bool node = s->mpi_local < 0;
+	unsigned i, remote = 0,
+		    local = !node ? (unsigned)s->mpi_local :
+			    s->workers ? s->workers :
+					 hpool__topo_cores(wk->topo);
 	int rank, size, e;
 
 	if ((e = hpool__mpi_session(&rank, &size)))
 		return e;
 	if (rank > 0)
 		hpool__mpi_serve(rank, size); /* never returns */
-	if ((e = local_workers(s->workers, wk->topo, &local, &node)))
-		return e;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");

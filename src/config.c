@@ -19,6 +19,8 @@
  *  HPOOL_HYBRID    PxT: processes x threads of a hybrid pool, each a plain
  *                  decimal as HPOOL_WORKERS, one lower-case 'x' between,
  *                  nothing else; P * T <= HPOOL__WORKERS_MAX ("2x4").
+ *  HPOOL_MPI_LOCAL node | 0 | a count as HPOOL_WORKERS: the workers MPI's
+ *                  rank 0 runs itself (node: its node's, docs/mpi.md).
  *  HPOOL_SHM_SIZE  plain decimal bytes, optionally followed by one suffix
  *                  K, M or G, powers of 1024; the lower-case k, m, g mean
  *                  the same (as in docker --shm-size and dd). Nothing else:
@@ -407,6 +409,23 @@ int hpool__settings_resolve(const hpool_config *cfg,
 			 "an 'x' between (\"2x4\"), product at most %u",
 			 HPOOL__WORKERS_MAX);
 		return env_fail("HPOOL_HYBRID", v, what);
+	}
+
+	s.mpi_local = -1;
+	v = getenv("HPOOL_MPI_LOCAL");
+	if (v && strcmp(v, "node")) {
+		unsigned long n = 0;
+		char what[120];
+
+		if (strcmp(v, "0") &&
+		    hpool__parse_uint(v, HPOOL__WORKERS_MAX, &n)) {
+			snprintf(what, sizeof(what),
+				 "node (rank 0 serves its own node), 0 (it "
+				 "runs no workers) or a whole number up to %u",
+				 HPOOL__WORKERS_MAX);
+			return env_fail("HPOOL_MPI_LOCAL", v, what);
+		}
+		s.mpi_local = (int)n;
 	}
 
 	v = getenv("HPOOL_SHM_SIZE");

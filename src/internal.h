@@ -91,6 +91,7 @@ struct hpool__settings {
 	int progress;       /* 0 none, 1 bar */
 	int threaded_fork;  /* 0 allow, 1 refuse */
 	unsigned hybrid_procs, hybrid_threads; /* hybrid shape; 0: hwloc's */
+	int mpi_local;      /* mpi: rank 0's own workers; -1: its node's */
 };
 
 #define HPOOL__SHM_DEFAULT ((size_t)256 << 20)

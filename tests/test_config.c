@@ -30,7 +30,7 @@
 
 static const char *const vars[] = {
 	"HPOOL_MODE", "HPOOL_WORKERS", "HPOOL_BIND", "HPOOL_SHM_SIZE",
-	"HPOOL_HYBRID",
+	"HPOOL_HYBRID", "HPOOL_MPI_LOCAL",
 };
 
 static int clean_env(void **state)
@@ -509,6 +509,50 @@ static void test_env_hybrid(void **state)
 		assert_int_equal(s.hybrid_procs, hybrid_cases[i].p);
 		assert_int_equal(s.hybrid_threads, hybrid_cases[i].t);
 		assert_int_equal(s.workers, 0);
+	}
+}
+
+/* HPOOL_MPI_LOCAL: node, 0, or a count as HPOOL_WORKERS (read in every
+ * mode, as every variable; used by mpi mode's rank 0). */
+static const struct {
+	const char *s;
+	int rc;
+	int v;
+} mpi_local_cases[] = {
+	{ "node", 0, -1 },
+	{ "0", 0, 0 },
+	{ "1", 0, 1 },
+	{ "1024", 0, 1024 },
+	{ "1025", -EINVAL, 0 },
+	{ "", -EINVAL, 0 },
+	{ "Node", -EINVAL, 0 },
+	{ "00", -EINVAL, 0 },
+	{ "01", -EINVAL, 0 },
+	{ "-1", -EINVAL, 0 },
+	{ " 1", -EINVAL, 0 },
+	{ "all", -EINVAL, 0 },
+};
+
+static void test_env_mpi_local(void **state)
+{
+	struct hpool__settings s;
+	size_t i;
+
+	assert_int_equal(hpool__settings_resolve(NULL, &s), 0);
+	assert_int_equal(s.mpi_local, -1); /* unset: node */
+	for (i = 0; i < ARRAY_SIZE(mpi_local_cases); i++) {
+		int rc = resolve_env("HPOOL_MPI_LOCAL", mpi_local_cases[i].s,
+				     &s);
+
+		if (mpi_local_cases[i].rc) {
+			expect_refused("HPOOL_MPI_LOCAL", mpi_local_cases[i].s,
+				       rc, &s, "expected node");
+			continue;
+		}
+		if (rc)
+			fail_msg("HPOOL_MPI_LOCAL=%s: rc %d",
+				 mpi_local_cases[i].s, rc);
+		assert_int_equal(s.mpi_local, mpi_local_cases[i].v);
 	}
 }
 
@@ -1095,6 +1139,7 @@ int main(void)
 		T(test_env_mode),
 		T(test_env_workers),
 		T(test_env_hybrid),
+		T(test_env_mpi_local),
 		T(test_hybrid_fields),
 		T(test_env_bind),
 		T(test_env_shm_size),

@@ -654,7 +654,8 @@ static void test_local_bad(void **st)
 	local("lots");
 	assert_int_equal(hpool_create(&p, &cfg), -EINVAL);
 	assert_null(p);
-	assert_non_null(strstr(hpool_last_error(), "HPOOL_MPI_LOCAL=lots"));
+	assert_non_null(strstr(hpool_last_error(),
+			       "HPOOL_MPI_LOCAL=\"lots\": expected node"));
 	local("0");
 }
 
