@@ -12,9 +12,11 @@
  *   backend_forkserver.c  the supervisor is forked by the fork server
  *   backend_serial.c      no workers: the caller runs every task
  *   backend_hybrid.c      the supervisor forks processes of T threads
- *   backend_mpi.c         rank 0 of an MPI job: a bridge thread claims
- *                         batches and ships them to server ranks
- *                         (mpi_server.c), which run local process pools
+ *   backend_mpi.c         rank 0 of an MPI job: a supervisor of its own
+ *                         forks workers for rank 0's node, and a bridge
+ *                         thread claims batches and ships them to server
+ *                         ranks (mpi_server.c), which run local process
+ *                         pools
  * backend.c holds the table that picks one from the settings; nothing
  * else in src/ asks which mode a pool runs in. A new way (MPI, hybrid)
  * is one new file and one line in that table.

@@ -1,13 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The MPI backend (HPOOL_MODE=mpi), rank 0's side. Rank 0 is the caller;
- * every other rank serves (mpi_server.c) with a local process pool. Here
- * the pool's "workers" are claim records driven by one bridge thread:
+ * every other rank serves (mpi_server.c) with a local process pool. The
+ * pool's worker slots are of two kinds:
  *
- *   worker slot k stands for one worker of one server (server r owns the
- *   slots [base_r, base_r + workers_r)); batch b uses record
- *   w[b / CREDITS].rec[b % CREDITS], so a server has at most CREDITS
- *   batches per worker in flight (its credits).
+ *   slots [0, nlocal) (sh->nsup) are rank 0's own workers, for its own
+ *   node: a supervisor forked from rank 0 runs them exactly as in process
+ *   mode (backend_fork.c's operations; priv begins with its struct
+ *   hpool__sup), and they claim from the segments in place. With
+ *   HPOOL_MPI_LOCAL=node (the default) the servers on rank 0's node run
+ *   no pool: these workers have their cores.
+ *
+ *   slots [nlocal, nworkers) are claim records driven by one bridge
+ *   thread: slot nlocal + k stands for one worker of one server (server r
+ *   owns the slots nlocal + [base_r, base_r + workers_r)); batch b uses
+ *   record w[nlocal + b / CREDITS].rec[b % CREDITS], so a server has at
+ *   most CREDITS batches per worker in flight (its credits).
+ *
+ * The supervisor never touches the bridge's slots (its loops stop at
+ * nsup); the claim protocol's scans cover both kinds.
  *
  * The bridge claims batches from published segments exactly as a worker
  * claims ranges (claim.c, hpool__claim_batch: the record is a hazard that

@@ -26,6 +26,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -643,6 +644,128 @@ static void test_local_mixed(void **st)
 	free(out);
 }
 
+/* Test-only internal: supervisor pid, then one pid per worker slot. */
+int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
+
+/* Rank 0's supervisor dies (an operator, the OOM killer) in the middle
+ * of a map, while batches are away on the servers, whose slots sit in
+ * the same region: the caller repairs rank 0's own slots only (the
+ * bridge's batches come back and count), starts a new supervisor, and
+ * only the item rank 0's worker was running fails; nothing runs twice
+ * (each run of item i creates the file i, exclusively). Deterministic:
+ * every item marks its side and waits for `go`, which the killer
+ * creates once both sides are inside an item and the worker is gone. */
+static int task_hold(void *out, const void *in, const void *ctx)
+{
+	const struct sides *d = ctx;
+	char mine[96], go[96];
+	int fd, rank = my_rank();
+
+	snprintf(mine, sizeof(mine), "%s/%ld", d->dir, *(const long *)in);
+	fd = open(mine, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 102 : 100;
+	close(fd);
+	snprintf(mine, sizeof(mine), "%s/%s", d->dir, rank ? "srv" : "r0");
+	snprintf(go, sizeof(go), "%s/go", d->dir);
+	fd = open(mine, O_CREAT | O_WRONLY, 0600);
+	if (fd < 0)
+		return 100;
+	close(fd);
+	if (!wait_file(go))
+		return 101;
+	*(long *)out = rank;
+	return 0;
+}
+
+struct killer {
+	struct sides *d;
+	int sup, worker;
+	bool ok;
+};
+
+static void *kill_sup(void *arg)
+{
+	struct killer *k = arg;
+	char a[96], b[96];
+	int fd;
+
+	snprintf(a, sizeof(a), "%s/r0", k->d->dir);
+	snprintf(b, sizeof(b), "%s/srv", k->d->dir);
+	k->ok = wait_file(a) && wait_file(b) && !kill(k->sup, SIGKILL);
+	for (int i = 0; i < 5000 && !kill(k->worker, 0); i++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL); /* its worker follows it */
+	}
+	snprintf(a, sizeof(a), "%s/go", k->d->dir);
+	fd = open(a, O_CREAT | O_WRONLY, 0600);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void test_local_supervisor_dies(void **st)
+{
+	size_t n = 200, ranks[3] = { 0 }, crashed = 0;
+	long *in = iota(n), *out = calloc(n, sizeof(long));
+	int *status = calloc(n, sizeof(int));
+	struct sides d;
+	struct killer k = { &d, 0, 0, false };
+	char path[96];
+	hpool_map_opts o = { .chunk = 1, .status = status };
+	int pids[4];
+	pthread_t th;
+	hpool *p;
+
+	local("1");
+	p = make_pool(0);
+	assert_int_equal(hpool__pool_pids(p, pids, 4), 2); /* sup, worker */
+	k.sup = pids[0];
+	k.worker = pids[1];
+	snprintf(d.dir, sizeof(d.dir), "/tmp/hpool-mpi-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	assert_int_equal(pthread_create(&th, NULL, kill_sup, &k), 0);
+	assert_int_equal(hpool_map(p, task_hold, &d, sizeof(d), in,
+				   sizeof(long), out, sizeof(long), n, &o),
+			 HPOOL_ECRASH);
+	pthread_join(th, NULL);
+	assert_true(k.ok);
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] == HPOOL_ECRASH) {
+			crashed++;
+			continue;
+		}
+		assert_int_equal(status[i], 0);
+		assert_true(out[i] >= 0 && out[i] <= 2);
+		ranks[out[i]]++;
+	}
+	assert_int_equal(crashed, 1); /* the item its worker was in */
+	assert_true(ranks[1] + ranks[2] > 0);
+	assert_non_null(strstr(hpool_last_error(), "supervisor"));
+	/* A new supervisor and worker; the pool goes on with both kinds. */
+	assert_int_equal(hpool__pool_pids(p, pids, 4), 2);
+	assert_true(pids[0] != k.sup && pids[1] > 0 && !kill(pids[1], 0));
+	assert_int_equal(hpool_map(p, task_rank, NULL, 0, in, sizeof(long),
+				   out, sizeof(long), n, NULL), 0);
+	assert_int_equal(hpool_destroy(p), 0);
+	local("0");
+	for (int i = 0; i < 3; i++) {
+		static const char *const f[] = { "r0", "srv", "go" };
+
+		snprintf(path, sizeof(path), "%s/%s", d.dir, f[i]);
+		unlink(path);
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%zu", d.dir, i);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(d.dir), 0);
+	free(in);
+	free(out);
+	free(status);
+}
+
 /* HPOOL_MPI_LOCAL that is not "node" or a number is refused. */
 static void test_local_bad(void **st)
 {
@@ -734,6 +857,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_module_not_loaded),
 		cmocka_unit_test(test_local_node),
 		cmocka_unit_test(test_local_mixed),
+		cmocka_unit_test(test_local_supervisor_dies),
 		cmocka_unit_test(test_local_bad),
 	};
 

@@ -2400,6 +2400,16 @@ static void test_forkserver_pool(void **st)
 		assert_int_equal(n, mpi_local(3) ? 1 + (int)mpi_local(3) : 0);
 		if (n)
 			assert_int_equal(ppid_of(pids[0]), getpid());
+		if (mpi_node()) {
+			/* rank 0's supervisor repairs its workers' deaths,
+			 * a crash and a kill from outside, as process
+			 * mode's does */
+			struct scratch *s = hpool_shm_alloc(p, sizeof(*s));
+
+			crash_once(p, s, 60, 25, 0, 10);
+			crash_once(p, s, 60, 7, 3, 1);
+			hpool_shm_free(p, s);
+		}
 	} else {
 		assert_int_equal(n, 0); /* start does not apply */
 	}
