@@ -588,22 +588,61 @@ static bool wait_file(const char *path)
 	return false;
 }
 
+/* Create d->dir/name (exclusively: false if it was there). */
+static bool touch(const struct sides *d, const char *name, bool excl)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
+	fd = open(path, O_CREAT | O_WRONLY | (excl ? O_EXCL : 0), 0600);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Mark this item's side (r0: rank 0's worker, srv: a server's), wait
+ * for d->dir/name, and write the rank that ran it. */
+static int mark_and_wait(const struct sides *d, const char *name, long *out)
+{
+	char path[96];
+	int rank = my_rank();
+
+	if (!touch(d, rank ? "srv" : "r0", false))
+		return 100;
+	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
+	if (!wait_file(path))
+		return 101;
+	*out = rank;
+	return 0;
+}
+
 static int task_meet(void *out, const void *in, const void *ctx)
 {
-	const struct sides *d = ctx;
-	char mine[96], theirs[96];
-	int fd, rank = my_rank();
+	return mark_and_wait(ctx, my_rank() ? "r0" : "srv", out);
+}
 
-	snprintf(mine, sizeof(mine), "%s/%s", d->dir, rank ? "srv" : "r0");
-	snprintf(theirs, sizeof(theirs), "%s/%s", d->dir, rank ? "r0" : "srv");
-	fd = open(mine, O_CREAT | O_WRONLY, 0600);
-	if (fd < 0)
-		return 100;
-	close(fd);
-	if (!wait_file(theirs))
-		return 101;
-	*(long *)out = rank;
-	return 0;
+static void sides_make(struct sides *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/hpool-mpi-XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+}
+
+/* Remove the marks, and the files of items [0, n) (task_hold). */
+static void sides_clean(struct sides *d, size_t n)
+{
+	static const char *const f[] = { "r0", "srv", "go" };
+	char path[96];
+
+	for (size_t i = 0; i < 3 + n; i++) {
+		if (i < 3)
+			snprintf(path, sizeof(path), "%s/%s", d->dir, f[i]);
+		else
+			snprintf(path, sizeof(path), "%s/%zu", d->dir, i - 3);
+		unlink(path);
+	}
+	assert_int_equal(rmdir(d->dir), 0);
 }
 
 static void test_local_mixed(void **st)
@@ -613,12 +652,10 @@ static void test_local_mixed(void **st)
 	size_t n = 200, ranks[3] = { 0 };
 	long *in = iota(n), *out = calloc(n, sizeof(long));
 	struct sides d;
-	char path[96];
 	hpool_map_opts o = { .chunk = 1 };
 	hpool *p;
 
-	snprintf(d.dir, sizeof(d.dir), "/tmp/hpool-mpi-XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
+	sides_make(&d);
 	local("1");
 	p = make_pool(0);
 	assert_int_equal(hpool__topo_open(&t), 0);
@@ -635,11 +672,7 @@ static void test_local_mixed(void **st)
 	assert_true(ranks[0] > 0 && ranks[1] + ranks[2] > 0);
 	assert_int_equal(hpool_destroy(p), 0);
 	local("0");
-	snprintf(path, sizeof(path), "%s/r0", d.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/srv", d.dir);
-	unlink(path);
-	rmdir(d.dir);
+	sides_clean(&d, 0);
 	free(in);
 	free(out);
 }
@@ -657,25 +690,12 @@ int hpool__pool_pids(const hpool *p, int *pids, unsigned max);
  * creates once both sides are inside an item and the worker is gone. */
 static int task_hold(void *out, const void *in, const void *ctx)
 {
-	const struct sides *d = ctx;
-	char mine[96], go[96];
-	int fd, rank = my_rank();
+	char name[32];
 
-	snprintf(mine, sizeof(mine), "%s/%ld", d->dir, *(const long *)in);
-	fd = open(mine, O_CREAT | O_EXCL | O_WRONLY, 0600);
-	if (fd < 0)
+	snprintf(name, sizeof(name), "%ld", *(const long *)in);
+	if (!touch(ctx, name, true))
 		return errno == EEXIST ? 102 : 100;
-	close(fd);
-	snprintf(mine, sizeof(mine), "%s/%s", d->dir, rank ? "srv" : "r0");
-	snprintf(go, sizeof(go), "%s/go", d->dir);
-	fd = open(mine, O_CREAT | O_WRONLY, 0600);
-	if (fd < 0)
-		return 100;
-	close(fd);
-	if (!wait_file(go))
-		return 101;
-	*(long *)out = rank;
-	return 0;
+	return mark_and_wait(ctx, "go", out);
 }
 
 struct killer {
@@ -688,7 +708,6 @@ static void *kill_sup(void *arg)
 {
 	struct killer *k = arg;
 	char a[96], b[96];
-	int fd;
 
 	snprintf(a, sizeof(a), "%s/r0", k->d->dir);
 	snprintf(b, sizeof(b), "%s/srv", k->d->dir);
@@ -698,10 +717,7 @@ static void *kill_sup(void *arg)
 
 		nanosleep(&ts, NULL); /* its worker follows it */
 	}
-	snprintf(a, sizeof(a), "%s/go", k->d->dir);
-	fd = open(a, O_CREAT | O_WRONLY, 0600);
-	if (fd >= 0)
-		close(fd);
+	k->ok &= touch(k->d, "go", false);
 	return NULL;
 }
 
@@ -712,7 +728,6 @@ static void test_local_supervisor_dies(void **st)
 	int *status = calloc(n, sizeof(int));
 	struct sides d;
 	struct killer k = { &d, 0, 0, false };
-	char path[96];
 	hpool_map_opts o = { .chunk = 1, .status = status };
 	int pids[4];
 	pthread_t th;
@@ -723,8 +738,7 @@ static void test_local_supervisor_dies(void **st)
 	assert_int_equal(hpool__pool_pids(p, pids, 4), 2); /* sup, worker */
 	k.sup = pids[0];
 	k.worker = pids[1];
-	snprintf(d.dir, sizeof(d.dir), "/tmp/hpool-mpi-XXXXXX");
-	assert_non_null(mkdtemp(d.dir));
+	sides_make(&d);
 	assert_int_equal(pthread_create(&th, NULL, kill_sup, &k), 0);
 	assert_int_equal(hpool_map(p, task_hold, &d, sizeof(d), in,
 				   sizeof(long), out, sizeof(long), n, &o),
@@ -750,17 +764,7 @@ static void test_local_supervisor_dies(void **st)
 				   out, sizeof(long), n, NULL), 0);
 	assert_int_equal(hpool_destroy(p), 0);
 	local("0");
-	for (int i = 0; i < 3; i++) {
-		static const char *const f[] = { "r0", "srv", "go" };
-
-		snprintf(path, sizeof(path), "%s/%s", d.dir, f[i]);
-		unlink(path);
-	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%zu", d.dir, i);
-		unlink(path);
-	}
-	assert_int_equal(rmdir(d.dir), 0);
+	sides_clean(&d, n);
 	free(in);
 	free(out);
 	free(status);
