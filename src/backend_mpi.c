@@ -62,6 +62,7 @@ struct server {
 	unsigned workers, base;  /* its slots: nlocal + [base, +workers) */
 	unsigned inflight;
 	char host[64];
+	char cpus[256];          /* CREATED: its PUs, when it runs none */
 	/* Why its last failed items failed (a ring), and which */
 	struct {
 		char text[320];
@@ -86,6 +87,8 @@ struct mpib {
 	 * backends' operations (backend_fork.c) take priv as theirs. */
 	struct hpool__sup sup;
 	unsigned nlocal;
+	bool node;               /* rank 0 serves its node: its supervisor is
+				    forked bound to the node's PUs */
 	uint32_t id;
 	int nranks;
 	unsigned nsrv;           /* server ranks (some may run no workers) */
@@ -193,6 +196,7 @@ static void on_created(struct mpib *m, int src, struct hpool__msg *h)
 	s->rank = src;
 	s->workers = h->err ? 0 : h->workers;
 	snprintf(s->host, sizeof(s->host), "%s", h->host);
+	snprintf(s->cpus, sizeof(s->cpus), "%s", h->cpus);
 	if (h->err && !g_create_err) {
 		g_create_err = h->err;
 		snprintf(g_create_why, sizeof(g_create_why), "rank %d (host "
@@ -225,10 +229,7 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 	 * run none; N runs N here and leaves the servers of this node their
 	 * share (tests, or a node with cores to spare); 0 runs none. */
 	bool node = s->mpi_local < 0;
-	unsigned i, remote = 0,
-		    local = !node ? (unsigned)s->mpi_local :
-			    s->workers ? s->workers :
-					 hpool__topo_cores(wk->topo);
+	unsigned i, remote = 0, local = node ? 1 : (unsigned)s->mpi_local;
 	int rank, size, e;
 
 	if ((e = hpool__mpi_session(&rank, &size)))
@@ -240,7 +241,7 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 		return hpool__fail(-ENOMEM, "hpool_create: out of memory");
 	wk->priv = m;
 	m->sup.pidfd = -1;
-	m->nlocal = local;
+	m->node = node;
 	pthread_mutex_init(&m->note_mu, NULL);
 	m->id = atomic_fetch_add(&pool_ids, 1) + 1;
 	m->nranks = size;
@@ -258,7 +259,7 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 	h->handle = (uint64_t)(uintptr_t)wk->handle;
 	h->shm_size = s->shm_size;
 	h->bind = s->bind;
-	h->rank0_node = node && local;
+	h->rank0_node = node;
 	h->ctx_size = ictx;
 	if (ictx)
 		memcpy(h + 1, cfg->init_ctx, ictx);
@@ -286,7 +287,15 @@ static int mpi_size(struct hpool__workers *wk, const struct hpool__settings *s,
 	for (i = 0; i < m->nsrv; i++) {
 		m->srv[i].base = remote;
 		remote += m->srv[i].workers;
+		/* mpirun binds each rank of a node to cores of its own
+		 * (to one core each with 2 ranks or fewer, by default):
+		 * rank 0 serves the node with all of theirs. */
+		if (node && m->srv[i].cpus[0]) /* unreadable: skipped */
+			(void)hpool__topo_widen(wk->topo, m->srv[i].cpus);
 	}
+	if (node)
+		local = s->workers ? s->workers : hpool__topo_cores(wk->topo);
+	m->nlocal = local;
 	if (!(local + remote) || local + remote > HPOOL__WORKERS_MAX) {
 		destroy_remote(m, 1);
 		m->nsrv = 0;
@@ -514,6 +523,30 @@ static void *bridge_main(void *arg)
 	return NULL;
 }
 
+/* Fork rank 0's supervisor (restart: again, after it died), from a
+ * thread bound to every PU of the node's ranks while it forks, so that
+ * the workers may run on all of them: mpirun bound rank 0 to its own. */
+static int sup_fork(struct hpool__workers *wk, bool restart)
+{
+	struct mpib *m = wk->priv;
+	void *saved = NULL;
+	int e;
+
+	if (m->node)
+		hpool__topo_thread_all(wk->topo, &saved); /* a hint */
+	e = restart ? hpool__sup_backend_restart(wk) :
+		      hpool__sup_backend_start_in(wk, wk->bind ? wk->topo :
+								  NULL,
+						  &m->sup);
+	hpool__topo_thread_restore(wk->topo, saved);
+	return e;
+}
+
+static int mpi_restart(struct hpool__workers *wk)
+{
+	return sup_fork(wk, true);
+}
+
 static int mpi_start(struct hpool__workers *wk)
 {
 	struct mpib *m = wk->priv;
@@ -522,9 +555,7 @@ static int mpi_start(struct hpool__workers *wk)
 
 	/* Rank 0's own workers: its supervisor forks them (process mode's
 	 * start, with its checks), before the bridge thread exists. */
-	if (m->nlocal &&
-	    (e = hpool__sup_backend_start_in(wk, wk->bind ? wk->topo : NULL,
-					     &m->sup)))
+	if (m->nlocal && (e = sup_fork(wk, false)))
 		return e;
 	if (!wk->remote)
 		return 0;
@@ -674,7 +705,7 @@ const struct hpool__backend hpool__backend_mpi = {
 	.stop = mpi_stop,
 	.lost = mpi_lost,
 	.poke = mpi_poke,
-	.restart = hpool__sup_backend_restart,
+	.restart = mpi_restart,
 	.pids = mpi_pids,
 	.release = mpi_release,
 	.explain = mpi_explain,

@@ -149,6 +149,21 @@ extern HPOOL_INTERNAL unsigned hpool__core_first;
  * Return: 0 or -errno. */
 HPOOL_INTERNAL int hpool__topo_bind(const struct hpool__topo *t, unsigned w,
 				    int thread);
+/* MPI (backend_mpi.c, mpi_server.c): mpirun binds each rank of a node to
+ * its own cores, and rank 0 serves the whole node with the union. */
+/* The allowed PUs as an hwloc list. Return: 0, -ENOSPC, -ENOMEM. */
+HPOOL_INTERNAL int hpool__topo_allowed_list(const struct hpool__topo *t,
+					    char *buf, size_t len);
+/* Add the PUs of `list` (as hpool__topo_allowed_list writes it) to t, within
+ * the machine's allowed cpuset; worker sets follow. Return: 0, -EINVAL. */
+HPOOL_INTERNAL int hpool__topo_widen(struct hpool__topo *t, const char *list);
+/* Bind the calling thread to all of t's PUs (a child forked now inherits
+ * them); *saved: the old binding, for hpool__topo_thread_restore.
+ * Return: 0, -ENOSYS (not this machine), -EIO, -ENOMEM. */
+HPOOL_INTERNAL int hpool__topo_thread_all(const struct hpool__topo *t,
+					  void **saved);
+HPOOL_INTERNAL void hpool__topo_thread_restore(const struct hpool__topo *t,
+					       void *saved);
 /* Hybrid mode's default shape: *procs groups (NUMA nodes, else packages,
  * else L3 caches, else the machine: the first level with more than one
  * group of allowed cores) of *threads cores each (the smallest group's

@@ -216,8 +216,15 @@ static void on_create(struct hpool__msg *h)
 	}
 	/* Rank 0 serves its own node with workers of its own: a server
 	 * there runs none (no pool; DESTROY finds none and answers). */
-	if (h->rank0_node && hpool__mpi_node_has_rank0())
+	if (h->rank0_node && hpool__mpi_node_has_rank0()) {
+		struct hpool__topo *t;
+
+		if (!hpool__topo_open(&t)) {
+			hpool__topo_allowed_list(t, a.cpus, sizeof(a.cpus));
+			hpool__topo_close(t);
+		}
 		goto out;
+	}
 	if (h->has_fn &&
 	    (e = hpool__fnref_resolve(&h->fn, &init, a.note, sizeof(a.note))))
 		goto out;

@@ -91,6 +91,10 @@ struct hpool__msg {
 	unsigned char prog_id[HPOOL__BUILD_ID_MAX];
 	char host[64];           /* CREATED, RESULT: the server's host */
 	char note[320];          /* CREATED, RESULT: why, in words */
+	char cpus[256];          /* CREATED: a server that runs no pool, as
+				    rank 0 serves its node: the PUs mpirun
+				    bound it to (an hwloc list; "" if longer),
+				    which rank 0's workers then use */
 };
 
 /* ---- mpi_fnref.c: functions across ranks ---------------------------------- */

@@ -365,6 +365,70 @@ int hpool__topo_bind(const struct hpool__topo *t, unsigned w, int thread)
 	return 0;
 }
 
+/* ---- MPI: the PUs of a node's ranks --------------------------------------- */
+
+int hpool__topo_allowed_list(const struct hpool__topo *t, char *buf,
+			     size_t len)
+{
+	int n = hwloc_bitmap_list_snprintf(buf, len, t->allowed);
+
+	if (n < 0 || (size_t)n >= len) {
+		if (len)
+			buf[0] = '\0'; /* never a truncated list */
+		return n < 0 ? -ENOMEM : -ENOSPC;
+	}
+	return 0;
+}
+
+int hpool__topo_widen(struct hpool__topo *t, const char *list)
+{
+	hwloc_bitmap_t add = hwloc_bitmap_alloc();
+	unsigned i;
+	int e;
+
+	if (!add)
+		return -ENOMEM;
+	if ((e = parse_list(list, add))) {
+		hwloc_bitmap_free(add);
+		return e;
+	}
+	hwloc_bitmap_and(add, add, hwloc_topology_get_allowed_cpuset(t->topo));
+	hwloc_bitmap_or(t->allowed, t->allowed, add);
+	hwloc_bitmap_free(add);
+	for (i = 0; i < t->ncores; i++)
+		hwloc_bitmap_free(t->sets[i]);
+	free(t->sets);
+	t->sets = NULL;
+	t->ncores = 0;
+	/* allowed only grew: some PU is in it, and each has a set */
+	return topo_split(t);
+}
+
+int hpool__topo_thread_all(const struct hpool__topo *t, void **saved)
+{
+	hwloc_bitmap_t old = hwloc_bitmap_alloc();
+
+	*saved = NULL;
+	if (!old)
+		return -ENOMEM;
+	if (!t->thissystem ||
+	    hwloc_get_cpubind(t->topo, old, HWLOC_CPUBIND_THREAD) < 0 ||
+	    hwloc_set_cpubind(t->topo, t->allowed, HWLOC_CPUBIND_THREAD) < 0) {
+		hwloc_bitmap_free(old);
+		return t->thissystem ? -EIO : -ENOSYS;
+	}
+	*saved = old;
+	return 0;
+}
+
+void hpool__topo_thread_restore(const struct hpool__topo *t, void *saved)
+{
+	if (!saved)
+		return;
+	hwloc_set_cpubind(t->topo, saved, HWLOC_CPUBIND_THREAD);
+	hwloc_bitmap_free(saved);
+}
+
 /* ---- hybrid mode: processes x threads ------------------------------------ */
 
 /*

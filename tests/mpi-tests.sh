@@ -8,6 +8,8 @@
 #      (HPOOL_MPI_LOCAL=0), and one worker of rank 0's beside theirs (1)
 #   2. tests/test_mpi: map, imap, submit, crash on rank 2, nested work,
 #      timeout, terminate, shm memory copied, a module only rank 0 loaded
+#   2b. tests/test_mpi widen under `mpirun --bind-to core -n 2`: rank 0's
+#      workers use both ranks' cores
 #   3. bad input: not under mpirun; rank 2 another build of the program
 #   4. the examples: same output as in process mode, with rank 0 serving
 #      this node and with every item over MPI (what is left out is
@@ -60,6 +62,16 @@ grep -E '^\[ *(OK|SKIPPED|FAILED|PASSED|ERROR) *\]|NOTE' "$tmp/mpi" |
 	sed 's/^/  /'
 if [ $rc -ne 0 ]; then
 	echo "FAIL test_mpi: exit $rc"; tail -30 "$tmp/mpi"; fail=1
+fi
+
+echo "== 2b. rank 0 serves the cores mpirun bound the ranks of its node to"
+if [ "$(getconf _NPROCESSORS_ONLN)" -lt 2 ]; then
+	echo "  not run: one cpu, so mpirun cannot bind 2 ranks apart"
+elif ! timeout -k 5 "$limit" mpirun --allow-run-as-root --bind-to core -n 2 \
+	"$b/tests/test_mpi" widen >"$tmp/widen" 2>&1; then
+	echo "FAIL: test_mpi widen"; cat "$tmp/widen"; fail=1
+else
+	grep '^widen:' "$tmp/widen" | sed 's/^/  /'
 fi
 
 echo "== 3. bad input"

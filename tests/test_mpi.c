@@ -9,6 +9,8 @@
  *                           the program (HPOOL_MPI_FAKE_BUILD_ID, the
  *                           documented test hook); create must refuse,
  *                           naming rank 2
+ *   test_mpi widen          under `mpirun --bind-to core -n 2`: rank 0's
+ *                           workers run on both ranks' cores
  *   test_mpi hold FILE      under mpirun: writes rank 0's pid to FILE,
  *                           then runs tasks that never end (the script
  *                           kills a rank and checks that nothing of the
@@ -22,12 +24,16 @@
  * test_local_* ones set "node" (the default: rank 0 serves its own node)
  * and 1 (a worker of rank 0's own beside the servers).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* CPU_COUNT, sched_getaffinity */
+#endif
 #include <hpool.h>
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -786,6 +792,47 @@ static void test_local_bad(void **st)
 	local("0");
 }
 
+/* `test_mpi widen`, under `mpirun --bind-to core -n 2`: mpirun binds
+ * rank 0 to one core and rank 1 to the other; rank 0 serves the node
+ * (HPOOL_MPI_LOCAL unset) with both: its workers may run on every PU of
+ * the two ranks, and there is a worker per core of them. */
+static int task_ncpus(void *out, const void *in, const void *ctx)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	*(long *)out = sched_getaffinity(0, sizeof(s), &s) ? -1 :
+			CPU_COUNT(&s);
+	return 0;
+}
+
+static int widen(void)
+{
+	cpu_set_t s;
+	long in[16] = { 0 }, out[16];
+	int mine;
+	hpool_config cfg;
+	hpool *p;
+
+	CHECK(sched_getaffinity(0, sizeof(s), &s) == 0);
+	mine = CPU_COUNT(&s);
+	/* The precondition: mpirun bound rank 0 to less than the machine. */
+	CHECK(mine < sysconf(_SC_NPROCESSORS_ONLN));
+	unsetenv("HPOOL_MPI_LOCAL");
+	hpool_config_init(&cfg);
+	cfg.mode = HPOOL_MODE_MPI;
+	CHECK(hpool_create(&p, &cfg) == 0);
+	CHECK(hpool_workers(p) >= 2);
+	CHECK(hpool_map(p, task_ncpus, NULL, 0, in, sizeof(long), out,
+			sizeof(long), 16, NULL) == 0);
+	for (int i = 0; i < 16; i++)
+		CHECK(out[i] >= 2 * mine); /* both ranks' PUs */
+	printf("widen: rank 0 bound to %d cpus; %u workers, each may run "
+	       "on %ld\n", mine, hpool_workers(p), out[0]);
+	CHECK(hpool_destroy(p) == 0);
+	return 0;
+}
+
 static int bad_build(void)
 {
 	hpool_config cfg;
@@ -873,6 +920,8 @@ int main(int argc, char **argv)
 		return not_under_mpirun();
 	if (argc > 1 && !strcmp(argv[1], "bad-build"))
 		return bad_build();
+	if (argc > 1 && !strcmp(argv[1], "widen"))
+		return widen();
 	if (argc > 2 && !strcmp(argv[1], "hold"))
 		return hold(argv[2]);
 	local("0"); /* rank 0 reads it at each create */

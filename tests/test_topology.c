@@ -555,6 +555,36 @@ static int child_one_cpu(void *arg)
 	return 0;
 }
 
+/* MPI: rank 0 adds the PUs its node's other ranks were bound to. The
+ * machine's own limit still holds, worker sets follow, and a bad list
+ * changes nothing. */
+static void test_widen(void **state)
+{
+	struct hpool__topo *t = syn("pack:1 core:4 pu:2", "0-1");
+	char buf[LIST_MAX];
+	void *saved = &buf;
+
+	assert_int_equal(hpool__topo_cores(t), 1);
+	assert_int_equal(hpool__topo_widen(t, "4-5,7"), 0);
+	assert_int_equal(hpool__topo_cores(t), 3);
+	assert_int_equal(hpool__topo_pus(t), 5);
+	assert_int_equal(hpool__topo_allowed_list(t, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "0-1,4-5,7");
+	expect_list(t, 1, "4-5");
+	expect_list(t, 2, "7");
+	assert_int_equal(hpool__topo_widen(t, "100-101"), 0); /* not here */
+	assert_int_equal(hpool__topo_cores(t), 3);
+	assert_int_equal(hpool__topo_widen(t, "2-x"), -EINVAL);
+	assert_int_equal(hpool__topo_cores(t), 3);
+	assert_int_equal(hpool__topo_allowed_list(t, buf, 4), -ENOSPC);
+	assert_string_equal(buf, "");
+	/* Another machine's topology binds nothing. */
+	assert_int_equal(hpool__topo_thread_all(t, &saved), -ENOSYS);
+	assert_null(saved);
+	hpool__topo_thread_restore(t, saved);
+	hpool__topo_close(t);
+}
+
 static void test_real_affinity_one_cpu(void **state)
 {
 	assert_int_equal(in_child(child_one_cpu, NULL), 0);
@@ -767,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_hybrid_allowed),
 		cmocka_unit_test(test_hybrid_override_sets),
 		cmocka_unit_test(test_real_machine),
+		cmocka_unit_test(test_widen),
 		cmocka_unit_test(test_real_affinity_one_cpu),
 		cmocka_unit_test(test_real_process_binding_is_union),
 		cmocka_unit_test(test_real_not_thissystem),
