@@ -285,6 +285,12 @@ extern HPOOL_INTERNAL _Thread_local struct hpool__want *hpool__wanting;
 HPOOL_INTERNAL void hpool__event_signal_if(struct hpool__event *e,
 					   _Atomic uint32_t *a,
 					   _Atomic uint32_t *b, bool complete);
+/* hpool__event_signal and _signal_if without their fence, for a caller
+ * that signals two events after one full fence of its own. */
+HPOOL_INTERNAL void hpool__event_wake(struct hpool__event *e);
+HPOOL_INTERNAL void hpool__event_wake_if(struct hpool__event *e,
+					 _Atomic uint32_t *a,
+					 _Atomic uint32_t *b, bool complete);
 /* Wait until cond(arg) is true: spin for up to spin_ns, then sleep on e.
  * deadline_ns: absolute hpool__now_ns() time, or < 0 for none.
  * Return: 0 when cond is true, -ETIMEDOUT. */
@@ -292,6 +298,10 @@ HPOOL_INTERNAL int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond
 				     void *arg, int64_t spin_ns,
 				     int64_t deadline_ns);
 #define HPOOL__SPIN_NS 20000 /* about two futex round trips */
+/* The spin of hpool__event_wait alone: until cond(arg) (true) or the
+ * clock reaches spin_end (false). */
+HPOOL_INTERNAL bool hpool__spin(hpool__cond_fn cond, void *arg,
+				int64_t spin_end);
 
 /* ---- fault.c: fault injection (test builds only) ------------------------ */
 

@@ -306,6 +306,8 @@ HPOOL_INTERNAL void hpool__limbo_sweep(hpool *p, struct hpool__futs *l);
 /* The same for every list of p's: when the arena runs short, or every
  * slot is taken. */
 HPOOL_INTERNAL void hpool__futs_sweep(hpool *p);
+/* Free a future's handle, or keep it for this thread's next submit. */
+HPOOL_INTERNAL void hpool__fut_free(hpool_future *f);
 /* The calling thread's turn: 0, 1, 2... given out in turn the first time
  * a thread asks, so that threads that publish or submit at once spread
  * over slots and lists. */

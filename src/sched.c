@@ -224,11 +224,14 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 						      s->publisher,
 						      memory_order_relaxed);
 				*slot = j;
-				hpool__event_signal(&sh->work);
-				/* Workers asleep in a nested wait take it too. */
-				hpool__event_signal_if(&sh->done,
-						       &sh->want_work,
-						       &sh->want_work, true);
+				/* One full fence (C1 before L2, wait.c) for
+				 * both: idle workers, and workers asleep in a
+				 * nested wait, which take new work too. */
+				atomic_thread_fence(memory_order_seq_cst);
+				hpool__event_wake(&sh->work);
+				hpool__event_wake_if(&sh->done,
+						     &sh->want_work,
+						     &sh->want_work, true);
 				return 0;
 			}
 		}
@@ -398,7 +401,7 @@ static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
 	for (i = 0; i < n; i++) {
 		if (clear[i]) {
 			hpool__shm_free(p->shm, fs[i]->block);
-			free(fs[i]);
+			hpool__fut_free(fs[i]);
 			continue;
 		}
 		fs[i]->next = *keep;

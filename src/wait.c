@@ -59,13 +59,23 @@ _Thread_local struct hpool__want *hpool__wanting;
 void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
 			    _Atomic uint32_t *b, bool complete)
 {
-	uint32_t wa;
-
 	/* Full fence: C1 before the loads of the want words (W2), which
 	 * pair with the waiter's W1 as L2 pairs with S1 in the argument at
 	 * the top. */
 	atomic_thread_fence(memory_order_seq_cst);
-	wa = atomic_load_explicit(a, memory_order_relaxed);
+	hpool__event_wake_if(e, a, b, complete);
+}
+
+void hpool__event_wake(struct hpool__event *e)
+{
+	wake_sleepers(e);
+}
+
+void hpool__event_wake_if(struct hpool__event *e, _Atomic uint32_t *a,
+			  _Atomic uint32_t *b, bool complete)
+{
+	uint32_t wa = atomic_load_explicit(a, memory_order_relaxed);
+
 	if (!(wa & (HPOOL__WANT_DONE - 1)) && !(complete && wa) &&
 	    !atomic_load_explicit(b, memory_order_relaxed))
 		return;
@@ -117,17 +127,10 @@ out:
 	return ret;
 }
 
-int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
-		      int64_t spin_ns, int64_t deadline_ns)
+bool hpool__spin(hpool__cond_fn cond, void *arg, int64_t spin_end)
 {
-	int64_t spin_end;
 	unsigned i = 0;
 
-	if (cond(arg))
-		return 0;
-	spin_end = hpool__now_ns() + spin_ns;
-	if (deadline_ns >= 0 && deadline_ns < spin_end)
-		spin_end = deadline_ns;
 	/* Spin: read the clock every 16 rounds, not every round. After the
 	 * first 64 rounds (a few us: `pause` is ~140 cycles on recent x86),
 	 * yield every 16: when the pool has more runnable threads than cores
@@ -137,14 +140,28 @@ int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	for (;;) {
 		caa_cpu_relax();
 		if (cond(arg))
-			return 0;
+			return true;
 		if ((++i & 15) == 0) {
 			if (hpool__now_ns() >= spin_end)
-				break;
+				return false;
 			if (i >= 64)
 				sched_yield();
 		}
 	}
+}
+
+int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
+		      int64_t spin_ns, int64_t deadline_ns)
+{
+	int64_t spin_end;
+
+	if (cond(arg))
+		return 0;
+	spin_end = hpool__now_ns() + spin_ns;
+	if (deadline_ns >= 0 && deadline_ns < spin_end)
+		spin_end = deadline_ns;
+	if (spin_ns > 0 && hpool__spin(cond, arg, spin_end))
+		return 0;
 	for (;;) {
 		if (cond(arg))
 			return 0;
