@@ -298,10 +298,6 @@ HPOOL_INTERNAL int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond
 				     void *arg, int64_t spin_ns,
 				     int64_t deadline_ns);
 #define HPOOL__SPIN_NS 20000 /* about two futex round trips */
-/* The spin of hpool__event_wait alone: until cond(arg) (true) or the
- * clock reaches spin_end (false). */
-HPOOL_INTERNAL bool hpool__spin(hpool__cond_fn cond, void *arg,
-				int64_t spin_end);
 
 /* ---- fault.c: fault injection (test builds only) ------------------------ */
 
