@@ -52,7 +52,8 @@ static hpool_future *fut_new(void)
 	return f;
 }
 
-void hpool__fut_free(hpool_future *f)
+/* Free a handle, or keep it for this thread's next submit. */
+static void fut_free(hpool_future *f)
 {
 	struct fut_cache *c = &fut_cache;
 
@@ -135,7 +136,7 @@ static void fut_retire(hpool *p, hpool_future *f)
 	    ((!f->small || p->in_worker) && hpool__fut_finished(f))) {
 		fut_unlink(f);
 		fut_release(p, f);
-		hpool__fut_free(f);
+		fut_free(f);
 		return;
 	}
 	pthread_mutex_lock(&l->lock);
@@ -174,8 +175,15 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	 * the task is then writing (a hot submit->wait 10% slower). */
 	mine = &p->futs[my_list()];
 	if (atomic_load_explicit(&mine->nlimbo, memory_order_relaxed) >=
-	    mine->kept + SWEEP_MIN)
-		hpool__limbo_sweep(p, mine);
+	    mine->kept + SWEEP_MIN) {
+		hpool_future *freed = NULL, *next;
+
+		hpool__limbo_sweep(p, mine, &freed);
+		for (; freed; freed = next) {
+			next = freed->next;
+			fut_free(freed);
+		}
+	}
 	copy_ctx = hpool__ctx_copied(p, ctx, ctx_size);
 	/* One block: job, ctx copy, segment with one result word, in, out. */
 	soff = hpool__align_up(sizeof(*job) + (copy_ctx ? ctx_size : 0),
@@ -188,7 +196,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 	b = f ? hpool__alloc(p, total) : NULL;
 	if (!b) {
 		if (f)
-			hpool__fut_free(f);
+			fut_free(f);
 		e = hpool__fail(-ENOMEM, "hpool_submit: no room for %zu bytes "
 				"in the shared arena", total);
 		goto out;
@@ -228,7 +236,7 @@ int hpool_submit(hpool *p, hpool_fn fn, const void *ctx, size_t ctx_size,
 		hpool__seg_run_inline(p, s);
 	} else if ((e = hpool__seg_publish(p, s, &slot)) < 0) {
 		hpool__shm_free(p->shm, b);
-		hpool__fut_free(f);
+		fut_free(f);
 		goto out;
 	}
 	f->slot = slot;

@@ -301,13 +301,14 @@ HPOOL_INTERNAL bool hpool__seg_unpublish(hpool *p, struct hpool__seg *s,
 /* Limbo (struct hpool__futs): take back, without waiting, the segments
  * of l's futures whose tasks are finished, unlisting those still listed
  * and scanning the claim records once for a batch of them, and free the
- * blocks no record names any more. The rest stay. */
-HPOOL_INTERNAL void hpool__limbo_sweep(hpool *p, struct hpool__futs *l);
+ * blocks no record names any more. The rest stay. Their handles are
+ * chained on *freed (through next) for the caller to reuse, or freed
+ * when freed is NULL. */
+HPOOL_INTERNAL void hpool__limbo_sweep(hpool *p, struct hpool__futs *l,
+				       hpool_future **freed);
 /* The same for every list of p's: when the arena runs short, or every
  * slot is taken. */
 HPOOL_INTERNAL void hpool__futs_sweep(hpool *p);
-/* Free a future's handle, or keep it for this thread's next submit. */
-HPOOL_INTERNAL void hpool__fut_free(hpool_future *f);
 /* The calling thread's turn: 0, 1, 2... given out in turn the first time
  * a thread asks, so that threads that publish or submit at once spread
  * over slots and lists. */

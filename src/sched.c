@@ -381,10 +381,11 @@ static void unpublish_some(hpool *p, const struct hpool__seg *const *segs,
 
 #define SWEEP_BATCH 32 /* segments checked per scan of the records */
 
-/* Free the blocks of fs[0..n) that are clear; push the rest on *keep.
+/* Free the blocks of fs[0..n) that are clear and push their handles on
+ * *freed, or free them when freed is NULL; push the rest on *keep.
  * Context: their list's lock. */
 static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
-			    hpool_future **keep)
+			    hpool_future **keep, hpool_future **freed)
 {
 	const struct hpool__seg *segs[SWEEP_BATCH] = { 0 };
 	unsigned slots[SWEEP_BATCH] = { 0 }, i, kept = 0;
@@ -401,7 +402,12 @@ static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
 	for (i = 0; i < n; i++) {
 		if (clear[i]) {
 			hpool__shm_free(p->shm, fs[i]->block);
-			hpool__fut_free(fs[i]);
+			if (freed) {
+				fs[i]->next = *freed;
+				*freed = fs[i];
+			} else {
+				free(fs[i]);
+			}
 			continue;
 		}
 		fs[i]->next = *keep;
@@ -411,7 +417,8 @@ static unsigned sweep_batch(hpool *p, hpool_future **fs, unsigned n,
 	return kept;
 }
 
-void hpool__limbo_sweep(hpool *p, struct hpool__futs *l)
+void hpool__limbo_sweep(hpool *p, struct hpool__futs *l,
+			hpool_future **freed)
 {
 	hpool_future *f, *next, *keep = NULL, *fs[SWEEP_BATCH];
 	unsigned n = 0, kept = 0;
@@ -427,11 +434,11 @@ void hpool__limbo_sweep(hpool *p, struct hpool__futs *l)
 		}
 		fs[n++] = f;
 		if (n == SWEEP_BATCH) {
-			kept += sweep_batch(p, fs, n, &keep);
+			kept += sweep_batch(p, fs, n, &keep, freed);
 			n = 0;
 		}
 	}
-	kept += sweep_batch(p, fs, n, &keep);
+	kept += sweep_batch(p, fs, n, &keep, freed);
 	l->limbo = keep;
 	l->kept = kept;
 	atomic_store_explicit(&l->nlimbo, kept, memory_order_relaxed);
@@ -443,7 +450,7 @@ void hpool__futs_sweep(hpool *p)
 	for (unsigned i = 0; i < HPOOL__FUT_LISTS; i++)
 		if (atomic_load_explicit(&p->futs[i].nlimbo,
 					 memory_order_relaxed))
-			hpool__limbo_sweep(p, &p->futs[i]);
+			hpool__limbo_sweep(p, &p->futs[i], NULL);
 }
 
 unsigned hpool__thread_turn(void)

@@ -128,7 +128,7 @@ out:
 }
 
 /* Spin until cond(arg) (true) or the clock reaches spin_end (false). */
-static bool spin(hpool__cond_fn cond, void *arg, int64_t spin_end)
+static bool spin_until(hpool__cond_fn cond, void *arg, int64_t spin_end)
 {
 	unsigned i = 0;
 
@@ -161,7 +161,7 @@ int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	spin_end = hpool__now_ns() + spin_ns;
 	if (deadline_ns >= 0 && deadline_ns < spin_end)
 		spin_end = deadline_ns;
-	if (spin_ns > 0 && spin(cond, arg, spin_end))
+	if (spin_ns > 0 && spin_until(cond, arg, spin_end))
 		return 0;
 	for (;;) {
 		if (cond(arg))
