@@ -32,6 +32,9 @@ static void fut_cache_drop(void *arg)
 
 	while (c->n)
 		free(c->f[--c->n]);
+	/* A later destructor of the thread that frees a future arms the
+	 * key again (pthread then runs this once more), or frees it. */
+	c->armed = false;
 }
 
 static void fut_cache_key_make(void)

@@ -1877,6 +1877,45 @@ static void test_concurrent_callers(void **st)
 	assert_int_equal(hpool_destroy(p), 0);
 }
 
+/* A thread that submits and waits more futures than a limbo sweep takes
+ * back at once (32) gets their handles back for its next submits
+ * (future.c, the handle cache); when it exits, its cache must be freed.
+ * The results are checked here; a handle left behind would be a leak
+ * that the valgrind and ASan passes of tests/sanitize.sh fail on. */
+static void *many_submits(void *v)
+{
+	hpool *p = v;
+	struct affine k = { 2, 0 };
+	long ok = 1;
+
+	for (long i = 0; i < 200; i++) {
+		hpool_future *f;
+		long o = -1;
+
+		if (hpool_submit(p, task_affine, &k, sizeof(k), &i, sizeof(i),
+				 sizeof(long), &f) ||
+		    hpool_wait(f, &o, -1) || o != 2 * i)
+			ok = 0;
+	}
+	return (void *)ok;
+}
+
+static void test_thread_exit_handles(void **st)
+{
+	hpool *p = make_pool(2);
+	pthread_t th[2];
+	void *ok;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, many_submits, p),
+				 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(th[i], &ok), 0);
+		assert_true(ok == (void *)1);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
 /* The child's pool handle, kept where a leak checker finds it: the child
  * does not own the pool and never frees it, and valgrind checks for leaks
  * at the child's _exit too (a lost block there is exit code 1 under
@@ -2657,6 +2696,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_from_imap_progress),
 		cmocka_unit_test(test_out_overrun),
 		cmocka_unit_test(test_concurrent_callers),
+		cmocka_unit_test(test_thread_exit_handles),
 		cmocka_unit_test(test_forked_child),
 		cmocka_unit_test(test_no_orphans),
 		cmocka_unit_test(test_load_balance),
