@@ -127,11 +127,17 @@ out:
 	return ret;
 }
 
-/* Spin until cond(arg) (true) or the clock reaches spin_end (false). */
-static bool spin_until(hpool__cond_fn cond, void *arg, int64_t spin_end)
+int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
+		      int64_t spin_ns, int64_t deadline_ns)
 {
+	int64_t spin_end;
 	unsigned i = 0;
 
+	if (cond(arg))
+		return 0;
+	spin_end = hpool__now_ns() + spin_ns;
+	if (deadline_ns >= 0 && deadline_ns < spin_end)
+		spin_end = deadline_ns;
 	/* Spin: read the clock every 16 rounds, not every round. After the
 	 * first 64 rounds (a few us: `pause` is ~140 cycles on recent x86),
 	 * yield every 16: when the pool has more runnable threads than cores
@@ -141,28 +147,14 @@ static bool spin_until(hpool__cond_fn cond, void *arg, int64_t spin_end)
 	for (;;) {
 		caa_cpu_relax();
 		if (cond(arg))
-			return true;
+			return 0;
 		if ((++i & 15) == 0) {
 			if (hpool__now_ns() >= spin_end)
-				return false;
+				break;
 			if (i >= 64)
 				sched_yield();
 		}
 	}
-}
-
-int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond, void *arg,
-		      int64_t spin_ns, int64_t deadline_ns)
-{
-	int64_t spin_end;
-
-	if (cond(arg))
-		return 0;
-	spin_end = hpool__now_ns() + spin_ns;
-	if (deadline_ns >= 0 && deadline_ns < spin_end)
-		spin_end = deadline_ns;
-	if (spin_ns > 0 && spin_until(cond, arg, spin_end))
-		return 0;
 	for (;;) {
 		if (cond(arg))
 			return 0;
