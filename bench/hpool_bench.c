@@ -929,7 +929,7 @@ static void round_trip(hpool *p)
  * the floor it is compared with. The mean of all round trips, which
  * counts those batches, is kept in hot_mean (a row of its own). */
 #define PP_BATCH 256
-#define HOT_MAX_BATCHES 200
+#define PP_MAX_BATCHES 200
 
 struct hot_run {
 	double med, mean;
@@ -937,12 +937,12 @@ struct hot_run {
 
 static struct hot_run hot_batches(struct rta *a)
 {
-	double b[HOT_MAX_BATCHES];
+	double b[PP_MAX_BATCHES];
 	unsigned nb = a->k / PP_BATCH, i, j;
 	int64_t t0 = now_ns(), t1 = t0;
 
-	if (nb > HOT_MAX_BATCHES)
-		nb = HOT_MAX_BATCHES;
+	if (nb > PP_MAX_BATCHES)
+		nb = PP_MAX_BATCHES;
 	for (i = 0; i < nb; i++) {
 		int64_t t;
 
@@ -983,8 +983,7 @@ static double run_cold(void *v)
  * sched_setaffinity allows. A side descheduled by other load leaves its
  * partner spinning for a time slice; so each run is timed in batches of
  * PP_BATCH round trips and its figure is the median batch, which a few
- * such slow batches do not move. */
-#define PP_MAX_BATCHES 200
+ * such slow batches do not move (PP_BATCH, PP_MAX_BATCHES: above). */
 
 static inline void cpu_relax(void)
 {
