@@ -286,8 +286,10 @@ HPOOL_INTERNAL void hpool__event_signal_if(struct hpool__event *e,
 					   _Atomic uint32_t *a,
 					   _Atomic uint32_t *b, bool complete);
 /* hpool__event_signal and _signal_if without their fence, for a caller
- * that signals two events after one full fence of its own. */
-HPOOL_INTERNAL void hpool__event_wake(struct hpool__event *e);
+ * that signals two events after one full fence of its own. _wake wakes at
+ * most n sleepers (INT_MAX: all); use n < all only where any one sleeper
+ * woken does what the condition needs (wait.c, the top). */
+HPOOL_INTERNAL void hpool__event_wake(struct hpool__event *e, int n);
 HPOOL_INTERNAL void hpool__event_wake_if(struct hpool__event *e,
 					 _Atomic uint32_t *a,
 					 _Atomic uint32_t *b, bool complete);

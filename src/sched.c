@@ -226,9 +226,16 @@ int hpool__seg_publish(hpool *p, struct hpool__seg *s, unsigned *slot)
 				*slot = j;
 				/* One full fence (C1 before L2, wait.c) for
 				 * both: idle workers, and workers asleep in a
-				 * nested wait, which take new work too. */
+				 * nested wait, which take new work too. Idle
+				 * workers: one per item at most (a woken
+				 * worker takes an item or finds it taken, so
+				 * none is left unseen), not every sleeper for
+				 * one task. */
 				atomic_thread_fence(memory_order_seq_cst);
-				hpool__event_wake(&sh->work);
+				hpool__event_wake(&sh->work,
+						  s->count < INT_MAX ?
+							  (int)s->count :
+							  INT_MAX);
 				hpool__event_wake_if(&sh->done,
 						     &sh->want_work,
 						     &sh->want_work, true);

@@ -11,6 +11,15 @@
  * The waiter reads seq before re-checking, and FUTEX_WAIT only sleeps while
  * seq still has that value, so a wake that bumps seq in between is not lost.
  *
+ * A wake of n sleepers, not all (hpool__event_wake): every waiter between
+ * S1 and its FUTEX_WAIT returns at once (seq moved), and the n woken in
+ * the kernel re-check cond. A waiter left asleep is one the condition
+ * does not need; the event's user keeps that true (sched.c's publish:
+ * one sleeper per published item, and each woken worker takes an item or
+ * finds it taken). Waking every idle worker for one task cost the
+ * publisher's system call a remote wake per sleeper (35-50 us for two,
+ * 11-20 us for one, on a 2-vCPU VM) and woke workers that found nothing.
+ *
  * The futex is a shared one (no FUTEX_PRIVATE_FLAG): urcu's futex_async
  * issues plain FUTEX_WAIT/FUTEX_WAKE, keyed on the physical page, so it
  * works between processes that share the region.
@@ -38,20 +47,21 @@ void hpool__event_init(struct hpool__event *e)
 	atomic_store_explicit(&e->sleepers, 0, memory_order_relaxed);
 }
 
-/* L2 and the wake. Context: after the caller's full fence. */
-static void wake_sleepers(struct hpool__event *e)
+/* L2 and the wake of at most n sleepers. Context: after the caller's
+ * full fence. */
+static void wake_sleepers(struct hpool__event *e, int n)
 {
 	if (atomic_load_explicit(&e->sleepers, memory_order_relaxed) == 0)
 		return;
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
-	futex_async((int32_t *)&e->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	futex_async((int32_t *)&e->seq, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
 void hpool__event_signal(struct hpool__event *e)
 {
 	/* Full fence: C1 (the caller's condition store) before L2. */
 	atomic_thread_fence(memory_order_seq_cst);
-	wake_sleepers(e);
+	wake_sleepers(e, INT_MAX);
 }
 
 _Thread_local struct hpool__want *hpool__wanting;
@@ -66,9 +76,9 @@ void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
 	hpool__event_wake_if(e, a, b, complete);
 }
 
-void hpool__event_wake(struct hpool__event *e)
+void hpool__event_wake(struct hpool__event *e, int n)
 {
-	wake_sleepers(e);
+	wake_sleepers(e, n);
 }
 
 void hpool__event_wake_if(struct hpool__event *e, _Atomic uint32_t *a,
@@ -79,7 +89,7 @@ void hpool__event_wake_if(struct hpool__event *e, _Atomic uint32_t *a,
 	if (!(wa & (HPOOL__WANT_DONE - 1)) && !(complete && wa) &&
 	    !atomic_load_explicit(b, memory_order_relaxed))
 		return;
-	wake_sleepers(e); /* the same fence serves L2 */
+	wake_sleepers(e, INT_MAX); /* the same fence serves L2 */
 }
 
 static uint32_t want_inc(const struct hpool__want *wt, unsigned i)

@@ -3,7 +3,8 @@
  * Events (src/wait.c): a true condition returns at once; a deadline gives
  * -ETIMEDOUT; a sleeping waiter is woken by a signal from another thread
  * and from another process; a signal with no sleeper issues no wake; long
- * ping-pong with spin 0 (futex sleeps every round) loses no wake-up.
+ * ping-pong with spin 0 (futex sleeps every round) loses no wake-up; a
+ * wake of one sleeper wakes one of three.
  *
  * Timing is never asserted, except that -ETIMEDOUT comes only once the
  * deadline has passed. A lost wake-up shows as a hang: children die by
@@ -390,6 +391,93 @@ static void test_threads_wake_sleepers(void **state)
 	}
 }
 
+/* ---- a wake of n sleepers wakes n, not all ------------------------------ */
+
+struct token_arg {
+	struct shared *s;
+	_Atomic int *tokens;
+	_Atomic int calls; /* this waiter's cond calls */
+	_Atomic pid_t tid;
+	_Atomic int woke;
+};
+
+static bool take_token(void *arg)
+{
+	struct token_arg *a = arg;
+	int t = atomic_load(a->tokens);
+
+	atomic_fetch_add(&a->calls, 1);
+	while (t > 0)
+		if (atomic_compare_exchange_weak(a->tokens, &t, t - 1))
+			return true;
+	return false;
+}
+
+static void *token_waiter(void *arg)
+{
+	struct token_arg *a = arg;
+
+	atomic_store(&a->tid, gettid());
+	assert_int_equal(hpool__event_wait(&a->s->e, take_token, a, 0, -1), 0);
+	atomic_store(&a->woke, 1);
+	return NULL;
+}
+
+/* Three waiters asleep, one token, a wake of 1 (as sched.c's publish of
+ * one task): one waiter takes the token and the other two are not woken.
+ * A woken waiter calls its cond again before it sleeps again, and the two
+ * are counted only once /proc shows them asleep, so a wake of all (the
+ * mutant) counts a call more for each. A wake of all with two tokens then
+ * ends them. */
+static void test_wake_one(void **state)
+{
+	struct shared *s = shared_new();
+	_Atomic int tokens = 0;
+	struct token_arg a[3];
+	pthread_t t[3];
+	pid_t tids[3], rest[2];
+	int before[3], woke = -1, k = 0;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct token_arg){ .s = s, .tokens = &tokens };
+		assert_int_equal(pthread_create(&t[i], NULL, token_waiter,
+						&a[i]), 0);
+		while (!(tids[i] = atomic_load(&a[i].tid)))
+			sched_yield();
+	}
+	assert_true(wait_asleep(s, 3, getpid(), tids));
+	for (int i = 0; i < 3; i++)
+		before[i] = atomic_load(&a[i].calls);
+	atomic_store(&tokens, 1);
+	atomic_thread_fence(memory_order_seq_cst); /* as the publish's */
+	hpool__event_wake(&s->e, 1);
+	for (int n = 0; woke < 0 && n < GUARD_S * 2000; n++) {
+		for (int i = 0; i < 3; i++)
+			if (atomic_load(&a[i].woke))
+				woke = i;
+		if (woke < 0)
+			usleep(500);
+	}
+	assert_true(woke >= 0);
+	join_guarded(t[woke]);
+	for (int i = 0; i < 3; i++)
+		if (i != woke)
+			rest[k++] = tids[i];
+	assert_true(wait_asleep(s, 2, getpid(), rest));
+	for (int i = 0; i < 3; i++)
+		if (i != woke)
+			assert_int_equal(atomic_load(&a[i].calls), before[i]);
+	atomic_store(&tokens, 2);
+	hpool__event_signal(&s->e);
+	for (int i = 0; i < 3; i++)
+		if (i != woke)
+			join_guarded(t[i]);
+	assert_int_equal(atomic_load(&tokens), 0);
+	assert_int_equal(atomic_load(&s->e.sleepers), 0);
+	shared_free(s);
+}
+
 /* ---- a sleeping waiter in another process -------------------------------- */
 
 static void test_process_wake_sleeper(void **state)
@@ -523,6 +611,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_set_before_register),
 		cmocka_unit_test(test_signal_before_sleep),
 		cmocka_unit_test(test_threads_wake_sleepers),
+		cmocka_unit_test(test_wake_one),
 		cmocka_unit_test(test_process_wake_sleeper),
 		cmocka_unit_test(test_threads_ping_pong),
 		cmocka_unit_test(test_process_ping_pong),
