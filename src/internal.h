@@ -249,6 +249,7 @@ HPOOL_INTERNAL int hpool__shm_release(struct hpool__shm *shm, void *p);
 struct hpool__event {
 	_Atomic uint32_t seq;      /* futex word: bumped by each real wake */
 	_Atomic uint32_t sleepers; /* waiters registered to sleep */
+	_Atomic int64_t woke_ns;   /* hpool__now_ns() of the last real wake */
 };
 
 typedef bool (*hpool__cond_fn)(void *arg);
@@ -299,7 +300,17 @@ HPOOL_INTERNAL void hpool__event_wake_if(struct hpool__event *e,
 HPOOL_INTERNAL int hpool__event_wait(struct hpool__event *e, hpool__cond_fn cond,
 				     void *arg, int64_t spin_ns,
 				     int64_t deadline_ns);
-#define HPOOL__SPIN_NS 20000 /* about two futex round trips */
+#define HPOOL__SPIN_NS 20000 /* the least spin: two futex round trips */
+#define HPOOL__SPIN_MAX_NS 500000 /* the most */
+/* How long the pool's waits spin before they sleep: twice what a wake
+ * from sleep has cost this process lately (wait.c), within
+ * [HPOOL__SPIN_NS, HPOOL__SPIN_MAX_NS]. Context: any thread. */
+HPOOL_INTERNAL int64_t hpool__spin_ns(void);
+/* The estimate itself, in ns: 0 until this process was woken once. */
+HPOOL_INTERNAL int64_t hpool__wake_cost_ns(void);
+#ifdef HPOOL_TESTING
+HPOOL_INTERNAL void hpool__wake_cost_set(int64_t ns); /* test_wait */
+#endif
 
 /* ---- fault.c: fault injection (test builds only) ------------------------ */
 

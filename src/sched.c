@@ -100,7 +100,8 @@ static int help_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 			hw.w[0] = &p->sh->want_all, hw.n = 1,
 			hw.done_only = 0;
 		hpool__wanting = &hw;
-		hpool__event_wait(ev, cond_or_work, &h, HPOOL__SPIN_NS, end);
+		hpool__event_wait(ev, cond_or_work, &h, hpool__spin_ns(),
+				  end);
 		hpool__wanting = hw.prev;
 	}
 	return 0;
@@ -114,7 +115,7 @@ int hpool__pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 	if (hpool__self.sh == p->sh && hpool__self.w)
 		return help_wait(p, ev, cond, arg, deadline_ns);
 	if (!p->wk.ops->lost)
-		return hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS,
+		return hpool__event_wait(ev, cond, arg, hpool__spin_ns(),
 					 deadline_ns);
 	for (;;) {
 		int64_t end = hpool__now_ns() + slice;
@@ -122,7 +123,7 @@ int hpool__pool_wait(hpool *p, struct hpool__event *ev, hpool__cond_fn cond,
 
 		if (deadline_ns >= 0 && deadline_ns < end)
 			end = deadline_ns;
-		e = hpool__event_wait(ev, cond, arg, HPOOL__SPIN_NS, end);
+		e = hpool__event_wait(ev, cond, arg, hpool__spin_ns(), end);
 		if (!e || end == deadline_ns)
 			return e;
 		if (hpool__wk_lost(p)) {

@@ -20,6 +20,21 @@
  * publisher's system call a remote wake per sleeper (35-50 us for two,
  * 11-20 us for one, on a 2-vCPU VM) and woke workers that found nothing.
  *
+ * How long to spin. A waiter that sleeps pays one wake when its condition
+ * comes true: the time from the signaller's FUTEX_WAKE until it runs
+ * again. Spinning about that long first is the classic competitive
+ * choice (never worse than twice the best choice made knowing when the
+ * condition comes). That time is a property of the machine: a few us on
+ * bare metal, 60-140 us on a VM whose idle vCPUs halt, where a fixed
+ * 20 us spin had a caller sleep through a cold round trip and pay a
+ * second wake (210 us against 60 us for one). So each real wake is timed
+ * (woke_ns: the signaller's clock just before its FUTEX_WAKE; the woken
+ * waiter reads it after its FUTEX_WAIT returns 0, and counts it only if
+ * it is later than its own sleep began) into a per-process moving average
+ * (wake_cost), and waits spin twice that (hpool__spin_ns). A stale or
+ * foreign woke_ns only misweights one sample: the estimate needs no
+ * ordering, so its loads and stores are relaxed.
+ *
  * The futex is a shared one (no FUTEX_PRIVATE_FLAG): urcu's futex_async
  * issues plain FUTEX_WAIT/FUTEX_WAKE, keyed on the physical page, so it
  * works between processes that share the region.
@@ -45,6 +60,42 @@ void hpool__event_init(struct hpool__event *e)
 {
 	atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->sleepers, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->woke_ns, 0, memory_order_relaxed);
+}
+
+static _Atomic int64_t wake_cost; /* ns, moving average of 1/8 weight */
+
+int64_t hpool__wake_cost_ns(void)
+{
+	return atomic_load_explicit(&wake_cost, memory_order_relaxed);
+}
+
+#ifdef HPOOL_TESTING
+void hpool__wake_cost_set(int64_t ns)
+{
+	atomic_store_explicit(&wake_cost, ns, memory_order_relaxed);
+}
+#endif
+
+int64_t hpool__spin_ns(void)
+{
+	int64_t s = 2 * hpool__wake_cost_ns();
+
+	return s < HPOOL__SPIN_NS ? HPOOL__SPIN_NS :
+	       s > HPOOL__SPIN_MAX_NS ? HPOOL__SPIN_MAX_NS : s;
+}
+
+/* One wake's cost, capped (a waiter whose CPU was taken by other load
+ * measures that load, not the wake). Races between threads may drop a
+ * sample; it is an estimate. */
+static void note_wake_cost(int64_t ns)
+{
+	int64_t c = atomic_load_explicit(&wake_cost, memory_order_relaxed);
+
+	if (ns > HPOOL__SPIN_MAX_NS)
+		ns = HPOOL__SPIN_MAX_NS;
+	atomic_store_explicit(&wake_cost, c ? c + (ns - c) / 8 : ns,
+			      memory_order_relaxed);
 }
 
 /* L2 and the wake of at most n sleepers. Context: after the caller's
@@ -53,6 +104,8 @@ static void wake_sleepers(struct hpool__event *e, int n)
 {
 	if (atomic_load_explicit(&e->sleepers, memory_order_relaxed) == 0)
 		return;
+	atomic_store_explicit(&e->woke_ns, hpool__now_ns(),
+			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
 	futex_async((int32_t *)&e->seq, FUTEX_WAKE, n, NULL, NULL, 0);
 }
@@ -103,6 +156,7 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	struct timespec ts, *tsp = NULL;
 	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_seq_cst);
 	struct hpool__want *wt = hpool__wanting;
+	int64_t t0;
 	unsigned i;
 	int ret = 0;
 
@@ -115,8 +169,9 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	atomic_thread_fence(memory_order_seq_cst);
 	if (cond(arg)) /* L1: pairs with C1 through the fences */
 		goto out;
+	t0 = hpool__now_ns();
 	if (deadline_ns >= 0) {
-		int64_t left = deadline_ns - hpool__now_ns();
+		int64_t left = deadline_ns - t0;
 
 		if (left <= 0) {
 			ret = -ETIMEDOUT;
@@ -128,7 +183,14 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	}
 	/* Returns at a wake, a changed seq (EAGAIN), a signal (EINTR) or the
 	 * timeout: every case re-checks the condition in the caller. */
-	futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp, NULL, 0);
+	if (futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp,
+			NULL, 0) == 0) {
+		int64_t w = atomic_load_explicit(&e->woke_ns,
+						 memory_order_relaxed);
+
+		if (w >= t0)
+			note_wake_cost(hpool__now_ns() - w);
+	}
 out:
 	atomic_fetch_sub_explicit(&e->sleepers, 1, memory_order_relaxed);
 	for (i = 0; wt && i < wt->n; i++)

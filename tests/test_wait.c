@@ -4,7 +4,8 @@
  * -ETIMEDOUT; a sleeping waiter is woken by a signal from another thread
  * and from another process; a signal with no sleeper issues no wake; long
  * ping-pong with spin 0 (futex sleeps every round) loses no wake-up; a
- * wake of one sleeper wakes one of three.
+ * wake of one sleeper wakes one of three; a real wake, and only that,
+ * moves the estimate of what a wake costs, which sets the spin.
  *
  * Timing is never asserted, except that -ETIMEDOUT comes only once the
  * deadline has passed. A lost wake-up shows as a hang: children die by
@@ -478,6 +479,62 @@ static void test_wake_one(void **state)
 	shared_free(s);
 }
 
+/* ---- how long waits spin: what a wake costs here ------------------------ */
+
+/* The spin is twice the estimate, within its bounds. A wait that times
+ * out, or whose condition is true before it sleeps, takes no sample; a
+ * real wake of a sleeper does: from 0 the estimate becomes that wake's
+ * time (more than 0), and from far above it moves down by 1/8 of the
+ * gap. */
+static void test_wake_cost(void **state)
+{
+	struct shared *s = shared_new();
+	struct waiter_arg a = { s, 0, -1 };
+	int64_t far = 10 * HPOOL__SPIN_MAX_NS, c;
+	pthread_t t;
+	pid_t tid;
+
+	(void)state;
+	hpool__wake_cost_set(0);
+	assert_int_equal(hpool__spin_ns(), HPOOL__SPIN_NS);
+	hpool__wake_cost_set(HPOOL__SPIN_NS);
+	assert_int_equal(hpool__spin_ns(), 2 * HPOOL__SPIN_NS);
+	hpool__wake_cost_set(far);
+	assert_int_equal(hpool__spin_ns(), HPOOL__SPIN_MAX_NS);
+
+	hpool__wake_cost_set(0);
+	assert_int_equal(hpool__event_wait(&s->e, never, s, 0,
+					   hpool__now_ns() + 2 * MS),
+			 -ETIMEDOUT);
+	assert_int_equal(hpool__wake_cost_ns(), 0);
+
+	assert_int_equal(pthread_create(&t, NULL, waiter_thread, &a), 0);
+	tid = wait_tid(s, 0);
+	assert_true(wait_asleep(s, 1, getpid(), &tid));
+	set_flag_and_signal(s);
+	join_guarded(t);
+	assert_int_equal(s->result[0], 0);
+	c = hpool__wake_cost_ns();
+	assert_true(c > 0 && c <= HPOOL__SPIN_MAX_NS);
+
+	/* A second real wake, from far above: a sample is in (0, max] (it
+	 * is capped at the most), so the estimate moves down by 1/8 of the
+	 * gap: into (far - far / 8, far - (far - max) / 8]. */
+	atomic_store(&s->flag, 0);
+	atomic_store(&s->tid[0], 0);
+	hpool__wake_cost_set(far);
+	assert_int_equal(pthread_create(&t, NULL, waiter_thread, &a), 0);
+	tid = wait_tid(s, 0);
+	assert_true(wait_asleep(s, 1, getpid(), &tid));
+	set_flag_and_signal(s);
+	join_guarded(t);
+	c = hpool__wake_cost_ns();
+	assert_true(c > far - far / 8 &&
+		    c <= far - (far - HPOOL__SPIN_MAX_NS) / 8);
+	hpool__wake_cost_set(0);
+	shared_free(s);
+}
+
 /* ---- a sleeping waiter in another process -------------------------------- */
 
 static void test_process_wake_sleeper(void **state)
@@ -612,6 +669,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_before_sleep),
 		cmocka_unit_test(test_threads_wake_sleepers),
 		cmocka_unit_test(test_wake_one),
+		cmocka_unit_test(test_wake_cost),
 		cmocka_unit_test(test_process_wake_sleeper),
 		cmocka_unit_test(test_threads_ping_pong),
 		cmocka_unit_test(test_process_ping_pong),
