@@ -2221,6 +2221,36 @@ static int count_threads(void)
 	return n;
 }
 
+/* The process, among pids[0..n), that runs thread tid (-1: none). */
+static int task_owner(const int *pids, int n, long tid)
+{
+	char path[96];
+
+	for (int j = 0; j < n; j++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%ld", pids[j], tid);
+		if (access(path, F_OK) == 0)
+			return pids[j];
+	}
+	return -1;
+}
+
+/* Voluntary context switches of a task so far (its sleeps), -1 unread. */
+static long task_sleeps(int pid, long tid)
+{
+	char path[96], line[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%ld/status", pid, tid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
 /*
  * An idle pool costs nothing: once a map has returned, every worker (and,
  * in process mode, the worker processes' main threads and the supervisor)
@@ -2271,15 +2301,7 @@ static void test_idle_costs_nothing(void **st)
 		}
 		for (int i = 0; i < 2; i++) {
 			who[k][1] = (int)tids[i];
-			who[k][0] = -1;
-			for (int j = 1; j < 3; j++) {
-				char path[96];
-
-				snprintf(path, sizeof(path),
-					 "/proc/%d/task/%ld", pids[j], tids[i]);
-				if (access(path, F_OK) == 0)
-					who[k][0] = pids[j];
-			}
+			who[k][0] = task_owner(pids + 1, n - 1, tids[i]);
 			assert_int_not_equal(who[k][0], -1);
 			k++;
 		}
@@ -2297,6 +2319,80 @@ static void test_idle_costs_nothing(void **st)
 						sizeof(seen))))
 			fail_msg("pid %d task %d is not asleep for good: %s",
 				 who[i][0], who[i][1], seen);
+	}
+	assert_int_equal(hpool_destroy(p), 0);
+}
+
+static int task_tid(void *out, const void *in, const void *ctx)
+{
+	(void)in;
+	(void)ctx;
+	*(long *)out = syscall(SYS_gettid);
+	return 0;
+}
+
+/*
+ * One task submitted to an idle pool wakes one worker, not every sleeping
+ * one (sched.c's publish; a wake of all made the submit pay a remote wake
+ * per sleeper). Both workers are seen asleep for good, one task runs, and
+ * once both are asleep again, the worker that did not run it has not
+ * slept again since: it was never woken (its voluntary context switches,
+ * in /proc, did not move). Waking all fails that. Serial mode: no worker;
+ * the caller runs the task.
+ */
+static void test_submit_wakes_one(void **st)
+{
+	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
+	hpool *p = make_pool(2);
+	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
+	int pids[8], n, count[3], owner[2];
+	long tids[3], before[2], ran;
+	hpool_future *f;
+	char seen[256];
+
+	assert_non_null(m);
+	n = hpool__pool_pids(p, pids, 8);
+	assert_int_equal(meet_map(p, m, 1, tids, count),
+			 g_mode == HPOOL_MODE_SERIAL ? 1 : 2);
+	hpool_shm_free(p, m);
+	if (g_mode == HPOOL_MODE_SERIAL) {
+		assert_int_equal(hpool_submit(p, task_tid, NULL, 0, NULL, 0,
+					      sizeof(ran), &f), 0);
+		assert_int_equal(hpool_wait(f, &ran, -1), 0);
+		assert_int_equal(ran, syscall(SYS_gettid));
+		assert_int_equal(hpool_destroy(p), 0);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		owner[i] = g_mode == HPOOL_MODE_THREAD ?
+				   getpid() :
+				   task_owner(pids + 1, n - 1, tids[i]);
+		assert_int_not_equal(owner[i], -1);
+		if (!WAIT_UNTIL(asleep_for_good(owner[i], (int)tids[i], seen,
+						sizeof(seen)))) {
+			if (strstr(seen, "Permission denied") ||
+			    strstr(seen, "Operation not permitted")) {
+				assert_int_equal(hpool_destroy(p), 0);
+				SKIP_IN_MODE(g_mode, "/proc/PID/task/TID/syscall "
+					     "is not readable here");
+			}
+			fail_msg("task %ld is not asleep: %s", tids[i], seen);
+		}
+		before[i] = task_sleeps(owner[i], tids[i]);
+		assert_true(before[i] >= 0);
+	}
+	assert_int_equal(hpool_submit(p, task_tid, NULL, 0, NULL, 0,
+				      sizeof(ran), &f), 0);
+	assert_int_equal(hpool_wait(f, &ran, -1), 0);
+	assert_true(ran == tids[0] || ran == tids[1]);
+	for (int i = 0; i < 2; i++) {
+		assert_true(WAIT_UNTIL(asleep_for_good(owner[i], (int)tids[i],
+						       seen, sizeof(seen))));
+		if (tids[i] == ran)
+			assert_true(task_sleeps(owner[i], tids[i]) > before[i]);
+		else
+			assert_int_equal(task_sleeps(owner[i], tids[i]),
+					 before[i]);
 	}
 	assert_int_equal(hpool_destroy(p), 0);
 }
@@ -2702,6 +2798,7 @@ int main(void)
 		cmocka_unit_test(test_load_balance),
 		cmocka_unit_test(test_bind_core),
 		cmocka_unit_test(test_idle_costs_nothing),
+		cmocka_unit_test(test_submit_wakes_one),
 		cmocka_unit_test(test_threaded_fork_reported),
 		cmocka_unit_test(test_forkserver_clean_state),
 		cmocka_unit_test(test_forkserver_pool),
