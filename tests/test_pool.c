@@ -2251,6 +2251,23 @@ static long task_sleeps(int pid, long tid)
 	return v;
 }
 
+/* A pool of 2 whose workers have each run an item of one map at the same
+ * time, so both are known: their threads in tids[0..1] (the caller's in
+ * serial mode), the pool's processes in pids (*n of them). */
+static hpool *pool_met(int pids[8], int *n, long tids[3])
+{
+	hpool *p = make_pool(2);
+	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
+	int count[3];
+
+	assert_non_null(m);
+	*n = hpool__pool_pids(p, pids, 8);
+	assert_int_equal(meet_map(p, m, 1, tids, count),
+			 g_mode == HPOOL_MODE_SERIAL ? 1 : 2);
+	hpool_shm_free(p, m);
+	return p;
+}
+
 /*
  * An idle pool costs nothing: once a map has returned, every worker (and,
  * in process mode, the worker processes' main threads and the supervisor)
@@ -2265,18 +2282,10 @@ static void test_idle_costs_nothing(void **st)
 {
 	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
 	int threads = count_threads(), pids[8], n, who[8][2], k = 0;
-	hpool *p = make_pool(2);
-	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
 	long tids[3];
-	int count[3];
 	char seen[256];
+	hpool *p = pool_met(pids, &n, tids);
 
-	assert_non_null(m);
-	n = hpool__pool_pids(p, pids, 8);
-	/* one item on each worker, at the same time: both are known */
-	assert_int_equal(meet_map(p, m, 1, tids, count),
-			 g_mode == HPOOL_MODE_SERIAL ? 1 : 2);
-	hpool_shm_free(p, m);
 	if (g_mode == HPOOL_MODE_SERIAL) {
 		assert_int_equal(n, 0);
 		assert_int_equal(count_threads(), threads);
@@ -2343,18 +2352,12 @@ static int task_tid(void *out, const void *in, const void *ctx)
 static void test_submit_wakes_one(void **st)
 {
 	SKIP_IN_MPI_REMOTE(MPI_SHARED_WHY);
-	hpool *p = make_pool(2);
-	struct meet *m = hpool_shm_alloc(p, sizeof(*m));
-	int pids[8], n, count[3], owner[2];
+	int pids[8], n, owner[2];
 	long tids[3], before[2], ran;
 	hpool_future *f;
 	char seen[256];
+	hpool *p = pool_met(pids, &n, tids);
 
-	assert_non_null(m);
-	n = hpool__pool_pids(p, pids, 8);
-	assert_int_equal(meet_map(p, m, 1, tids, count),
-			 g_mode == HPOOL_MODE_SERIAL ? 1 : 2);
-	hpool_shm_free(p, m);
 	if (g_mode == HPOOL_MODE_SERIAL) {
 		assert_int_equal(hpool_submit(p, task_tid, NULL, 0, NULL, 0,
 					      sizeof(ran), &f), 0);
