@@ -1265,15 +1265,22 @@ static double run_switch_procs(void *v)
 	return run_switch(v, true);
 }
 
-/* The cold floor: a thread asleep in FUTEX_WAIT for COLD_MS, woken by
- * another, which waits for its answer spinning with cpu_relax and giving
- * its CPU away (sched_yield) every 16 rounds: the woken thread may be
- * placed on the waker's own CPU. A pure spin there held the CPU for a
- * time slice (1.4-1.8 ms here, above hpool's own cold round trip, so not
- * a floor); pinning the two to two cores read 160-200 us (waking an
- * idle vCPU); this reads 57-124 us. */
+/* The cold floor: a thread, or a process, asleep in FUTEX_WAIT for
+ * COLD_MS, woken by another, which waits for its answer spinning with
+ * cpu_relax and giving its CPU away (sched_yield) every 16 rounds: the
+ * woken side may be placed on the waker's own CPU. A pure spin there held
+ * the CPU for a time slice (1.4-1.8 ms here, above hpool's own cold round
+ * trip, so not a floor); pinning the two to two cores read 160-200 us
+ * (waking an idle vCPU); this reads 57-124 us. The process row is the
+ * same hand-off between two address spaces, so processes over threads is
+ * the floor of hpool's cold process/thread ratio: the kernel's placement,
+ * its wake and its switches, with nothing of hpool's. The futex is the
+ * shared kind in both, as hpool's. */
 struct fxcold {
-	_Atomic int go, reply;
+	_Atomic int go, reply; /* the round number asked, answered */
+	bool procs;
+	pid_t pid;
+	pthread_t t;
 };
 
 static long futex_op(_Atomic int *w, int op, int val)
@@ -1281,38 +1288,69 @@ static long futex_op(_Atomic int *w, int op, int val)
 	return syscall(SYS_futex, (int *)w, op, val, NULL, NULL, 0);
 }
 
+/* Answers each round until asked round -1. Long-lived, as a worker is:
+ * a fresh one per round measured fork's costs (copy-on-write faults,
+ * the new process's placement) at 400-800 us. */
 static void *fx_sleeper(void *v)
 {
 	struct fxcold *f = v;
+	int seen = 0, g;
 
-	while (!atomic_load(&f->go))
-		futex_op(&f->go, FUTEX_WAIT_PRIVATE, 0);
-	atomic_store(&f->reply, 1);
-	return NULL;
+	for (;;) {
+		/* Pairs with the waker's seq_cst store of go. */
+		while ((g = atomic_load(&f->go)) == seen)
+			futex_op(&f->go, FUTEX_WAIT, seen);
+		if (g < 0)
+			return NULL;
+		seen = g;
+		atomic_store(&f->reply, g);
+	}
 }
 
+static void fx_start(struct fxcold *f, bool procs)
+{
+	atomic_store(&f->go, 0);
+	atomic_store(&f->reply, 0);
+	f->procs = procs;
+	if (procs) {
+		if ((f->pid = fork()) < 0)
+			die("fork", 0);
+		if (!f->pid) {
+			fx_sleeper(f);
+			_exit(0);
+		}
+	} else if (pthread_create(&f->t, NULL, fx_sleeper, f)) {
+		die("pthread_create", 0);
+	}
+}
+
+static void fx_stop(struct fxcold *f)
+{
+	atomic_store(&f->go, -1);
+	futex_op(&f->go, FUTEX_WAKE, 1);
+	if (f->procs)
+		waitpid(f->pid, NULL, 0);
+	else
+		pthread_join(f->t, NULL);
+}
+
+/* One round; f in shared memory, its sleeper started. */
 static double run_futex_cold(void *v)
 {
 	struct fxcold *f = v;
-	pthread_t t;
+	int g = atomic_load(&f->go) + 1;
 	int64_t t0;
 
-	atomic_store(&f->go, 0);
-	atomic_store(&f->reply, 0);
-	if (pthread_create(&t, NULL, fx_sleeper, f))
-		die("pthread_create", 0);
 	sleep_ms(COLD_MS);
 	t0 = now_ns();
-	atomic_store(&f->go, 1);
-	futex_op(&f->go, FUTEX_WAKE_PRIVATE, 1);
-	for (unsigned i = 1; !atomic_load(&f->reply); i++) {
+	atomic_store(&f->go, g);
+	futex_op(&f->go, FUTEX_WAKE, 1);
+	for (unsigned i = 1; atomic_load(&f->reply) != g; i++) {
 		cpu_relax();
 		if (!(i % 16))
 			sched_yield();
 	}
-	t0 = now_ns() - t0;
-	pthread_join(t, NULL);
-	return (double)t0;
+	return (double)(now_ns() - t0);
 }
 
 static unsigned s2_hot_k;
@@ -1338,16 +1376,26 @@ static void scenario2(hpool *pools[2])
 {
 	static struct pingpong pp;
 	struct rta a = { .k = g_quick ? 2000 : 20000 };
-	struct fxcold fx;
+	struct fxcold *fx;
 	struct swpp *sw;
 
 	s2_hot_k = a.k;
 	pp.k = (g_quick ? PP_MAX_BATCHES / 2 : PP_MAX_BATCHES) * PP_BATCH;
 	s2_pp_smt = pick_two_cores(pp.cpu);
 	memcpy(s2_pp_cpu, pp.cpu, sizeof(s2_pp_cpu));
-	progress("2 round trip: futex wake of a sleeping thread");
-	record("2-roundtrip", "futex-wake", "thread", "cold", "ns",
-	       measure_reps(run_futex_cold, &fx, cold_reps()));
+	fx = mmap(NULL, sizeof(*fx), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fx == MAP_FAILED)
+		die("mmap", 0);
+	progress("2 round trip: futex wake of a sleeping thread and process");
+	for (int procs = 0; procs < 2; procs++) {
+		fx_start(fx, procs);
+		record("2-roundtrip", "futex-wake", procs ? "process" : "thread",
+		       "cold", "ns",
+		       measure_reps(run_futex_cold, fx, cold_reps()));
+		fx_stop(fx);
+	}
+	munmap(fx, sizeof(*fx));
 	sw = mmap(NULL, sizeof(*sw), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sw == MAP_FAILED)
@@ -2909,7 +2957,9 @@ static void ratios2(FILE *csv)
 						 F("2-roundtrip",
 						   "cacheline-pingpong",
 						   "thread", c),
-				 *flp = k == 1 ? flt :
+				 *flp = k == 1 ? F("2-roundtrip",
+						   "futex-wake", "process",
+						   "cold") :
 						 F("2-roundtrip",
 						   "cacheline-pingpong",
 						   "process", c);
@@ -2920,12 +2970,15 @@ static void ratios2(FILE *csv)
 
 		snprintf(l, sizeof(l), "%s: hpool-process / hpool-thread", c);
 		ratio(l, hp, ht, 1.2, csv);
-		if (k < 2)
+		if (k == 0)
 			ratio("  floor: one-CPU switches, processes / threads",
 			      F("2-roundtrip", "switch-pingpong", "process",
 				"one-cpu"),
 			      F("2-roundtrip", "switch-pingpong", "thread",
 				"one-cpu"), 0, csv);
+		if (k == 1)
+			ratio("  floor: futex wake of a sleeper, processes / "
+			      "threads", flp, flt, 0, csv);
 		snprintf(l, sizeof(l), "%s: hpool-thread / %s", c, fn);
 		ratio_t(l, ht, flt, op, 3.0, csv);
 		snprintf(l, sizeof(l), "%s: hpool-process / %s", c, fn);
@@ -3241,15 +3294,16 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "is the median of batches of %d round trips, measured "
 		       "just before the hpool row\n  of its mode and case, "
 		       "which is divided by it (the host may move the CPUs "
-		       "between rows).\n  futex-wake: FUTEX_WAKE a thread "
-		       "asleep %d ms, wait for its answer (cpu_relax,\n  "
-		       "sched_yield every 16 rounds): the floor of the cold "
-		       "case.\n  switch-pingpong: two threads, or two "
+		       "between rows).\n  futex-wake: FUTEX_WAKE a thread, or a "
+		       "process, asleep %d ms, wait for its\n  answer "
+		       "(cpu_relax, sched_yield every 16 rounds): the floor "
+		       "of the cold case,\n  and processes over threads the "
+		       "floor of its process/thread ratio.\n  switch-pingpong: two threads, or two "
 		       "processes, pinned to one CPU, pass a futex\n  word "
 		       "back and forth: a round trip is two context switches. "
 		       "Processes over\n  threads is the floor of hpool's "
 		       "process/thread ratio where the caller and a\n  "
-		       "worker share a CPU (hot, cold): a switch between "
+		       "worker share a CPU (hot): a switch between "
 		       "processes changes the\n  address space too.\n"
 		       "  hot-free-core: "
 		       "hot with one worker fewer than the pool's, so that the "
