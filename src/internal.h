@@ -286,6 +286,11 @@ extern HPOOL_INTERNAL _Thread_local struct hpool__want *hpool__wanting;
 HPOOL_INTERNAL void hpool__event_signal_if(struct hpool__event *e,
 					   _Atomic uint32_t *a,
 					   _Atomic uint32_t *b, bool complete);
+/* The futex bit of a want word (a region word, as e is): a sleeper counted
+ * in the word sleeps on that bit, and hpool__event_signal_if / _wake_if
+ * wake only the bits of the words they found nonzero (wait.c). */
+HPOOL_INTERNAL uint32_t hpool__event_bit(const struct hpool__event *e,
+					 const void *word);
 /* hpool__event_signal and _signal_if without their fence, for a caller
  * that signals two events after one full fence of its own. _wake wakes at
  * most n sleepers (INT_MAX: all); use n < all only where any one sleeper

@@ -35,9 +35,24 @@
  * foreign woke_ns only misweights one sample: the estimate needs no
  * ordering, so its loads and stores are relaxed.
  *
- * The futex is a shared one (no FUTEX_PRIVATE_FLAG): urcu's futex_async
- * issues plain FUTEX_WAIT/FUTEX_WAKE, keyed on the physical page, so it
- * works between processes that share the region.
+ * A signal for some waiters, not all (hpool__event_wake_if): a sleeper
+ * with a want set (internal.h) sleeps with a futex bitset, one bit per
+ * want word (hpool__event_bit: a hash of the word's place in the region,
+ * relative to the event, so that every process computes the same bit
+ * wherever it mapped the region); a sleeper without one sleeps on every
+ * bit. wake_if wakes only the bits of the want words it found nonzero,
+ * and every other wake wakes all bits. A sleeper counted in a word that
+ * a signal found nonzero has that word's bit, so it is woken; a sleeper
+ * whose words the signal did not find is not one the signal is for (the
+ * want contract), and stays asleep, where a wake of all woke, say, the
+ * caller waiting for one future each time another future's task
+ * finished. Two words that hash to one bit only cost a spurious wake, as
+ * before. The seq argument above holds bit for bit: every wake bumps seq.
+ *
+ * The futex is a shared one (no FUTEX_PRIVATE_FLAG), keyed on the
+ * physical page, so it works between processes that share the region.
+ * urcu's futex_async passes the bitset ops through to the system call
+ * on Linux; elsewhere there are no bitsets, and every wake wakes all.
  */
 #include "internal.h"
 
@@ -47,6 +62,14 @@
 #include <time.h>
 #include <urcu/arch.h>
 #include <urcu/futex.h>
+
+#ifdef __linux__
+/* <linux/futex.h>'s values; that header would redefine urcu's. */
+#define WAIT_BITSET 9 /* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC
+		       * timeout */
+#define WAKE_BITSET 10 /* FUTEX_WAKE_BITSET */
+#endif
+#define ALL_BITS UINT32_MAX /* FUTEX_BITSET_MATCH_ANY */
 
 int64_t hpool__now_ns(void)
 {
@@ -98,23 +121,37 @@ static void note_wake_cost(int64_t ns)
 			      memory_order_relaxed);
 }
 
-/* L2 and the wake of at most n sleepers. Context: after the caller's
- * full fence. */
-static void wake_sleepers(struct hpool__event *e, int n)
+uint32_t hpool__event_bit(const struct hpool__event *e, const void *word)
+{
+	/* Fibonacci hashing of the word's 8-byte index: the top 5 bits. */
+	uint32_t i = (uint32_t)(((uintptr_t)word - (uintptr_t)e) >> 3);
+
+	return 1u << (i * 0x9e3779b1u >> 27);
+}
+
+/* L2 and the wake of at most n sleepers with one of `bits`. Context:
+ * after the caller's full fence. */
+static void wake_sleepers(struct hpool__event *e, int n, uint32_t bits)
 {
 	if (atomic_load_explicit(&e->sleepers, memory_order_relaxed) == 0)
 		return;
 	atomic_store_explicit(&e->woke_ns, hpool__now_ns(),
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
+#ifdef WAKE_BITSET
+	futex_async((int32_t *)&e->seq, WAKE_BITSET, n, NULL, NULL,
+		    (int32_t)bits);
+#else
+	(void)bits;
 	futex_async((int32_t *)&e->seq, FUTEX_WAKE, n, NULL, NULL, 0);
+#endif
 }
 
 void hpool__event_signal(struct hpool__event *e)
 {
 	/* Full fence: C1 (the caller's condition store) before L2. */
 	atomic_thread_fence(memory_order_seq_cst);
-	wake_sleepers(e, INT_MAX);
+	wake_sleepers(e, INT_MAX, ALL_BITS);
 }
 
 _Thread_local struct hpool__want *hpool__wanting;
@@ -131,18 +168,21 @@ void hpool__event_signal_if(struct hpool__event *e, _Atomic uint32_t *a,
 
 void hpool__event_wake(struct hpool__event *e, int n)
 {
-	wake_sleepers(e, n);
+	wake_sleepers(e, n, ALL_BITS);
 }
 
 void hpool__event_wake_if(struct hpool__event *e, _Atomic uint32_t *a,
 			  _Atomic uint32_t *b, bool complete)
 {
 	uint32_t wa = atomic_load_explicit(a, memory_order_relaxed);
+	uint32_t bits = 0;
 
-	if (!(wa & (HPOOL__WANT_DONE - 1)) && !(complete && wa) &&
-	    !atomic_load_explicit(b, memory_order_relaxed))
-		return;
-	wake_sleepers(e, INT_MAX); /* the same fence serves L2 */
+	if ((wa & (HPOOL__WANT_DONE - 1)) || (complete && wa))
+		bits |= hpool__event_bit(e, a);
+	if (atomic_load_explicit(b, memory_order_relaxed))
+		bits |= hpool__event_bit(e, b);
+	if (bits)
+		wake_sleepers(e, INT_MAX, bits); /* the same fence serves L2 */
 }
 
 static uint32_t want_inc(const struct hpool__want *wt, unsigned i)
@@ -156,13 +196,16 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 	struct timespec ts, *tsp = NULL;
 	uint32_t seq = atomic_load_explicit(&e->seq, memory_order_seq_cst);
 	struct hpool__want *wt = hpool__wanting;
+	uint32_t bits = wt && wt->n ? 0 : ALL_BITS;
 	int64_t t0;
 	unsigned i;
 	int ret = 0;
 
-	for (i = 0; wt && i < wt->n; i++) /* W1 */
+	for (i = 0; wt && i < wt->n; i++) { /* W1 */
 		atomic_fetch_add_explicit(wt->w[i], want_inc(wt, i),
 					  memory_order_seq_cst);
+		bits |= hpool__event_bit(e, wt->w[i]);
+	}
 	atomic_fetch_add_explicit(&e->sleepers, 1, memory_order_seq_cst); /* S1 */
 	/* Full fence: S1 before L1. A seq_cst RMW alone does not order the
 	 * cond's own (acquire or relaxed) load after it in C11. */
@@ -177,14 +220,23 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 			ret = -ETIMEDOUT;
 			goto out;
 		}
+#ifdef WAIT_BITSET
+		left = deadline_ns; /* absolute, on hpool__now_ns's clock */
+#endif
 		ts.tv_sec = left / 1000000000;
 		ts.tv_nsec = left % 1000000000;
 		tsp = &ts;
 	}
 	/* Returns at a wake, a changed seq (EAGAIN), a signal (EINTR) or the
 	 * timeout: every case re-checks the condition in the caller. */
+#ifdef WAIT_BITSET
+	if (futex_async((int32_t *)&e->seq, WAIT_BITSET, (int32_t)seq, tsp,
+			NULL, (int32_t)bits) == 0) {
+#else
+	(void)bits;
 	if (futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp,
 			NULL, 0) == 0) {
+#endif
 		int64_t w = atomic_load_explicit(&e->woke_ns,
 						 memory_order_relaxed);
 

@@ -4,7 +4,8 @@
  * -ETIMEDOUT; a sleeping waiter is woken by a signal from another thread
  * and from another process; a signal with no sleeper issues no wake; long
  * ping-pong with spin 0 (futex sleeps every round) loses no wake-up; a
- * wake of one sleeper wakes one of three; a real wake, and only that,
+ * wake of one sleeper wakes one of three; a signal for one want word
+ * wakes that word's sleeper, not another's; a real wake, and only that,
  * moves the estimate of what a wake costs, which sets the spin.
  *
  * Timing is never asserted, except that -ETIMEDOUT comes only once the
@@ -48,6 +49,7 @@ struct shared {
 	_Atomic int calls;     /* cond calls, for the counting cond */
 	_Atomic int seen;      /* window tests: the cond saw what it wanted */
 	_Atomic pid_t tid[2];  /* waiters, for /proc */
+	_Atomic uint32_t want[8]; /* want words (hpool__want), beside e */
 	int result[2];         /* waiters' return values (threads) */
 };
 
@@ -479,6 +481,84 @@ static void test_wake_one(void **state)
 	shared_free(s);
 }
 
+struct want_arg {
+	struct shared *s;
+	_Atomic uint32_t *want; /* the word this waiter counts itself in */
+	_Atomic int go;         /* its condition */
+	_Atomic int calls;      /* its cond calls */
+	_Atomic pid_t tid;
+};
+
+static bool want_go(void *arg)
+{
+	struct want_arg *a = arg;
+
+	atomic_fetch_add(&a->calls, 1);
+	return atomic_load(&a->go) != 0;
+}
+
+static void *want_waiter(void *arg)
+{
+	struct want_arg *a = arg;
+	struct hpool__want wt = { .w = { a->want }, .n = 1 };
+
+	atomic_store(&a->tid, gettid());
+	hpool__wanting = &wt;
+	assert_int_equal(hpool__event_wait(&a->s->e, want_go, a, 0, -1), 0);
+	hpool__wanting = NULL;
+	return NULL;
+}
+
+/* Two waiters asleep on one event, each counted in its own want word (as
+ * two callers waiting for two futures): a signal for the first one's
+ * word wakes it, and not the second, whose cond is not called again
+ * (counted once /proc shows it asleep, as in test_wake_one; a wake of
+ * all, the mutant, counts a call more). Two words of different bits;
+ * every want word is left at 0. */
+static void test_signal_wakes_its_own(void **state)
+{
+	struct shared *s = shared_new();
+	_Atomic uint32_t *w0 = &s->want[0], *w1 = NULL, *none = &s->want[7];
+	struct want_arg a[2];
+	pthread_t t[2];
+	pid_t tid;
+	int before;
+
+	(void)state;
+	for (int i = 1; i < 7 && !w1; i++)
+		if (hpool__event_bit(&s->e, &s->want[i]) !=
+		    hpool__event_bit(&s->e, w0))
+			w1 = &s->want[i];
+	assert_non_null(w1);
+	for (int i = 0; i < 2; i++) {
+		a[i] = (struct want_arg){ .s = s, .want = i ? w1 : w0 };
+		assert_int_equal(pthread_create(&t[i], NULL, want_waiter,
+						&a[i]), 0);
+		while (!atomic_load(&a[i].tid))
+			sched_yield();
+	}
+	{
+		pid_t tids[2] = { a[0].tid, a[1].tid };
+
+		assert_true(wait_asleep(s, 2, getpid(), tids));
+	}
+	assert_int_equal(atomic_load(w0), 1);
+	before = atomic_load(&a[1].calls);
+	atomic_store(&a[0].go, 1);
+	hpool__event_signal_if(&s->e, w0, none, false);
+	join_guarded(t[0]);
+	tid = a[1].tid;
+	assert_true(wait_asleep(s, 1, getpid(), &tid));
+	assert_int_equal(atomic_load(&a[1].calls), before);
+	atomic_store(&a[1].go, 1);
+	hpool__event_signal_if(&s->e, w1, none, false);
+	join_guarded(t[1]);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(atomic_load(&s->want[i]), 0);
+	assert_int_equal(atomic_load(&s->e.sleepers), 0);
+	shared_free(s);
+}
+
 /* ---- how long waits spin: what a wake costs here ------------------------ */
 
 /* The spin is twice the estimate, within its bounds. A wait that times
@@ -669,6 +749,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_before_sleep),
 		cmocka_unit_test(test_threads_wake_sleepers),
 		cmocka_unit_test(test_wake_one),
+		cmocka_unit_test(test_signal_wakes_its_own),
 		cmocka_unit_test(test_wake_cost),
 		cmocka_unit_test(test_process_wake_sleeper),
 		cmocka_unit_test(test_threads_ping_pong),
