@@ -52,7 +52,7 @@
  * The futex is a shared one (no FUTEX_PRIVATE_FLAG), keyed on the
  * physical page, so it works between processes that share the region.
  * urcu's futex_async passes the bitset ops through to the system call
- * on Linux; elsewhere there are no bitsets, and every wake wakes all.
+ * (hpool builds on Linux only: configure.ac).
  */
 #include "internal.h"
 
@@ -63,12 +63,10 @@
 #include <urcu/arch.h>
 #include <urcu/futex.h>
 
-#ifdef __linux__
 /* <linux/futex.h>'s values; that header would redefine urcu's. */
 #define WAIT_BITSET 9 /* FUTEX_WAIT_BITSET: an absolute CLOCK_MONOTONIC
 		       * timeout */
 #define WAKE_BITSET 10 /* FUTEX_WAKE_BITSET */
-#endif
 #define ALL_BITS UINT32_MAX /* FUTEX_BITSET_MATCH_ANY */
 
 int64_t hpool__now_ns(void)
@@ -138,13 +136,8 @@ static void wake_sleepers(struct hpool__event *e, int n, uint32_t bits)
 	atomic_store_explicit(&e->woke_ns, hpool__now_ns(),
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->seq, 1, memory_order_seq_cst);
-#ifdef WAKE_BITSET
 	futex_async((int32_t *)&e->seq, WAKE_BITSET, n, NULL, NULL,
 		    (int32_t)bits);
-#else
-	(void)bits;
-	futex_async((int32_t *)&e->seq, FUTEX_WAKE, n, NULL, NULL, 0);
-#endif
 }
 
 void hpool__event_signal(struct hpool__event *e)
@@ -214,29 +207,19 @@ static int sleep_once(struct hpool__event *e, hpool__cond_fn cond, void *arg,
 		goto out;
 	t0 = hpool__now_ns();
 	if (deadline_ns >= 0) {
-		int64_t left = deadline_ns - t0;
-
-		if (left <= 0) {
+		if (deadline_ns <= t0) {
 			ret = -ETIMEDOUT;
 			goto out;
 		}
-#ifdef WAIT_BITSET
-		left = deadline_ns; /* absolute, on hpool__now_ns's clock */
-#endif
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
+		/* Absolute, on hpool__now_ns's clock (WAIT_BITSET). */
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
 		tsp = &ts;
 	}
 	/* Returns at a wake, a changed seq (EAGAIN), a signal (EINTR) or the
 	 * timeout: every case re-checks the condition in the caller. */
-#ifdef WAIT_BITSET
 	if (futex_async((int32_t *)&e->seq, WAIT_BITSET, (int32_t)seq, tsp,
 			NULL, (int32_t)bits) == 0) {
-#else
-	(void)bits;
-	if (futex_async((int32_t *)&e->seq, FUTEX_WAIT, (int32_t)seq, tsp,
-			NULL, 0) == 0) {
-#endif
 		int64_t w = atomic_load_explicit(&e->woke_ns,
 						 memory_order_relaxed);
 
