@@ -1179,6 +1179,38 @@ static const char *pp_pinned_desc(void)
 	return d;
 }
 
+/* The other side of a floor: fn(arg) in a thread, or in a forked
+ * process (arg then in shared memory), until side_join. */
+struct side {
+	bool procs;
+	pid_t pid;
+	pthread_t t;
+};
+
+static void side_start(struct side *sd, bool procs, void *(*fn)(void *),
+		       void *arg)
+{
+	sd->procs = procs;
+	if (procs) {
+		if ((sd->pid = fork()) < 0)
+			die("fork", 0);
+		if (!sd->pid) {
+			fn(arg);
+			_exit(0);
+		}
+	} else if (pthread_create(&sd->t, NULL, fn, arg)) {
+		die("pthread_create", 0);
+	}
+}
+
+static void side_join(const struct side *sd)
+{
+	if (sd->procs)
+		waitpid(sd->pid, NULL, 0);
+	else
+		pthread_join(sd->t, NULL);
+}
+
 /* The switch floor: two threads, or two processes, pinned to one CPU,
  * hand a futex word back and forth, so each hand-off is a context
  * switch. hpool pays such switches when the caller and a worker share a
@@ -1225,22 +1257,12 @@ static void *sw_thread(void *v)
 static double run_switch(void *v, bool procs)
 {
 	struct swpp *sw = v;
+	struct side sd;
 	cpu_set_t all;
-	pthread_t t;
-	pid_t pid = 0;
 	int64_t t0;
 
 	atomic_store(&sw->w, -1);
-	if (procs) {
-		if ((pid = fork()) < 0)
-			die("fork", 0);
-		if (!pid) {
-			sw_side(sw, 1);
-			_exit(0);
-		}
-	} else if (pthread_create(&t, NULL, sw_thread, sw)) {
-		die("pthread_create", 0);
-	}
+	side_start(&sd, procs, sw_thread, sw);
 	if (sched_getaffinity(0, sizeof(all), &all))
 		die("sched_getaffinity", 0);
 	t0 = now_ns();
@@ -1248,10 +1270,7 @@ static double run_switch(void *v, bool procs)
 	sw_side(sw, 0);
 	t0 = now_ns() - t0;
 	(void)sched_setaffinity(0, sizeof(all), &all); /* unpin the caller */
-	if (procs)
-		waitpid(pid, NULL, 0);
-	else
-		pthread_join(t, NULL);
+	side_join(&sd);
 	return (double)t0 / sw->k;
 }
 
@@ -1278,9 +1297,7 @@ static double run_switch_procs(void *v)
  * shared kind in both, as hpool's. */
 struct fxcold {
 	_Atomic int go, reply; /* the round number asked, answered */
-	bool procs;
-	pid_t pid;
-	pthread_t t;
+	struct side sd;
 };
 
 static long futex_op(_Atomic int *w, int op, int val)
@@ -1311,27 +1328,14 @@ static void fx_start(struct fxcold *f, bool procs)
 {
 	atomic_store(&f->go, 0);
 	atomic_store(&f->reply, 0);
-	f->procs = procs;
-	if (procs) {
-		if ((f->pid = fork()) < 0)
-			die("fork", 0);
-		if (!f->pid) {
-			fx_sleeper(f);
-			_exit(0);
-		}
-	} else if (pthread_create(&f->t, NULL, fx_sleeper, f)) {
-		die("pthread_create", 0);
-	}
+	side_start(&f->sd, procs, fx_sleeper, f);
 }
 
 static void fx_stop(struct fxcold *f)
 {
 	atomic_store(&f->go, -1);
 	futex_op(&f->go, FUTEX_WAKE, 1);
-	if (f->procs)
-		waitpid(f->pid, NULL, 0);
-	else
-		pthread_join(f->t, NULL);
+	side_join(&f->sd);
 }
 
 /* One round; f in shared memory, its sleeper started. */
@@ -3298,7 +3302,8 @@ static void print_notes(bool have_py, const char *py, const char *pnotes)
 		       "process, asleep %d ms, wait for its\n  answer "
 		       "(cpu_relax, sched_yield every 16 rounds): the floor "
 		       "of the cold case,\n  and processes over threads the "
-		       "floor of its process/thread ratio.\n  switch-pingpong: two threads, or two "
+		       "floor of its process/thread ratio.\n  "
+		       "switch-pingpong: two threads, or two "
 		       "processes, pinned to one CPU, pass a futex\n  word "
 		       "back and forth: a round trip is two context switches. "
 		       "Processes over\n  threads is the floor of hpool's "
